@@ -1,0 +1,206 @@
+//! Builds the [`IpTable`]: every prefix of every atom, cut into disjoint ranges.
+
+use std::collections::HashMap;
+
+use ipnet::IpNet;
+
+use crate::engine::iptable::{IpTable, Ranges};
+
+/// Interns sets of atoms; set 0 is the empty set.
+#[derive(Debug)]
+pub(crate) struct SetInterner {
+    ids: HashMap<Vec<u32>, u32>,
+    pub(crate) sets: Vec<Vec<u32>>,
+}
+
+impl SetInterner {
+    pub(crate) fn new() -> Self {
+        let mut ids = HashMap::new();
+        ids.insert(Vec::new(), 0);
+        SetInterner {
+            ids,
+            sets: vec![Vec::new()],
+        }
+    }
+
+    fn intern(&mut self, set: &[u32]) -> u32 {
+        if let Some(&id) = self.ids.get(set) {
+            return id;
+        }
+        let id = u32::try_from(self.sets.len()).unwrap_or(u32::MAX);
+        self.ids.insert(set.to_vec(), id);
+        self.sets.push(set.to_vec());
+        id
+    }
+}
+
+/// An address family's integer form.
+trait Addr: Ord + Copy + Default {
+    fn succ(self) -> Option<Self>;
+}
+
+impl Addr for u32 {
+    fn succ(self) -> Option<Self> {
+        self.checked_add(1)
+    }
+}
+
+impl Addr for u128 {
+    fn succ(self) -> Option<Self> {
+        self.checked_add(1)
+    }
+}
+
+/// Builds the table from `(atom, prefix)` pairs.
+pub(crate) fn build(nets: &[(u32, IpNet)], interner: &mut SetInterner) -> IpTable {
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
+    for &(atom, net) in nets {
+        match net {
+            IpNet::V4(n) => v4.push((u32::from(n.network()), u32::from(n.broadcast()), atom)),
+            IpNet::V6(n) => v6.push((u128::from(n.network()), u128::from(n.broadcast()), atom)),
+        }
+    }
+    IpTable {
+        v4: sweep(v4, interner),
+        v6: sweep(v6, interner),
+    }
+}
+
+/// Sweeps the range boundaries in order, tracking which atoms cover each range.
+fn sweep<A: Addr>(items: Vec<(A, A, u32)>, interner: &mut SetInterner) -> Ranges<A> {
+    // Each event: (address, atom, +1 at a start / -1 just past an end).
+    let mut events: Vec<(A, u32, bool)> = Vec::with_capacity(items.len() * 2);
+    for (start, end, atom) in items {
+        events.push((start, atom, true));
+        if let Some(after) = end.succ() {
+            events.push((after, atom, false));
+        }
+    }
+    events.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+
+    let atoms = events.iter().map(|e| e.1 as usize + 1).max().unwrap_or(0);
+    let mut counts: Vec<u32> = vec![0; atoms];
+    let mut active: Vec<u32> = Vec::new();
+    let mut ranges = Ranges {
+        starts: vec![A::default()],
+        sets: vec![0],
+    };
+    let mut i = 0;
+    while let Some(&(pos, _, _)) = events.get(i) {
+        while let Some(&(p, atom, start)) = events.get(i) {
+            if p != pos {
+                break;
+            }
+            let Some(count) = counts.get_mut(atom as usize) else {
+                i += 1;
+                continue;
+            };
+            if start {
+                *count += 1;
+                if *count == 1 {
+                    if let Err(at) = active.binary_search(&atom) {
+                        active.insert(at, atom);
+                    }
+                }
+            } else {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    if let Ok(at) = active.binary_search(&atom) {
+                        active.remove(at);
+                    }
+                }
+            }
+            i += 1;
+        }
+        let id = interner.intern(&active);
+        let last = ranges.starts.len() - 1;
+        if ranges.starts.get(last) == Some(&pos) {
+            // A boundary at the lowest address replaces the initial empty range.
+            if let Some(s) = ranges.sets.get_mut(last) {
+                *s = id;
+            }
+        } else if ranges.sets.last() != Some(&id) {
+            ranges.starts.push(pos);
+            ranges.sets.push(id);
+        }
+    }
+    merge_equal_neighbours(&mut ranges);
+    ranges.starts.shrink_to_fit();
+    ranges.sets.shrink_to_fit();
+    ranges
+}
+
+fn merge_equal_neighbours<A: Copy>(ranges: &mut Ranges<A>) {
+    let mut keep = 0;
+    for i in 0..ranges.starts.len() {
+        if keep > 0 && ranges.sets.get(keep - 1) == ranges.sets.get(i) {
+            continue;
+        }
+        ranges.starts.swap(keep, i);
+        ranges.sets.swap(keep, i);
+        keep += 1;
+    }
+    ranges.starts.truncate(keep);
+    ranges.sets.truncate(keep);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    fn table(nets: &[(u32, &str)]) -> (IpTable, SetInterner) {
+        let mut interner = SetInterner::new();
+        let nets: Vec<_> = nets.iter().map(|(a, n)| (*a, n.parse().unwrap())).collect();
+        (build(&nets, &mut interner), interner)
+    }
+
+    fn atoms(t: &(IpTable, SetInterner), ip: &str) -> Vec<u32> {
+        let id = t.0.lookup(ip.parse::<IpAddr>().unwrap());
+        t.1.sets[id as usize].clone()
+    }
+
+    #[test]
+    fn lookups_match_a_linear_scan() {
+        let nets = [
+            (0, "10.0.0.0/8"),
+            (1, "10.1.0.0/16"),
+            (1, "10.1.2.0/24"),
+            (2, "0.0.0.0/0"),
+            (3, "255.255.255.255/32"),
+            (4, "2001:db8::/32"),
+            (5, "::/0"),
+            (6, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128"),
+        ];
+        let t = table(&nets);
+        let probes = [
+            "0.0.0.0", "9.255.255.255", "10.0.0.0", "10.1.2.3", "10.1.255.255", "10.2.0.0",
+            "10.255.255.255", "11.0.0.0", "255.255.255.254", "255.255.255.255", "::",
+            "2001:db8::1", "2001:db9::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        ];
+        for p in probes {
+            let ip: IpAddr = p.parse().unwrap();
+            let mut want: Vec<u32> = nets
+                .iter()
+                .filter(|(_, n)| n.parse::<IpNet>().unwrap().contains(&ip))
+                .map(|(a, _)| *a)
+                .collect();
+            want.dedup();
+            assert_eq!(atoms(&t, p), want, "{p}");
+        }
+    }
+
+    #[test]
+    fn an_empty_table_finds_nothing() {
+        let t = table(&[]);
+        assert!(atoms(&t, "1.2.3.4").is_empty());
+        assert!(atoms(&t, "::1").is_empty());
+    }
+
+    #[test]
+    fn adjacent_equal_ranges_merge() {
+        let t = table(&[(0, "10.0.0.0/9"), (0, "10.128.0.0/9")]);
+        assert_eq!(t.0.v4.starts.len(), 3);
+    }
+}

@@ -1,0 +1,255 @@
+//! Validation and compilation: from a [`Policy`] document to an [`Engine`].
+//!
+//! Every check that can fail happens here, once, so that deciding a request cannot fail:
+//! addresses, globs and regexes are parsed and size-checked, names are resolved, and each
+//! condition is sorted into the slot that evaluates it.
+
+pub(crate) mod addr;
+pub(crate) mod ip;
+pub(crate) mod lists;
+pub(crate) mod patterns;
+mod rules;
+pub(crate) mod slots;
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::engine::bits::Bits;
+use crate::engine::client_ip::ClientIpConfig;
+use crate::engine::keys::{parse_digest, KeyTable};
+use crate::engine::path::{is_token, PathOptions};
+use crate::engine::verdict::ClientId;
+use crate::engine::{ClientInfo, Engine, ListInfo, Stats};
+use crate::error::PolicyError;
+use crate::policy::model::{Effect, Mode};
+use crate::policy::source::Seg;
+use crate::policy::Policy;
+
+/// The most rules one policy may hold.
+pub const MAX_RULES: usize = 100_000;
+
+pub(crate) fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
+    let doc = &policy.doc;
+    let src = &policy.source;
+
+    let mut trusted = Vec::with_capacity(doc.client_ip.trusted_proxies.len());
+    for (i, t) in doc.client_ip.trusted_proxies.iter().enumerate() {
+        let net = addr::parse_net(t).map_err(|msg| {
+            let path = [Seg::Key("client_ip"), Seg::Key("trusted_proxies"), Seg::Index(i)];
+            src.place(PolicyError::invalid(format!("trusted proxy {msg}")), &path, &["trusted_proxies", t])
+        })?;
+        trusted.push(net);
+    }
+
+    if doc.paths.max_length < 1 {
+        return Err(src.place(
+            PolicyError::invalid("`max_length` must be at least 1"),
+            &[Seg::Key("paths"), Seg::Key("max_length")],
+            &["max_length"],
+        ));
+    }
+
+    let lists = lists::load(policy)?;
+    let (keys, clients) = compile_keys(policy)?;
+
+    if doc.rules.len() > MAX_RULES {
+        return Err(src.place(
+            PolicyError::new(crate::error::ErrorKind::Limit, format!("more than {MAX_RULES} rules")),
+            &[Seg::Key("rules")],
+            &["rules"],
+        ));
+    }
+    let compiled = rules::compile(policy, &lists, &clients, keys.as_ref())?;
+
+    let list_infos: Vec<ListInfo> = lists
+        .iter()
+        .map(|l| ListInfo {
+            name: l.name.clone(),
+            len: l.nets.len(),
+        })
+        .collect();
+    let list_nets: Vec<_> = lists.into_iter().map(|l| l.nets).collect();
+    let b = compiled.builders;
+    let layout = compiled.layout;
+    let (exists, fav) = (&layout.exists, &layout.forbid_favouring);
+    let (ip, atoms) = b.ip.build(exists, fav, &list_nets);
+    let inline = atoms.iter().flat_map(|a| match a {
+        crate::engine::Atom::Inline(nets) => nets.as_slice(),
+        crate::engine::Atom::List(_) => &[],
+    });
+    let all_nets = list_nets.iter().flatten().chain(inline);
+    let (ipv4, ipv6) = all_nets.fold((0, 0), |(v4, v6), n| match n {
+        ipnet::IpNet::V4(_) => (v4 + 1, v6),
+        ipnet::IpNet::V6(_) => (v4, v6 + 1),
+    });
+    drop(list_nets);
+    let place_slot = |msg: String| src.place(PolicyError::invalid(msg), &[Seg::Key("rules")], &["rules"]);
+    let globs = b.path.glob_count() + b.host.glob_count();
+    let path = b.path.build(exists, fav).map_err(place_slot)?;
+    let host = b.host.build(exists, fav).map_err(place_slot)?;
+    let mut headers = Vec::new();
+    for h in b.headers {
+        if let Some(slot) = h.build(exists, fav).map_err(place_slot)? {
+            headers.push(slot);
+        }
+    }
+    let stats = Stats {
+        rules: compiled.rules.len(),
+        lists: list_infos.len(),
+        ipv4_prefixes: ipv4,
+        ipv6_prefixes: ipv6,
+        globs,
+        clients: clients.len(),
+        keys: keys.as_ref().map_or(0, |k| k.digests.len()),
+        ip_table_bytes: ip.as_ref().map_or(0, |s| s.table.heap_bytes()),
+    };
+    Ok(Engine {
+        name: src.name.clone(),
+        default: doc.policy.default,
+        combine: doc.policy.combine,
+        mode: doc.policy.mode,
+        path_options: PathOptions {
+            max_length: doc.paths.max_length,
+            encoded_slash: doc.paths.encoded_slash,
+        },
+        client_ip: ClientIpConfig {
+            source: doc.client_ip.source,
+            trusted,
+        },
+        on_unknown: doc.client_ip.on_unknown,
+        method: b.method.build(&layout.exists),
+        ident: b.ident.build(&layout.exists, &clients),
+        half: layout.half,
+        enforce: layout.enforce,
+        report: layout.report,
+        forbid: layout.forbid,
+        exists: layout.exists,
+        forbid_favouring: layout.forbid_favouring,
+        rules: compiled.rules,
+        ip,
+        path,
+        host,
+        headers,
+        keys,
+        lists: list_infos,
+        atoms,
+        clients,
+        stats,
+    })
+}
+
+/// The rule-level masks and the clause layout.
+pub(crate) struct Layout {
+    pub(crate) half: usize,
+    pub(crate) exists: Bits,
+    pub(crate) enforce: Bits,
+    pub(crate) report: Bits,
+    pub(crate) forbid: Bits,
+    pub(crate) forbid_favouring: Bits,
+}
+
+impl Layout {
+    pub(crate) fn new(rules: usize) -> Layout {
+        let half = rules.div_ceil(64).max(1);
+        Layout {
+            half,
+            exists: Bits::zeros(half * 2),
+            enforce: Bits::zeros(half),
+            report: Bits::zeros(half),
+            forbid: Bits::zeros(half),
+            forbid_favouring: Bits::zeros(half * 2),
+        }
+    }
+
+    pub(crate) fn when_bit(&self, rule: u32) -> u32 {
+        rule
+    }
+
+    pub(crate) fn unless_bit(&self, rule: u32) -> u32 {
+        u32::try_from(self.half * 64).unwrap_or(u32::MAX) + rule
+    }
+
+    pub(crate) fn add_rule(&mut self, rule: u32, effect: Effect, mode: Mode, has_unless: bool) {
+        let (when, unless) = (self.when_bit(rule), self.unless_bit(rule));
+        self.exists.set(when);
+        if has_unless {
+            self.exists.set(unless);
+        }
+        match mode {
+            Mode::Enforce => self.enforce.set(rule),
+            Mode::Report => self.report.set(rule),
+        }
+        // A forbid rule's `when` and an allow rule's `unless` can only make a decision stricter
+        // by holding.
+        match effect {
+            Effect::Forbid => {
+                self.forbid.set(rule);
+                self.forbid_favouring.set(when);
+            }
+            Effect::Allow => self.forbid_favouring.set(unless),
+        }
+    }
+}
+
+fn compile_keys(policy: &Policy) -> Result<(Option<KeyTable>, Vec<ClientInfo>), PolicyError> {
+    let src = &policy.source;
+    let Some(keys) = &policy.doc.keys else {
+        return Ok((None, Vec::new()));
+    };
+    let header = keys.header.to_ascii_lowercase();
+    if !is_token(header.as_bytes()) {
+        return Err(src.place(
+            PolicyError::invalid(format!("key header `{}` is not a valid header name", keys.header)),
+            &[Seg::Key("keys"), Seg::Key("header")],
+            &["header"],
+        ));
+    }
+    let mut digests = HashMap::new();
+    let mut clients = Vec::with_capacity(keys.clients.len());
+    for (i, (name, def)) in keys.clients.iter().enumerate() {
+        let here = [Seg::Key("keys"), Seg::Key("clients"), Seg::Key(name)];
+        lists::check_name(name).map_err(|m| src.place(PolicyError::invalid(m), &here, &[name]))?;
+        if def.sha256.0.is_empty() {
+            return Err(src.place(
+                PolicyError::invalid(format!("client `{name}` has no `sha256` digest")),
+                &here,
+                &[name],
+            ));
+        }
+        let id = ClientId(u32::try_from(i).unwrap_or(u32::MAX));
+        for (j, hex) in def.sha256.0.iter().enumerate() {
+            let path = [Seg::Key("keys"), Seg::Key("clients"), Seg::Key(name), Seg::Key("sha256"), Seg::Index(j)];
+            let digest = parse_digest(hex).ok_or_else(|| {
+                src.place(
+                    PolicyError::invalid(format!(
+                        "client `{name}`: a `sha256` digest must be 64 hex digits (`portcullis hash-key` prints one)"
+                    )),
+                    &path,
+                    &[name, hex],
+                )
+            })?;
+            if digests.insert(digest, id).is_some() {
+                return Err(src.place(
+                    PolicyError::invalid(format!("client `{name}`: this digest is already listed for a client")),
+                    &path,
+                    &[name, hex],
+                ));
+            }
+        }
+        let mut roles = BTreeSet::new();
+        for (j, role) in def.roles.iter().enumerate() {
+            let path = [Seg::Key("keys"), Seg::Key("clients"), Seg::Key(name), Seg::Key("roles"), Seg::Index(j)];
+            lists::check_name(role).map_err(|m| src.place(PolicyError::invalid(format!("role {m}")), &path, &[name, role]))?;
+            roles.insert(role.clone());
+        }
+        clients.push(ClientInfo {
+            name: name.clone(),
+            roles: roles.into_iter().collect(),
+        });
+    }
+    let table = KeyTable {
+        header,
+        bearer: keys.bearer,
+        digests,
+    };
+    Ok((Some(table), clients))
+}

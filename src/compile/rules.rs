@@ -1,0 +1,434 @@
+//! Rules: names, effects and each condition, sorted into the slot builders.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::compile::addr::parse_net;
+use crate::compile::lists::List;
+use crate::compile::patterns::{self, GlobKind};
+use crate::compile::slots::{
+    IdentBuilder, IdentCondition, IpBuilder, MethodBuilder, Pattern, ValueBuilder,
+};
+use crate::compile::Layout;
+use crate::engine::keys::KeyTable;
+use crate::engine::path::is_token;
+use crate::engine::slots::ValueSource;
+use crate::engine::verdict::RuleId;
+use crate::engine::{Atom, ClientInfo, Condition, ConditionData, Rule, SlotRef};
+use crate::error::PolicyError;
+use crate::policy::model::{Conditions, Effect, HeaderMatcherDef, Mode, OneOrMany, RuleDef};
+use crate::policy::source::{Seg, Source};
+use crate::policy::Policy;
+
+pub(crate) struct Builders {
+    pub(crate) ip: IpBuilder,
+    pub(crate) method: MethodBuilder,
+    pub(crate) ident: IdentBuilder,
+    pub(crate) path: ValueBuilder,
+    pub(crate) host: ValueBuilder,
+    pub(crate) headers: Vec<ValueBuilder>,
+    header_index: HashMap<String, usize>,
+    user_agent: Option<usize>,
+}
+
+pub(crate) struct Compiled {
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) layout: Layout,
+    pub(crate) builders: Builders,
+}
+
+/// What rule compilation reads besides the rules.
+struct Cx<'a> {
+    src: &'a Source,
+    lists: &'a [List],
+    clients: &'a [ClientInfo],
+    key_header: Option<&'a str>,
+    case_sensitive: bool,
+}
+
+/// Where in the document a condition value is, for errors.
+struct Place<'a> {
+    rule_index: usize,
+    rule: &'a str,
+    clause: &'static str,
+}
+
+impl Place<'_> {
+    fn error(&self, cx: &Cx<'_>, key: &str, index: Option<usize>, value: &str, message: String) -> PolicyError {
+        let mut path = vec![
+            Seg::Key("rules"),
+            Seg::Index(self.rule_index),
+            Seg::Key(self.clause),
+            Seg::Key(key),
+        ];
+        if let Some(i) = index {
+            path.push(Seg::Index(i));
+        }
+        cx.src
+            .place(PolicyError::invalid(message), &path, &["name", self.rule, key, value])
+            .in_rule(self.rule)
+    }
+}
+
+pub(crate) fn compile(
+    policy: &Policy,
+    lists: &[List],
+    clients: &[ClientInfo],
+    keys: Option<&KeyTable>,
+) -> Result<Compiled, PolicyError> {
+    let src = &policy.source;
+    let cx = Cx {
+        src,
+        lists,
+        clients,
+        key_header: keys.map(|k| k.header.as_str()),
+        case_sensitive: policy.doc.paths.case_sensitive,
+    };
+    let defs = &policy.doc.rules;
+    let mut layout = Layout::new(defs.len());
+    let mut b = Builders {
+        ip: IpBuilder::default(),
+        method: MethodBuilder::default(),
+        ident: IdentBuilder::default(),
+        path: ValueBuilder::new(ValueSource::Path),
+        host: ValueBuilder::new(ValueSource::Host),
+        headers: Vec::new(),
+        header_index: HashMap::new(),
+        user_agent: None,
+    };
+    let mut names = HashSet::new();
+    let mut rules = Vec::with_capacity(defs.len());
+    for (i, def) in defs.iter().enumerate() {
+        let id = u32::try_from(i).unwrap_or(u32::MAX);
+        let here = [Seg::Key("rules"), Seg::Index(i)];
+        let location = src.locate(&here, &["name", &def.name]);
+        let fail = |msg: String, key: &str| {
+            src.place(PolicyError::invalid(msg), &[Seg::Key("rules"), Seg::Index(i), Seg::Key(key)], &["name", &def.name, key])
+                .in_rule(&def.name)
+        };
+        check_rule_name(&def.name).map_err(|m| fail(m, "name"))?;
+        if !names.insert(def.name.as_str()) {
+            return Err(fail(format!("rule name `{}` is used more than once", def.name), "name"));
+        }
+        let status = rule_status(def).map_err(|m| fail(m, "status"))?;
+        let mode = def.mode.unwrap_or(Mode::Enforce);
+        let unless = def.unless.as_ref().filter(|u| !u.is_empty());
+        layout.add_rule(id, def.effect, mode, unless.is_some());
+
+        let when_place = Place { rule_index: i, rule: &def.name, clause: "when" };
+        let when = conditions(&cx, &mut b, &def.when, layout.when_bit(id), &when_place)?;
+        let unless = match unless {
+            Some(u) => {
+                let place = Place { rule_index: i, rule: &def.name, clause: "unless" };
+                conditions(&cx, &mut b, u, layout.unless_bit(id), &place)?
+            }
+            None => Vec::new(),
+        };
+        rules.push(Rule {
+            id: RuleId::new(id),
+            name: def.name.clone(),
+            effect: def.effect,
+            status,
+            mode,
+            location,
+            description: def.description.clone(),
+            when,
+            unless,
+        });
+    }
+    Ok(Compiled {
+        rules,
+        layout,
+        builders: b,
+    })
+}
+
+fn check_rule_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a rule needs a non-empty `name`".to_owned());
+    }
+    if name.trim() != name || name.chars().any(char::is_control) || name.contains('"') {
+        return Err(format!(
+            "rule name `{}` must not hold quotes, control characters or stray whitespace",
+            name.escape_debug()
+        ));
+    }
+    if name.len() > 256 {
+        return Err("rule name is longer than 256 bytes".to_owned());
+    }
+    Ok(())
+}
+
+fn rule_status(def: &RuleDef) -> Result<u16, String> {
+    match (def.effect, def.status) {
+        (Effect::Allow, Some(s)) => Err(format!(
+            "`status = {s}` is only for forbid rules; an allowed request gets the backend's answer"
+        )),
+        (Effect::Allow, None) => Ok(200),
+        (Effect::Forbid, None) => Ok(403),
+        (Effect::Forbid, Some(s @ (401 | 403 | 404))) => Ok(s),
+        (Effect::Forbid, Some(s)) => Err(format!("`status = {s}` must be 401, 403 or 404")),
+    }
+}
+
+/// Values of one condition key, refusing an empty array.
+fn values<'v, T>(
+    cx: &Cx<'_>,
+    place: &Place<'_>,
+    key: &str,
+    v: &'v Option<OneOrMany<T>>,
+) -> Result<Option<&'v [T]>, PolicyError> {
+    match v {
+        None => Ok(None),
+        Some(OneOrMany(items)) if items.is_empty() => Err(place.error(
+            cx,
+            key,
+            None,
+            key,
+            format!("`{key}` is empty, so it could never hold; remove it or give at least one value"),
+        )),
+        Some(OneOrMany(items)) => Ok(Some(items)),
+    }
+}
+
+fn conditions(
+    cx: &Cx<'_>,
+    b: &mut Builders,
+    c: &Conditions,
+    bit: u32,
+    place: &Place<'_>,
+) -> Result<Vec<Condition>, PolicyError> {
+    let mut out = Vec::new();
+
+    if let Some(items) = values(cx, place, "ip", &c.ip)? {
+        let mut atoms = Vec::new();
+        let mut inline = Vec::new();
+        for (j, item) in items.iter().enumerate() {
+            if let Some(name) = item.strip_prefix('@') {
+                let Some(list) = cx.lists.iter().position(|l| l.name == name) else {
+                    let known: Vec<_> = cx.lists.iter().map(|l| format!("`{}`", l.name)).collect();
+                    let hint = if known.is_empty() {
+                        "no lists are defined under `[lists]`".to_owned()
+                    } else {
+                        format!("known lists: {}", known.join(", "))
+                    };
+                    return Err(place.error(cx, "ip", Some(j), item, format!("unknown list `{name}` ({hint})")));
+                };
+                atoms.push(b.ip.list_atom(list));
+            } else {
+                let net = parse_net(item).map_err(|m| place.error(cx, "ip", Some(j), item, m))?;
+                inline.push(net);
+            }
+        }
+        if !inline.is_empty() {
+            atoms.push(b.ip.push_atom(Atom::Inline(inline)));
+        }
+        b.ip.add(bit, &atoms);
+        out.push(Condition {
+            key: "ip",
+            slot: SlotRef::Ip,
+            written: items.to_vec(),
+            data: ConditionData::Ip { atoms },
+        });
+    }
+
+    if let Some(items) = values(cx, place, "path", &c.path)? {
+        let kind = GlobKind::Path { case_sensitive: cx.case_sensitive };
+        out.push(value_condition(cx, place, &mut b.path, SlotRef::Path, "path", items, bit, |p| {
+            patterns::globs(p, kind).map(Pattern::Globs)
+        })?);
+    }
+
+    if let Some(items) = values(cx, place, "method", &c.method)? {
+        let mut methods: Vec<Box<[u8]>> = Vec::new();
+        for (j, m) in items.iter().enumerate() {
+            if !is_token(m.as_bytes()) {
+                return Err(place.error(cx, "method", Some(j), m, format!("`{m}` is not a valid method")));
+            }
+            let upper = m.to_ascii_uppercase();
+            // A HEAD request is a GET without the body: a GET condition covers it.
+            let implied = if upper == "GET" { vec!["GET".to_owned(), "HEAD".to_owned()] } else { vec![upper] };
+            for u in implied {
+                let u: Box<[u8]> = u.into_bytes().into_boxed_slice();
+                if !methods.contains(&u) {
+                    methods.push(u);
+                }
+            }
+        }
+        b.method.add(bit, &methods);
+        out.push(Condition {
+            key: "method",
+            slot: SlotRef::Method,
+            written: items.to_vec(),
+            data: ConditionData::Method(methods),
+        });
+    }
+
+    if let Some(items) = values(cx, place, "host", &c.host)? {
+        out.push(value_condition(cx, place, &mut b.host, SlotRef::Host, "host", items, bit, |p| {
+            patterns::globs(p, GlobKind::Host).map(Pattern::Globs)
+        })?);
+    }
+
+    if let Some(headers) = &c.header {
+        let mut seen = HashSet::new();
+        for (name, matchers) in headers {
+            let lower = name.to_ascii_lowercase();
+            let key = "header";
+            if !is_token(lower.as_bytes()) {
+                return Err(place.error(cx, key, None, name, format!("`{name}` is not a valid header name")));
+            }
+            if !seen.insert(lower.clone()) {
+                return Err(place.error(cx, key, None, name, format!("header `{name}` is named twice")));
+            }
+            if lower == "host" {
+                return Err(place.error(cx, key, None, name, "match the host with the `host` key, which normalises it".to_owned()));
+            }
+            let secret = lower == "authorization" || Some(lower.as_str()) == cx.key_header;
+            if matchers.0.is_empty() {
+                return Err(place.error(cx, key, None, name, format!("header `{name}` has no matcher")));
+            }
+            if secret && matchers.0.iter().any(|m| !matches!(m, HeaderMatcherDef::Present | HeaderMatcherDef::Absent)) {
+                return Err(place.error(
+                    cx,
+                    key,
+                    None,
+                    name,
+                    format!("header `{name}` carries credentials: match it only with `present` or `absent`, and match keys with `client` or `role`"),
+                ));
+            }
+            let slot = header_slot(b, &lower, false);
+            let written: Vec<String> = matchers.0.iter().map(describe_matcher).collect();
+            let cond = header_condition(cx, place, b, slot, &lower, &matchers.0, written, bit)?;
+            out.push(cond);
+        }
+    }
+
+    if let Some(items) = values(cx, place, "user_agent", &c.user_agent)? {
+        let slot = header_slot(b, "user-agent", true);
+        let builder = b.headers.get_mut(slot).ok_or_else(|| place.error(cx, "user_agent", None, "", "internal slot error".into()))?;
+        let mut cond = value_condition(cx, place, builder, SlotRef::Header(slot), "user_agent", items, bit, |p| {
+            patterns::globs(p, GlobKind::UserAgent).map(Pattern::Globs)
+        })?;
+        cond.key = "user_agent";
+        out.push(cond);
+    }
+
+    let mut ident = IdentCondition::default();
+    if let Some(items) = values(cx, place, "client", &c.client)? {
+        let mut ids = Vec::new();
+        for (j, name) in items.iter().enumerate() {
+            let Some(i) = cx.clients.iter().position(|cl| &cl.name == name) else {
+                return Err(place.error(cx, "client", Some(j), name, format!("unknown client `{name}` (clients are defined under `[keys.clients]`)")));
+            };
+            ids.push(u32::try_from(i).unwrap_or(u32::MAX));
+        }
+        out.push(Condition { key: "client", slot: SlotRef::Ident, written: items.to_vec(), data: ConditionData::Client(ids.clone()) });
+        ident.clients = Some(ids);
+    }
+    if let Some(items) = values(cx, place, "role", &c.role)? {
+        for (j, role) in items.iter().enumerate() {
+            if !cx.clients.iter().any(|cl| cl.roles.contains(role)) {
+                return Err(place.error(cx, "role", Some(j), role, format!("no client has role `{role}`")));
+            }
+        }
+        out.push(Condition { key: "role", slot: SlotRef::Ident, written: items.to_vec(), data: ConditionData::Role(items.to_vec()) });
+        ident.roles = Some(items.to_vec());
+    }
+    if let Some(a) = c.authenticated {
+        out.push(Condition { key: "authenticated", slot: SlotRef::Ident, written: vec![a.to_string()], data: ConditionData::Authenticated(a) });
+        ident.authenticated = Some(a);
+    }
+    if !ident.is_empty() {
+        b.ident.add(bit, ident);
+    }
+    Ok(out)
+}
+
+/// The header slot for `name` (the User-Agent key has a slot of its own).
+fn header_slot(b: &mut Builders, name: &str, user_agent: bool) -> usize {
+    let existing = if user_agent { b.user_agent } else { b.header_index.get(name).copied() };
+    if let Some(i) = existing {
+        return i;
+    }
+    b.headers.push(ValueBuilder::new(ValueSource::Header(name.to_owned())));
+    let i = b.headers.len() - 1;
+    if user_agent {
+        b.user_agent = Some(i);
+    } else {
+        b.header_index.insert(name.to_owned(), i);
+    }
+    i
+}
+
+#[allow(clippy::too_many_arguments)]
+fn value_condition(
+    cx: &Cx<'_>,
+    place: &Place<'_>,
+    builder: &mut ValueBuilder,
+    slot: SlotRef,
+    key: &'static str,
+    items: &[String],
+    bit: u32,
+    compile: impl Fn(&str) -> Result<Pattern, String>,
+) -> Result<Condition, PolicyError> {
+    builder.claim(bit);
+    let mut refs = Vec::new();
+    for (j, item) in items.iter().enumerate() {
+        let pattern = compile(item).map_err(|m| place.error(cx, key, Some(j), item, m))?;
+        refs.extend(builder.add(bit, pattern).into_iter().map(|r| (r, j)));
+    }
+    Ok(Condition {
+        key,
+        slot,
+        written: items.to_vec(),
+        data: ConditionData::Value(refs),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn header_condition(
+    cx: &Cx<'_>,
+    place: &Place<'_>,
+    b: &mut Builders,
+    slot: usize,
+    name: &str,
+    matchers: &[HeaderMatcherDef],
+    written: Vec<String>,
+    bit: u32,
+) -> Result<Condition, PolicyError> {
+    let Some(builder) = b.headers.get_mut(slot) else {
+        return Err(place.error(cx, "header", None, name, "internal slot error".into()));
+    };
+    builder.claim(bit);
+    let mut refs = Vec::new();
+    for (j, m) in matchers.iter().enumerate() {
+        let err = |msg: String| place.error(cx, "header", None, name, format!("header `{name}`: {msg}"));
+        let pattern = match m {
+            HeaderMatcherDef::Exact(v) => {
+                patterns::check_text(v, "value").map_err(err)?;
+                Pattern::Exact(v.as_bytes().into())
+            }
+            HeaderMatcherDef::Glob(g) => Pattern::Globs(patterns::globs(g, GlobKind::HeaderValue).map_err(err)?),
+            HeaderMatcherDef::Regex(r) => Pattern::Regex(patterns::check_regex(r).map_err(err)?),
+            HeaderMatcherDef::Present => Pattern::Present,
+            HeaderMatcherDef::Absent => Pattern::Absent,
+        };
+        refs.extend(builder.add(bit, pattern).into_iter().map(|r| (r, j)));
+    }
+    Ok(Condition {
+        key: "header",
+        slot: SlotRef::Header(slot),
+        written,
+        data: ConditionData::Value(refs),
+    })
+}
+
+fn describe_matcher(m: &HeaderMatcherDef) -> String {
+    match m {
+        HeaderMatcherDef::Exact(v) => format!("{v:?}"),
+        HeaderMatcherDef::Glob(g) => format!("glob {g:?}"),
+        HeaderMatcherDef::Regex(r) => format!("regex {r:?}"),
+        HeaderMatcherDef::Present => "present".to_owned(),
+        HeaderMatcherDef::Absent => "absent".to_owned(),
+    }
+}

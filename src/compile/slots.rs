@@ -1,0 +1,365 @@
+//! Builders for the engine's slots: they collect compiled conditions as (clause bit, pattern)
+//! pairs and turn them into the lookup structures of [`crate::engine::slots`].
+
+use std::collections::HashMap;
+
+use globset::{Glob, GlobSetBuilder};
+
+use crate::compile::ip::{self, SetInterner};
+use crate::engine::bits::Bits;
+use crate::engine::slots::{IdentSlot, IpSlot, MethodSlot, ValueSlot, ValueSource};
+use crate::engine::{Atom, ClientInfo, PatternRef};
+use crate::compile::patterns;
+
+/// Marks the clause bits that have a condition in a slot.
+#[derive(Debug, Default)]
+pub(crate) struct Claimed(Vec<u32>);
+
+impl Claimed {
+    fn claim(&mut self, bit: u32) {
+        self.0.push(bit);
+    }
+
+    /// Existing clause bits with no condition in this slot.
+    fn neutral(&self, exists: &Bits) -> Bits {
+        let mut n = exists.clone();
+        for &b in &self.0 {
+            n.clear(b);
+        }
+        n
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Address conditions.
+#[derive(Debug, Default)]
+pub(crate) struct IpBuilder {
+    claimed: Claimed,
+    pub(crate) atoms: Vec<Atom>,
+    atom_bits: Vec<Vec<u32>>,
+    list_atoms: HashMap<usize, u32>,
+}
+
+impl IpBuilder {
+    /// The atom of list `list`, made on first use.
+    pub(crate) fn list_atom(&mut self, list: usize) -> u32 {
+        if let Some(&a) = self.list_atoms.get(&list) {
+            return a;
+        }
+        let a = self.push_atom(Atom::List(list));
+        self.list_atoms.insert(list, a);
+        a
+    }
+
+    pub(crate) fn push_atom(&mut self, atom: Atom) -> u32 {
+        self.atoms.push(atom);
+        self.atom_bits.push(Vec::new());
+        u32::try_from(self.atoms.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    pub(crate) fn add(&mut self, bit: u32, atoms: &[u32]) {
+        self.claimed.claim(bit);
+        for &a in atoms {
+            if let Some(bits) = self.atom_bits.get_mut(a as usize) {
+                bits.push(bit);
+            }
+        }
+    }
+
+    pub(crate) fn build(
+        self,
+        exists: &Bits,
+        forbid_favouring: &Bits,
+        list_nets: &[Vec<ipnet::IpNet>],
+    ) -> (Option<IpSlot>, Vec<Atom>) {
+        if self.claimed.is_empty() {
+            return (None, self.atoms);
+        }
+        let neutral = self.claimed.neutral(exists);
+        let mut nets = Vec::new();
+        for (i, atom) in self.atoms.iter().enumerate() {
+            let a = u32::try_from(i).unwrap_or(u32::MAX);
+            match atom {
+                Atom::List(l) => nets.extend(list_nets.get(*l).into_iter().flatten().map(|&n| (a, n))),
+                Atom::Inline(inline) => nets.extend(inline.iter().map(|&n| (a, n))),
+            }
+        }
+        let mut interner = SetInterner::new();
+        let table = ip::build(&nets, &mut interner);
+        drop(nets);
+        let set_bits = interner
+            .sets
+            .iter()
+            .map(|set| {
+                let mut b = neutral.clone();
+                for &a in set {
+                    for &bit in self.atom_bits.get(a as usize).into_iter().flatten() {
+                        b.set(bit);
+                    }
+                }
+                b
+            })
+            .collect();
+        let mut unknown = neutral.clone();
+        for &bit in &self.claimed.0 {
+            if forbid_favouring.get(bit) {
+                unknown.set(bit);
+            }
+        }
+        let set_atoms = interner.sets.into_iter().map(Vec::into_boxed_slice).collect();
+        let slot = IpSlot {
+            table,
+            set_bits,
+            set_atoms,
+            unknown,
+        };
+        (Some(slot), self.atoms)
+    }
+}
+
+/// Method conditions.
+#[derive(Debug, Default)]
+pub(crate) struct MethodBuilder {
+    claimed: Claimed,
+    methods: Vec<(Box<[u8]>, Vec<u32>)>,
+}
+
+impl MethodBuilder {
+    pub(crate) fn add(&mut self, bit: u32, methods: &[Box<[u8]>]) {
+        self.claimed.claim(bit);
+        for m in methods {
+            match self.methods.iter_mut().find(|(k, _)| k == m) {
+                Some((_, bits)) => bits.push(bit),
+                None => self.methods.push((m.clone(), vec![bit])),
+            }
+        }
+    }
+
+    pub(crate) fn build(self, exists: &Bits) -> Option<MethodSlot> {
+        if self.claimed.is_empty() {
+            return None;
+        }
+        let other = self.claimed.neutral(exists);
+        let methods = self
+            .methods
+            .into_iter()
+            .map(|(m, bits)| {
+                let mut b = other.clone();
+                for bit in bits {
+                    b.set(bit);
+                }
+                (m, b)
+            })
+            .collect();
+        Some(MethodSlot { methods, other })
+    }
+}
+
+/// What a clause asks of the API client.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct IdentCondition {
+    pub(crate) clients: Option<Vec<u32>>,
+    pub(crate) roles: Option<Vec<String>>,
+    pub(crate) authenticated: Option<bool>,
+}
+
+impl IdentCondition {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.clients.is_none() && self.roles.is_none() && self.authenticated.is_none()
+    }
+
+    fn holds(&self, client: Option<(u32, &ClientInfo)>) -> bool {
+        let client_ok = match (&self.clients, client) {
+            (None, _) => true,
+            (Some(ids), Some((id, _))) => ids.contains(&id),
+            (Some(_), None) => false,
+        };
+        let role_ok = match (&self.roles, client) {
+            (None, _) => true,
+            (Some(roles), Some((_, info))) => roles.iter().any(|r| info.roles.contains(r)),
+            (Some(_), None) => false,
+        };
+        let auth_ok = self.authenticated.is_none_or(|want| want == client.is_some());
+        client_ok && role_ok && auth_ok
+    }
+}
+
+/// Client, role and authentication conditions.
+#[derive(Debug, Default)]
+pub(crate) struct IdentBuilder {
+    claimed: Claimed,
+    conditions: Vec<(u32, IdentCondition)>,
+}
+
+impl IdentBuilder {
+    pub(crate) fn add(&mut self, bit: u32, condition: IdentCondition) {
+        self.claimed.claim(bit);
+        self.conditions.push((bit, condition));
+    }
+
+    pub(crate) fn build(self, exists: &Bits, clients: &[ClientInfo]) -> Option<IdentSlot> {
+        if self.claimed.is_empty() {
+            return None;
+        }
+        let neutral = self.claimed.neutral(exists);
+        let bits_for = |client: Option<(u32, &ClientInfo)>| {
+            let mut b = neutral.clone();
+            for (bit, c) in &self.conditions {
+                if c.holds(client) {
+                    b.set(*bit);
+                }
+            }
+            b
+        };
+        let per_client = clients
+            .iter()
+            .enumerate()
+            .map(|(i, c)| bits_for(Some((u32::try_from(i).unwrap_or(u32::MAX), c))))
+            .collect();
+        Some(IdentSlot {
+            per_client,
+            anonymous: bits_for(None),
+        })
+    }
+}
+
+/// Conditions on one string value.
+#[derive(Debug)]
+pub(crate) struct ValueBuilder {
+    source: ValueSource,
+    claimed: Claimed,
+    exact: HashMap<Box<[u8]>, Vec<u32>>,
+    globs: Vec<Glob>,
+    glob_bits: Vec<Vec<u32>>,
+    glob_index: HashMap<Glob, usize>,
+    regexes: Vec<String>,
+    regex_bits: Vec<Vec<u32>>,
+    regex_index: HashMap<String, usize>,
+    present: Vec<u32>,
+    absent: Vec<u32>,
+}
+
+impl ValueBuilder {
+    pub(crate) fn new(source: ValueSource) -> Self {
+        ValueBuilder {
+            source,
+            claimed: Claimed::default(),
+            exact: HashMap::new(),
+            globs: Vec::new(),
+            glob_bits: Vec::new(),
+            glob_index: HashMap::new(),
+            regexes: Vec::new(),
+            regex_bits: Vec::new(),
+            regex_index: HashMap::new(),
+            present: Vec::new(),
+            absent: Vec::new(),
+        }
+    }
+
+    pub(crate) fn claim(&mut self, bit: u32) {
+        self.claimed.claim(bit);
+    }
+
+    pub(crate) fn glob_count(&self) -> usize {
+        self.globs.len()
+    }
+
+    /// Adds a pattern for a clause that has already been claimed.
+    pub(crate) fn add(&mut self, bit: u32, pattern: Pattern) -> Vec<PatternRef> {
+        match pattern {
+            Pattern::Exact(v) => {
+                self.exact.entry(v.clone()).or_default().push(bit);
+                vec![PatternRef::Exact(v)]
+            }
+            Pattern::Globs(globs) => globs
+                .into_iter()
+                .map(|g| {
+                    let i = match self.glob_index.get(&g) {
+                        Some(&i) => i,
+                        None => {
+                            self.glob_index.insert(g.clone(), self.globs.len());
+                            self.globs.push(g);
+                            self.glob_bits.push(Vec::new());
+                            self.globs.len() - 1
+                        }
+                    };
+                    if let Some(bits) = self.glob_bits.get_mut(i) {
+                        bits.push(bit);
+                    }
+                    PatternRef::Glob(i)
+                })
+                .collect(),
+            Pattern::Regex(text) => {
+                let i = match self.regex_index.get(&text) {
+                    Some(&i) => i,
+                    None => {
+                        self.regex_index.insert(text.clone(), self.regexes.len());
+                        self.regexes.push(text);
+                        self.regex_bits.push(Vec::new());
+                        self.regexes.len() - 1
+                    }
+                };
+                if let Some(bits) = self.regex_bits.get_mut(i) {
+                    bits.push(bit);
+                }
+                vec![PatternRef::Regex(i)]
+            }
+            Pattern::Present => {
+                self.present.push(bit);
+                vec![PatternRef::Present]
+            }
+            Pattern::Absent => {
+                self.absent.push(bit);
+                vec![PatternRef::Absent]
+            }
+        }
+    }
+
+    pub(crate) fn build(self, exists: &Bits, forbid_favouring: &Bits) -> Result<Option<ValueSlot>, String> {
+        if self.claimed.is_empty() {
+            return Ok(None);
+        }
+        let neutral = self.claimed.neutral(exists);
+        let mut poisoned = Bits::zeros(exists.words().len());
+        for &bit in &self.claimed.0 {
+            if forbid_favouring.get(bit) {
+                poisoned.set(bit);
+            }
+        }
+        let mut set = GlobSetBuilder::new();
+        for g in &self.globs {
+            set.add(g.clone());
+        }
+        let globs = set.build().map_err(|e| format!("cannot build the glob set: {e}"))?;
+        let regexes = if self.regexes.is_empty() {
+            None
+        } else {
+            Some(patterns::regex_set(&self.regexes)?)
+        };
+        Ok(Some(ValueSlot {
+            source: self.source,
+            neutral,
+            poisoned,
+            exact: self.exact,
+            globs,
+            glob_bits: self.glob_bits,
+            regexes,
+            regex_bits: self.regex_bits,
+            present: self.present,
+            absent: self.absent,
+        }))
+    }
+}
+
+/// One compiled alternative of a value condition.
+#[derive(Debug, Clone)]
+pub(crate) enum Pattern {
+    Exact(Box<[u8]>),
+    Globs(Vec<Glob>),
+    Regex(String),
+    Present,
+    Absent,
+}

@@ -1,0 +1,254 @@
+//! Which address is the client: the TCP peer, or a hop named by a trusted proxy.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use ipnet::IpNet;
+
+use crate::engine::request::{trim_ows, RequestView};
+use crate::engine::verdict::UnknownClient;
+use crate::policy::model::IpSource;
+
+/// How the client address was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case", tag = "via")]
+pub enum Derivation {
+    /// The TCP peer, because the policy reads only the peer.
+    Peer,
+    /// The TCP peer, because it is not a trusted proxy (its forwarding header was ignored).
+    UntrustedPeer,
+    /// The TCP peer, a trusted proxy that sent no forwarding header.
+    ProxyWithoutHeader,
+    /// A forwarding-header entry, counted from the right (1 is the last entry).
+    Header {
+        /// The header read.
+        header: &'static str,
+        /// The entry's position from the right, 1-based.
+        hop: usize,
+    },
+}
+
+/// The client-address settings, compiled.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientIpConfig {
+    pub(crate) source: IpSource,
+    pub(crate) trusted: Vec<IpNet>,
+}
+
+impl ClientIpConfig {
+    fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted.iter().any(|n| n.contains(&ip))
+    }
+
+    /// Finds the client address of a request.
+    pub(crate) fn derive(
+        &self,
+        request: &RequestView<'_>,
+    ) -> Result<(IpAddr, Derivation), UnknownClient> {
+        let peer = canonical(request.peer().ok_or(UnknownClient::NoPeer)?);
+        let header = match self.source {
+            IpSource::Peer => return Ok((peer, Derivation::Peer)),
+            IpSource::XForwardedFor => "x-forwarded-for",
+            IpSource::Forwarded => "forwarded",
+            IpSource::XRealIp => "x-real-ip",
+        };
+        if !self.is_trusted(peer) {
+            return Ok((peer, Derivation::UntrustedPeer));
+        }
+        let mut lines = request.header_values(header).peekable();
+        if lines.peek().is_none() {
+            return Ok((peer, Derivation::ProxyWithoutHeader));
+        }
+        if self.source == IpSource::XRealIp {
+            let value = lines.next().unwrap_or_default();
+            if lines.next().is_some() {
+                return Err(UnknownClient::RepeatedHeader);
+            }
+            let ip = parse_hop(trim_ows(value)).ok_or(UnknownClient::InvalidHop)?;
+            return Ok((canonical(ip), Derivation::Header { header, hop: 1 }));
+        }
+        // Walking left to right, remember the rightmost entry that stops a right-to-left walk
+        // (one that is untrusted or unreadable); entries left of it are the client's own claims.
+        let mut count = 0usize;
+        let mut stop: Option<(usize, Result<IpAddr, UnknownClient>)> = None;
+        let mut first: Option<IpAddr> = None;
+        for line in lines {
+            for entry in line.split(|&b| b == b',') {
+                count += 1;
+                let parsed = if self.source == IpSource::Forwarded {
+                    forwarded_for(trim_ows(entry))
+                } else {
+                    parse_hop(trim_ows(entry)).ok_or(UnknownClient::InvalidHop)
+                };
+                match parsed {
+                    Ok(ip) => {
+                        let ip = canonical(ip);
+                        first.get_or_insert(ip);
+                        if !self.is_trusted(ip) {
+                            stop = Some((count, Ok(ip)));
+                        }
+                    }
+                    Err(e) => stop = Some((count, Err(e))),
+                }
+            }
+        }
+        match stop {
+            Some((index, Ok(ip))) => Ok((
+                ip,
+                Derivation::Header {
+                    header,
+                    hop: count - index + 1,
+                },
+            )),
+            Some((_, Err(e))) => Err(e),
+            // Every hop is a trusted proxy: the leftmost is as close to the client as we get.
+            None => match first {
+                Some(ip) => Ok((ip, Derivation::Header { header, hop: count })),
+                None => Err(UnknownClient::InvalidHop),
+            },
+        }
+    }
+}
+
+/// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is the IPv4 address it carries.
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+/// One hop: an address, optionally with a port (`a.b.c.d:p`, `[v6]:p`). Strict: the standard
+/// library's parsers refuse leading zeros, hex and short forms.
+fn parse_hop(s: &[u8]) -> Option<IpAddr> {
+    let s = std::str::from_utf8(s).ok()?;
+    if let Some(rest) = s.strip_prefix('[') {
+        let (inner, after) = rest.split_once(']')?;
+        if !after.is_empty() && !is_port(after.strip_prefix(':')?) {
+            return None;
+        }
+        return inner.parse::<Ipv6Addr>().ok().map(IpAddr::V6);
+    }
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    let (host, port) = s.rsplit_once(':')?;
+    if !is_port(port) {
+        return None;
+    }
+    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
+fn is_port(p: &str) -> bool {
+    !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The `for=` parameter of one `Forwarded` element (RFC 7239).
+fn forwarded_for(element: &[u8]) -> Result<IpAddr, UnknownClient> {
+    for pair in element.split(|&b| b == b';') {
+        let pair = trim_ows(pair);
+        let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+            return Err(UnknownClient::InvalidHop);
+        };
+        let (key, value) = pair.split_at(eq);
+        if !trim_ows(key).eq_ignore_ascii_case(b"for") {
+            continue;
+        }
+        let value = value.get(1..).unwrap_or(&[]);
+        let value = match value {
+            [b'"', inner @ .., b'"'] => inner,
+            v => v,
+        };
+        if value.eq_ignore_ascii_case(b"unknown") || value.first() == Some(&b'_') {
+            return Err(UnknownClient::HiddenHop);
+        }
+        return parse_hop(value).ok_or(UnknownClient::InvalidHop);
+    }
+    Err(UnknownClient::InvalidHop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AsRequestView, Request};
+
+    fn config(source: IpSource, trusted: &[&str]) -> ClientIpConfig {
+        ClientIpConfig {
+            source,
+            trusted: trusted.iter().map(|t| t.parse().unwrap()).collect(),
+        }
+    }
+
+    fn derive(c: &ClientIpConfig, peer: &str, headers: &[(&str, &str)]) -> Result<String, UnknownClient> {
+        let mut r = Request::get("/").peer(peer.parse().unwrap());
+        for (n, v) in headers {
+            r = r.header(*n, *v);
+        }
+        c.derive(&r.view()).map(|(ip, _)| ip.to_string())
+    }
+
+    #[test]
+    fn peer_source_ignores_headers() {
+        let c = config(IpSource::Peer, &["10.0.0.0/8"]);
+        assert_eq!(derive(&c, "10.0.0.1", &[("x-forwarded-for", "1.2.3.4")]), Ok("10.0.0.1".into()));
+        assert_eq!(derive(&c, "::ffff:192.0.2.1", &[]), Ok("192.0.2.1".into()));
+    }
+
+    #[test]
+    fn x_forwarded_for_walks_from_the_right() {
+        let c = config(IpSource::XForwardedFor, &["10.0.0.0/8"]);
+        let xff = "x-forwarded-for";
+        let cases: &[(&str, &[(&str, &str)], Result<&str, UnknownClient>)] = &[
+            // An untrusted peer's header is ignored.
+            ("192.0.2.9", &[(xff, "1.2.3.4")], Ok("192.0.2.9")),
+            ("10.0.0.1", &[(xff, "1.2.3.4")], Ok("1.2.3.4")),
+            ("10.0.0.1", &[], Ok("10.0.0.1")),
+            // The client's own claims left of the first untrusted hop do not count.
+            ("10.0.0.1", &[(xff, "6.6.6.6, 1.2.3.4, 10.0.0.2")], Ok("1.2.3.4")),
+            ("10.0.0.1", &[(xff, "garbage, 1.2.3.4")], Ok("1.2.3.4")),
+            // Repeated lines are joined in order.
+            ("10.0.0.1", &[(xff, "6.6.6.6"), (xff, "1.2.3.4, 10.0.0.3")], Ok("1.2.3.4")),
+            ("10.0.0.1", &[(xff, "10.0.0.7, 10.0.0.3")], Ok("10.0.0.7")),
+            ("10.0.0.1", &[(xff, "1.2.3.4:5678")], Ok("1.2.3.4")),
+            ("10.0.0.1", &[(xff, "[2001:db8::1]:443")], Ok("2001:db8::1")),
+            ("10.0.0.1", &[(xff, "::ffff:1.2.3.4")], Ok("1.2.3.4")),
+            // Unreadable entries that must be read make the client unknown.
+            ("10.0.0.1", &[(xff, "1.2.3.4, garbage")], Err(UnknownClient::InvalidHop)),
+            ("10.0.0.1", &[(xff, "01.2.3.4")], Err(UnknownClient::InvalidHop)),
+            ("10.0.0.1", &[(xff, "0x7f.1")], Err(UnknownClient::InvalidHop)),
+            ("10.0.0.1", &[(xff, "127.1")], Err(UnknownClient::InvalidHop)),
+            ("10.0.0.1", &[(xff, "")], Err(UnknownClient::InvalidHop)),
+            ("10.0.0.1", &[(xff, "1.2.3.4,")], Err(UnknownClient::InvalidHop)),
+            ("10.0.0.1", &[(xff, "fe80::1%eth0")], Err(UnknownClient::InvalidHop)),
+        ];
+        for (peer, headers, want) in cases {
+            assert_eq!(derive(&c, peer, headers), want.map(str::to_owned), "{peer} {headers:?}");
+        }
+    }
+
+    #[test]
+    fn forwarded_and_x_real_ip() {
+        let c = config(IpSource::Forwarded, &["10.0.0.0/8"]);
+        let f = "forwarded";
+        assert_eq!(derive(&c, "10.0.0.1", &[(f, "for=192.0.2.60;proto=http;by=203.0.113.43")]), Ok("192.0.2.60".into()));
+        assert_eq!(derive(&c, "10.0.0.1", &[(f, "for=\"[2001:db8:cafe::17]:4711\"")]), Ok("2001:db8:cafe::17".into()));
+        assert_eq!(derive(&c, "10.0.0.1", &[(f, "For=192.0.2.43, for=10.0.0.9")]), Ok("192.0.2.43".into()));
+        assert_eq!(derive(&c, "10.0.0.1", &[(f, "for=unknown")]), Err(UnknownClient::HiddenHop));
+        assert_eq!(derive(&c, "10.0.0.1", &[(f, "for=_hidden")]), Err(UnknownClient::HiddenHop));
+        assert_eq!(derive(&c, "10.0.0.1", &[(f, "proto=https")]), Err(UnknownClient::InvalidHop));
+
+        let c = config(IpSource::XRealIp, &["10.0.0.0/8"]);
+        let x = "x-real-ip";
+        assert_eq!(derive(&c, "10.0.0.1", &[(x, " 192.0.2.1 ")]), Ok("192.0.2.1".into()));
+        assert_eq!(derive(&c, "10.0.0.1", &[(x, "192.0.2.1"), (x, "192.0.2.2")]), Err(UnknownClient::RepeatedHeader));
+        assert_eq!(derive(&c, "10.0.0.1", &[(x, "192.0.2.1, 192.0.2.2")]), Err(UnknownClient::InvalidHop));
+    }
+
+    #[test]
+    fn no_peer_is_unknown() {
+        let c = config(IpSource::Peer, &[]);
+        assert_eq!(c.derive(&Request::get("/").view()).map(|_| ()), Err(UnknownClient::NoPeer));
+    }
+}

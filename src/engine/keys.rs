@@ -1,0 +1,189 @@
+//! API keys: found in the request, hashed, looked up by digest, never kept or shown.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::engine::request::{trim_ows, RequestView};
+use crate::engine::verdict::{ClientId, Refusal};
+
+/// Where a request's key came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeySource {
+    /// The configured key header.
+    Header,
+    /// `Authorization: Bearer`.
+    Bearer,
+}
+
+/// What the request's credentials say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Credentials {
+    /// No key was presented.
+    None,
+    /// A key was presented; `client` is who it belongs to, if anyone.
+    Presented {
+        client: Option<ClientId>,
+        source: KeySource,
+    },
+}
+
+/// The key settings and digests, compiled.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyTable {
+    pub(crate) header: String,
+    pub(crate) bearer: bool,
+    pub(crate) digests: HashMap<[u8; 32], ClientId>,
+}
+
+impl KeyTable {
+    pub(crate) fn identify(&self, request: &RequestView<'_>) -> Result<Credentials, Refusal> {
+        let mut presented: Option<(&[u8], KeySource)> = None;
+        for v in request.header_values(self.header.as_str()) {
+            offer(&mut presented, v, KeySource::Header)?;
+        }
+        if self.bearer {
+            for v in request.header_values("authorization") {
+                if let Some(token) = bearer_token(v) {
+                    offer(&mut presented, token, KeySource::Bearer)?;
+                }
+            }
+        }
+        let Some((key, source)) = presented else {
+            return Ok(Credentials::None);
+        };
+        let digest: [u8; 32] = Sha256::digest(key).into();
+        // The lookup is keyed by the digest of the presented key, so its timing can reveal
+        // only digests, never key bytes; the final comparison is constant-time all the same.
+        let client = self
+            .digests
+            .get_key_value(&digest)
+            .and_then(|(stored, &id)| bool::from(stored.ct_eq(&digest)).then_some(id));
+        Ok(Credentials::Presented { client, source })
+    }
+}
+
+/// Records a presented key; the same key twice is harmless, two different keys are ambiguous.
+fn offer<'a>(
+    presented: &mut Option<(&'a [u8], KeySource)>,
+    key: &'a [u8],
+    source: KeySource,
+) -> Result<(), Refusal> {
+    let key = trim_ows(key);
+    match presented {
+        _ if key.is_empty() => Ok(()),
+        Some((seen, _)) if *seen != key => Err(Refusal::AmbiguousCredentials),
+        Some(_) => Ok(()),
+        None => {
+            *presented = Some((key, source));
+            Ok(())
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive.
+fn bearer_token(value: &[u8]) -> Option<&[u8]> {
+    let value = trim_ows(value);
+    let scheme = value.get(..6)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return None;
+    }
+    let rest = value.get(6..)?;
+    if !matches!(rest.first(), Some(b' ' | b'\t')) {
+        return None;
+    }
+    Some(trim_ows(rest))
+}
+
+/// The SHA-256 digest of `key` as the 64 lowercase hex digits a policy stores.
+///
+/// ```
+/// assert_eq!(
+///     portcullis::hash_key(b"abc"),
+///     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+/// );
+/// ```
+pub fn hash_key(key: &[u8]) -> String {
+    use std::fmt::Write;
+    let digest = Sha256::digest(key);
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// Parses 64 hex digits into a digest.
+pub(crate) fn parse_digest(hex: &str) -> Option<[u8; 32]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 || !bytes.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        let s = std::str::from_utf8(pair).ok()?;
+        *o = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AsRequestView, Request};
+
+    fn table() -> KeyTable {
+        let mut digests = HashMap::new();
+        digests.insert(parse_digest(&hash_key(b"k1")).unwrap(), ClientId(0));
+        digests.insert(parse_digest(&hash_key(b"k2")).unwrap(), ClientId(1));
+        KeyTable {
+            header: "x-api-key".into(),
+            bearer: true,
+            digests,
+        }
+    }
+
+    fn who(headers: &[(&str, &str)]) -> Result<Credentials, Refusal> {
+        let mut r = Request::get("/");
+        for (n, v) in headers {
+            r = r.header(*n, *v);
+        }
+        table().identify(&r.view())
+    }
+
+    #[test]
+    fn keys_are_found_and_looked_up() {
+        use Credentials::*;
+        let known = |c, source| Ok(Presented { client: Some(ClientId(c)), source });
+        let cases: &[(&[(&str, &str)], Result<Credentials, Refusal>)] = &[
+            (&[], Ok(None)),
+            (&[("X-Api-Key", "k1")], known(0, KeySource::Header)),
+            (&[("x-api-key", " k2 ")], known(1, KeySource::Header)),
+            (&[("authorization", "Bearer k2")], known(1, KeySource::Bearer)),
+            (&[("authorization", "bEaReR   k1")], known(0, KeySource::Bearer)),
+            (&[("authorization", "Basic azE6")], Ok(None)),
+            (&[("authorization", "Bearerk1")], Ok(None)),
+            (&[("authorization", "Bearer ")], Ok(None)),
+            // The key itself is exact.
+            (&[("x-api-key", "K1")], Ok(Presented { client: Option::None, source: KeySource::Header })),
+            (&[("x-api-key", "k1"), ("authorization", "Bearer k1")], known(0, KeySource::Header)),
+            (&[("x-api-key", "k1"), ("authorization", "Bearer k2")], Err(Refusal::AmbiguousCredentials)),
+            (&[("x-api-key", "k1"), ("x-api-key", "nope")], Err(Refusal::AmbiguousCredentials)),
+        ];
+        for (headers, want) in cases {
+            assert_eq!(&who(headers), want, "{headers:?}");
+        }
+    }
+
+    #[test]
+    fn digests_parse_strictly() {
+        let h = hash_key(b"x");
+        assert!(parse_digest(&h).is_some());
+        assert!(parse_digest(&h.to_uppercase()).is_some());
+        assert!(parse_digest(&h[..63]).is_none());
+        assert!(parse_digest(&format!("{}g", &h[..63])).is_none());
+        assert!(parse_digest(&format!("+{}", &h[..63])).is_none());
+    }
+}

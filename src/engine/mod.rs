@@ -1,0 +1,605 @@
+//! The compiled, immutable engine and its hot path, [`Engine::decide`].
+//!
+//! A decision runs in three steps: the request is read strictly once (method, target, host,
+//! client address, API key), refusing anything ambiguous; each slot of conditions turns its
+//! part of the request into a bit set over rule clauses and the sets are ANDed; the combining
+//! rule picks the deciding rule from the result. Nothing on this path allocates once the
+//! thread's scratch buffers have grown, takes a lock, or compiles a pattern.
+
+pub(crate) mod bits;
+pub(crate) mod client_ip;
+pub(crate) mod iptable;
+pub(crate) mod keys;
+pub(crate) mod path;
+pub(crate) mod request;
+pub(crate) mod slots;
+pub(crate) mod verdict;
+
+use std::cell::RefCell;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::error::Location;
+use crate::policy::model::{Combine, Effect, Mode, OnUnknownClient};
+use bits::{and_into, Bits};
+use client_ip::{ClientIpConfig, Derivation};
+use keys::{Credentials, KeyTable};
+use path::{PathBuffers, PathOptions};
+use request::{AsRequestView, RequestView};
+use slots::{IdentSlot, IpSlot, MethodSlot, SlotScratch, ValueSlot};
+use verdict::{Cause, ClientId, Decision, Refusal, Reported, RuleId, UnknownClient, Verdict};
+
+/// Headers that ask a framework to treat a request as another method.
+pub(crate) const METHOD_OVERRIDE_HEADERS: [&str; 3] =
+    ["x-http-method-override", "x-http-method", "x-method-override"];
+
+/// The most readings of one request's method (the method and its overrides).
+const MAX_METHOD_READINGS: usize = 4;
+
+/// A compiled policy: immutable, cheap to share between threads, fast to query.
+///
+/// ```
+/// use portcullis::{Decision, Policy, Request};
+///
+/// let engine = Policy::from_toml(r#"
+///     [policy]
+///     default = "allow"
+///
+///     [[rules]]
+///     name = "no-admin"
+///     effect = "forbid"
+///     when = { path = ["/admin/**"] }
+/// "#)?.compile()?;
+///
+/// let peer = "192.0.2.1".parse()?;
+/// let verdict = engine.decide(&Request::get("/admin/users").peer(peer));
+/// assert_eq!(verdict.decision(), Decision::Forbidden);
+/// assert_eq!(engine.rule(verdict.rule().unwrap()).name(), "no-admin");
+/// assert!(engine.decide(&Request::get("/home").peer(peer)).is_allowed());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Engine {
+    pub(crate) name: String,
+    pub(crate) default: Effect,
+    pub(crate) combine: Combine,
+    pub(crate) mode: Mode,
+    pub(crate) path_options: PathOptions,
+    pub(crate) client_ip: ClientIpConfig,
+    pub(crate) on_unknown: OnUnknownClient,
+    pub(crate) rules: Vec<Rule>,
+    /// Words per half of a clause bit set (one bit per rule).
+    pub(crate) half: usize,
+    /// Clause bits that exist: every rule's `when`, and `unless` where it is not empty.
+    pub(crate) exists: Bits,
+    /// Per rule (one half): enforcing rules, report-mode rules, forbid rules.
+    pub(crate) enforce: Bits,
+    pub(crate) report: Bits,
+    pub(crate) forbid: Bits,
+    /// Clause bits whose holding can only make a decision stricter.
+    pub(crate) forbid_favouring: Bits,
+    pub(crate) ip: Option<IpSlot>,
+    pub(crate) method: Option<MethodSlot>,
+    pub(crate) ident: Option<IdentSlot>,
+    pub(crate) path: Option<ValueSlot>,
+    pub(crate) host: Option<ValueSlot>,
+    pub(crate) headers: Vec<ValueSlot>,
+    pub(crate) keys: Option<KeyTable>,
+    pub(crate) lists: Vec<ListInfo>,
+    pub(crate) atoms: Vec<Atom>,
+    pub(crate) clients: Vec<ClientInfo>,
+    pub(crate) stats: Stats,
+}
+
+/// One rule of a compiled policy: its name, effect and place in the source.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub(crate) id: RuleId,
+    pub(crate) name: String,
+    pub(crate) effect: Effect,
+    pub(crate) status: u16,
+    pub(crate) mode: Mode,
+    pub(crate) location: Option<Location>,
+    pub(crate) description: Option<String>,
+    pub(crate) when: Vec<Condition>,
+    pub(crate) unless: Vec<Condition>,
+}
+
+impl Rule {
+    /// The rule's id (its position in file order).
+    pub fn id(&self) -> RuleId {
+        self.id
+    }
+    /// The rule's unique name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// What the rule does when it applies.
+    pub fn effect(&self) -> Effect {
+        self.effect
+    }
+    /// The status a forbid rule answers with (401, 403 or 404); 200 for allow rules.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+    /// Whether the rule enforces or only reports.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+    /// Where the rule is written.
+    pub fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
+    }
+    /// The rule's description, if it has one.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+    /// How many conditions its `when` and `unless` clauses hold.
+    pub fn condition_count(&self) -> (usize, usize) {
+        (self.when.len(), self.unless.len())
+    }
+}
+
+/// Which clause of a rule a condition is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Clause {
+    /// Must hold for the rule to apply.
+    When,
+    /// Exempts the request from the rule when it holds.
+    Unless,
+}
+
+/// Which slot a condition is evaluated in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SlotRef {
+    Ip,
+    Method,
+    Ident,
+    Path,
+    Host,
+    Header(usize),
+}
+
+/// A compiled condition, kept for explanations.
+#[derive(Debug, Clone)]
+pub(crate) struct Condition {
+    /// The policy key (`ip`, `path`, `header`, ...).
+    pub(crate) key: &'static str,
+    pub(crate) slot: SlotRef,
+    /// The alternatives as written.
+    pub(crate) written: Vec<String>,
+    pub(crate) data: ConditionData,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum ConditionData {
+    Ip { atoms: Vec<u32> },
+    Method(Vec<Box<[u8]>>),
+    /// Each compiled pattern with the index of the written alternative it came from.
+    Value(Vec<(PatternRef, usize)>),
+    Client(Vec<u32>),
+    Role(Vec<String>),
+    Authenticated(bool),
+}
+
+/// One alternative of a value condition, as compiled into its slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PatternRef {
+    Exact(Box<[u8]>),
+    Glob(usize),
+    Regex(usize),
+    Present,
+    Absent,
+}
+
+/// A group of addresses in the IP table.
+#[derive(Debug, Clone)]
+pub(crate) enum Atom {
+    List(usize),
+    Inline(Vec<IpNet>),
+}
+
+/// A named address list.
+#[derive(Debug, Clone)]
+pub(crate) struct ListInfo {
+    pub(crate) name: String,
+    pub(crate) len: usize,
+}
+
+/// An API client.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientInfo {
+    pub(crate) name: String,
+    pub(crate) roles: Vec<String>,
+}
+
+/// Sizes of a compiled policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Rules.
+    pub rules: usize,
+    /// Named address lists.
+    pub lists: usize,
+    /// IPv4 prefixes in lists and rules.
+    pub ipv4_prefixes: usize,
+    /// IPv6 prefixes in lists and rules.
+    pub ipv6_prefixes: usize,
+    /// Path and host globs.
+    pub globs: usize,
+    /// API clients.
+    pub clients: usize,
+    /// API key digests.
+    pub keys: usize,
+    /// Bytes held by the address range tables.
+    pub ip_table_bytes: usize,
+}
+
+/// Per-thread buffers, so that a decision allocates nothing once they have grown.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    base: Vec<u64>,
+    acc: Vec<u64>,
+    pub(crate) methods: [Vec<u8>; MAX_METHOD_READINGS],
+    pub(crate) paths: PathBuffers,
+    pub(crate) host: String,
+    host_header: String,
+    slot: SlotScratch,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// A request read strictly, ready for the slots.
+pub(crate) struct Prepared {
+    pub(crate) methods: usize,
+    pub(crate) two_paths: bool,
+    pub(crate) has_host: bool,
+    pub(crate) client: Result<(IpAddr, Derivation), UnknownClient>,
+    pub(crate) credentials: Credentials,
+}
+
+/// Which reading of a request decided: indexes into the method and path readings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Reading {
+    pub(crate) method: usize,
+    pub(crate) kept_path: bool,
+}
+
+impl Engine {
+    /// Decides a request: the hot path. See the type's documentation for an example.
+    pub fn decide(&self, request: &impl AsRequestView) -> Verdict {
+        let view = request.view();
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.decide_in(&view, &mut scratch).0,
+            Err(_) => self.decide_in(&view, &mut Scratch::default()).0,
+        })
+    }
+
+    /// The rules in file order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rule with the given id.
+    ///
+    /// # Panics
+    ///
+    /// If `id` did not come from this engine.
+    pub fn rule(&self, id: RuleId) -> &Rule {
+        &self.rules[id.index()]
+    }
+
+    /// The rule named `name`, if any.
+    pub fn rule_by_name(&self, name: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.name == name)
+    }
+
+    /// The name of an API client.
+    pub fn client_name(&self, id: ClientId) -> Option<&str> {
+        self.clients.get(id.index()).map(|c| c.name.as_str())
+    }
+
+    /// The roles of an API client.
+    pub fn client_roles(&self, id: ClientId) -> &[String] {
+        self.clients.get(id.index()).map_or(&[], |c| &c.roles)
+    }
+
+    /// The named address lists and how many entries each holds, in name order.
+    pub fn lists(&self) -> impl Iterator<Item = (&str, usize)> + '_ {
+        self.lists.iter().map(|l| (l.name.as_str(), l.len))
+    }
+
+    /// The API clients' names, in name order.
+    pub fn clients(&self) -> impl Iterator<Item = &str> + '_ {
+        self.clients.iter().map(|c| c.name.as_str())
+    }
+
+    /// The effect when no rule applies.
+    pub fn default_effect(&self) -> Effect {
+        self.default
+    }
+
+    /// How rules combine.
+    pub fn combine(&self) -> Combine {
+        self.combine
+    }
+
+    /// Whether decisions are enforced or only reported.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The name of the policy source (a file name, or `<policy>`).
+    pub fn source_name(&self) -> &str {
+        &self.name
+    }
+
+    /// Sizes of the compiled policy.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    pub(crate) fn with_scratch<T>(&self, f: impl FnOnce(&mut Scratch) -> T) -> T {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => f(&mut scratch),
+            Err(_) => f(&mut Scratch::default()),
+        })
+    }
+
+    pub(crate) fn decide_in(&self, view: &RequestView<'_>, s: &mut Scratch) -> (Verdict, Reading) {
+        let enforced = self.mode == Mode::Enforce;
+        let prepared = match self.prepare(view, s) {
+            Ok(p) => p,
+            Err(refusal) => {
+                let client_ip = self.client_ip.derive(view).ok().map(|(ip, _)| ip);
+                let verdict = Verdict {
+                    decision: Decision::Forbidden,
+                    status: refusal.status(),
+                    cause: Cause::Refused(refusal),
+                    client_ip,
+                    client: None,
+                    reported: Reported::default(),
+                    enforced,
+                };
+                return (verdict, Reading::default());
+            }
+        };
+        self.base_bits(view, &prepared, s);
+        let mut chosen: Option<(Cause, Reading)> = None;
+        let mut reported = Reported::default();
+        'readings: for method in 0..prepared.methods {
+            for kept_path in [false, true] {
+                if kept_path && !prepared.two_paths {
+                    continue;
+                }
+                let reading = Reading { method, kept_path };
+                self.reading_bits(view, reading, s);
+                let cause = self.combine_bits(&s.acc, &mut reported);
+                let forbids = self.effect_of(cause) == Effect::Forbid;
+                if chosen.is_none() || forbids {
+                    chosen = Some((cause, reading));
+                }
+                // A request is allowed only if every reading of it is.
+                if forbids {
+                    break 'readings;
+                }
+            }
+        }
+        let (cause, reading) = chosen.unwrap_or((Cause::Default, Reading::default()));
+        let (decision, status) = match cause {
+            Cause::Rule(id) => match self.rules.get(id.index()) {
+                Some(rule) if rule.effect == Effect::Allow => (Decision::Allow, 200),
+                Some(rule) => (Decision::Forbidden, rule.status),
+                None => (Decision::Forbidden, 403),
+            },
+            Cause::Default if self.default == Effect::Allow => (Decision::Allow, 200),
+            _ => (Decision::Forbidden, 403),
+        };
+        let verdict = Verdict {
+            decision,
+            status,
+            cause,
+            client_ip: prepared.client.ok().map(|(ip, _)| ip),
+            client: match prepared.credentials {
+                Credentials::Presented { client, .. } => client,
+                Credentials::None => None,
+            },
+            reported,
+            enforced,
+        };
+        (verdict, reading)
+    }
+
+    fn effect_of(&self, cause: Cause) -> Effect {
+        match cause {
+            Cause::Rule(id) => self.rules.get(id.index()).map_or(Effect::Forbid, |r| r.effect),
+            Cause::Default => self.default,
+            Cause::Refused(_) => Effect::Forbid,
+        }
+    }
+
+    /// Reads the request strictly into the scratch buffers.
+    pub(crate) fn prepare(&self, view: &RequestView<'_>, s: &mut Scratch) -> Result<Prepared, Refusal> {
+        // Methods: the request's, then each distinct override, all upper-cased so that a case
+        // variant cannot slip past a method condition.
+        if !path::is_token(view.method) {
+            return Err(Refusal::InvalidMethod);
+        }
+        let mut methods = 0;
+        push_method(&mut s.methods, &mut methods, view.method)?;
+        for name in METHOD_OVERRIDE_HEADERS {
+            for value in view.header_values(name) {
+                let value = request::trim_ows(value);
+                if !path::is_token(value) {
+                    return Err(Refusal::InvalidMethodOverride);
+                }
+                push_method(&mut s.methods, &mut methods, value)?;
+            }
+        }
+
+        let target = path::split_target(view.target, self.path_options.max_length)?;
+        let two_paths = path::normalize(target.path, self.path_options, &mut s.paths)?;
+
+        // Host: an absolute-form target's authority, else the one Host header.
+        let mut hosts = view.header_values("host");
+        let header_host = hosts.next();
+        if hosts.next().is_some() {
+            return Err(Refusal::AmbiguousHost);
+        }
+        let authority = view.authority.or(target.authority);
+        if let Some(authority) = authority {
+            path::normalize_host(authority, &mut s.host)?;
+            if let Some(h) = header_host {
+                path::normalize_host(h, &mut s.host_header)?;
+                if s.host_header != s.host {
+                    return Err(Refusal::AmbiguousHost);
+                }
+            }
+        } else if let Some(h) = header_host {
+            path::normalize_host(h, &mut s.host)?;
+        } else {
+            s.host.clear();
+        }
+        let has_host = !s.host.is_empty();
+
+        let client = self.client_ip.derive(view);
+        if let Err(unknown) = client {
+            if self.on_unknown == OnUnknownClient::Forbid {
+                return Err(Refusal::UnknownClient(unknown));
+            }
+        }
+        let credentials = match &self.keys {
+            Some(keys) => keys.identify(view)?,
+            None => Credentials::None,
+        };
+        Ok(Prepared {
+            methods,
+            two_paths,
+            has_host,
+            client,
+            credentials,
+        })
+    }
+
+    /// ANDs the slots that do not depend on the reading into `s.base`.
+    fn base_bits(&self, view: &RequestView<'_>, p: &Prepared, s: &mut Scratch) {
+        s.base.clear();
+        s.base.extend_from_slice(self.exists.words());
+        if let Some(ip) = &self.ip {
+            and_into(&mut s.base, ip.bits(p.client.ok().map(|(ip, _)| ip)));
+        }
+        if let Some(ident) = &self.ident {
+            and_into(&mut s.base, ident.bits(p.credentials));
+        }
+        let fav = self.forbid_favouring.words();
+        if let Some(host) = &self.host {
+            let value = p.has_host.then_some(s.host.as_bytes());
+            host.and_into(&mut s.base, fav, view, value, &mut s.slot);
+        }
+        for header in &self.headers {
+            header.and_into(&mut s.base, fav, view, None, &mut s.slot);
+        }
+    }
+
+    /// `s.acc` = `s.base` AND the slots of one reading.
+    fn reading_bits(&self, view: &RequestView<'_>, reading: Reading, s: &mut Scratch) {
+        s.acc.clear();
+        s.acc.extend_from_slice(&s.base);
+        if let Some(method) = &self.method {
+            let m = s.methods.get(reading.method).map_or(&[][..], |m| m.as_slice());
+            and_into(&mut s.acc, method.bits(m));
+        }
+        if let Some(path) = &self.path {
+            let value = if reading.kept_path {
+                s.paths.kept.as_slice()
+            } else {
+                s.paths.decoded.as_slice()
+            };
+            path.and_into(&mut s.acc, self.forbid_favouring.words(), view, Some(value), &mut s.slot);
+        }
+    }
+
+    /// Picks the deciding rule from the clause bits.
+    fn combine_bits(&self, acc: &[u64], reported: &mut Reported) -> Cause {
+        let (when, unless) = acc.split_at(self.half.min(acc.len()));
+        let applies = |i: usize| {
+            when.get(i).copied().unwrap_or(0) & !unless.get(i).copied().unwrap_or(0)
+        };
+        let word = |b: &Bits, i: usize| b.words().get(i).copied().unwrap_or(0);
+        let mut record = |i: usize, mut bits: u64| {
+            while bits != 0 {
+                let bit = bits.trailing_zeros();
+                bits &= bits - 1;
+                if let Ok(id) = u32::try_from(i * 64 + bit as usize) {
+                    reported.push(RuleId::new(id));
+                }
+            }
+        };
+        match self.combine {
+            // Rules in file order: the first enforcing rule that applies decides; report-mode
+            // rules met before it are recorded.
+            Combine::FirstMatch => {
+                for i in 0..self.half {
+                    let a = applies(i);
+                    let deciding = a & word(&self.enforce, i);
+                    let reports = a & word(&self.report, i);
+                    if deciding != 0 {
+                        let bit = deciding.trailing_zeros();
+                        record(i, reports & ((1u64 << bit) - 1));
+                        return rule_cause(i, bit);
+                    }
+                    record(i, reports);
+                }
+                Cause::Default
+            }
+            // Any forbid rule that applies wins (the first is named); else any allow rule;
+            // every report-mode rule that applies is recorded.
+            Combine::ForbidOverrides => {
+                let mut allow = None;
+                let mut forbid = None;
+                for i in 0..self.half {
+                    let a = applies(i);
+                    record(i, a & word(&self.report, i));
+                    let enforcing = a & word(&self.enforce, i);
+                    let f = enforcing & word(&self.forbid, i);
+                    if forbid.is_none() && f != 0 {
+                        forbid = Some(rule_cause(i, f.trailing_zeros()));
+                    }
+                    let al = enforcing & !word(&self.forbid, i);
+                    if allow.is_none() && al != 0 {
+                        allow = Some(rule_cause(i, al.trailing_zeros()));
+                    }
+                }
+                forbid.or(allow).unwrap_or(Cause::Default)
+            }
+        }
+    }
+}
+
+fn rule_cause(word: usize, bit: u32) -> Cause {
+    u32::try_from(word * 64 + bit as usize).map_or(Cause::Default, |i| Cause::Rule(RuleId::new(i)))
+}
+
+fn push_method(
+    methods: &mut [Vec<u8>; MAX_METHOD_READINGS],
+    count: &mut usize,
+    method: &[u8],
+) -> Result<(), Refusal> {
+    let already = methods
+        .iter()
+        .take(*count)
+        .any(|m| m.eq_ignore_ascii_case(method));
+    if already {
+        return Ok(());
+    }
+    let slot = methods
+        .get_mut(*count)
+        .ok_or(Refusal::InvalidMethodOverride)?;
+    slot.clear();
+    slot.extend(method.iter().map(u8::to_ascii_uppercase));
+    *count += 1;
+    Ok(())
+}

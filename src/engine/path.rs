@@ -1,0 +1,370 @@
+//! Strict reading of the request target, host and method.
+//!
+//! Anything that two HTTP components could read differently is refused here, before any rule
+//! runs: the engine would otherwise decide on one reading while the backend acts on another.
+//! Escapes of harmless characters are decoded once, so `/%61dmin` is matched as `/admin`.
+
+use crate::engine::verdict::Refusal;
+use crate::policy::model::EncodedSlash;
+
+/// Path handling settings, fixed when the policy is compiled.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PathOptions {
+    pub(crate) max_length: usize,
+    pub(crate) encoded_slash: EncodedSlash,
+}
+
+/// A target split into its authority (absolute form only) and its path (no query).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Target<'a> {
+    pub(crate) authority: Option<&'a [u8]>,
+    pub(crate) path: &'a [u8],
+}
+
+/// Splits a raw request target.
+pub(crate) fn split_target(target: &[u8], max_length: usize) -> Result<Target<'_>, Refusal> {
+    if target.is_empty() {
+        return Err(Refusal::EmptyTarget);
+    }
+    if target.len() > max_length {
+        return Err(Refusal::TargetTooLong);
+    }
+    if target.contains(&b'#') {
+        return Err(Refusal::Fragment);
+    }
+    if target == b"*" {
+        return Ok(Target {
+            authority: None,
+            path: b"*",
+        });
+    }
+    let (authority, rest) = if target.first() == Some(&b'/') {
+        (None, target)
+    } else {
+        let rest = strip_scheme(target).ok_or(Refusal::TargetForm)?;
+        let end = rest
+            .iter()
+            .position(|&b| b == b'/' || b == b'?')
+            .unwrap_or(rest.len());
+        let (authority, rest) = rest.split_at(end);
+        if authority.is_empty() {
+            return Err(Refusal::TargetForm);
+        }
+        (Some(authority), rest)
+    };
+    let path_end = rest.iter().position(|&b| b == b'?').unwrap_or(rest.len());
+    let path = match rest.get(..path_end) {
+        Some(p) if !p.is_empty() => p,
+        _ => b"/",
+    };
+    Ok(Target { authority, path })
+}
+
+fn strip_scheme(target: &[u8]) -> Option<&[u8]> {
+    for scheme in [&b"http://"[..], b"https://"] {
+        if target.len() >= scheme.len()
+            && target.get(..scheme.len())?.eq_ignore_ascii_case(scheme)
+        {
+            return target.get(scheme.len()..);
+        }
+    }
+    None
+}
+
+/// The readings of a path: always `decoded`; `kept` too when an encoded slash is allowed and
+/// present, holding `%2F` inside its segment instead of a separator.
+#[derive(Debug, Default)]
+pub(crate) struct PathBuffers {
+    pub(crate) decoded: Vec<u8>,
+    pub(crate) kept: Vec<u8>,
+}
+
+/// Decodes and checks a path. Returns whether there are two readings (`kept` is filled).
+pub(crate) fn normalize(
+    path: &[u8],
+    options: PathOptions,
+    out: &mut PathBuffers,
+) -> Result<bool, Refusal> {
+    out.decoded.clear();
+    out.kept.clear();
+    if path == b"*" {
+        out.decoded.push(b'*');
+        return Ok(false);
+    }
+    let mut two = false;
+    let mut i = 0;
+    while let Some(&b) = path.get(i) {
+        match b {
+            b'%' => {
+                let v = match (path.get(i + 1), path.get(i + 2)) {
+                    (Some(&h), Some(&l)) => match (hex(h), hex(l)) {
+                        (Some(h), Some(l)) => h << 4 | l,
+                        _ => return Err(Refusal::InvalidEscape),
+                    },
+                    _ => return Err(Refusal::InvalidEscape),
+                };
+                i += 3;
+                match v {
+                    b'/' => {
+                        if options.encoded_slash == EncodedSlash::Reject {
+                            return Err(Refusal::EncodedSlash);
+                        }
+                        two = true;
+                        out.decoded.push(b'/');
+                        out.kept.extend_from_slice(b"%2F");
+                        continue;
+                    }
+                    b'\\' => return Err(Refusal::EncodedBackslash),
+                    b'%' => return Err(Refusal::EncodedPercent),
+                    b'?' | b'#' => return Err(Refusal::EncodedDelimiter),
+                    b';' => return Err(Refusal::PathParameter),
+                    0..=0x1f | 0x7f => return Err(Refusal::ControlCharacter),
+                    _ => {
+                        out.decoded.push(v);
+                        out.kept.push(v);
+                    }
+                }
+            }
+            b'\\' => return Err(Refusal::Backslash),
+            b';' => return Err(Refusal::PathParameter),
+            b'#' => return Err(Refusal::Fragment),
+            0..=0x20 | 0x7f => return Err(Refusal::ControlCharacter),
+            _ => {
+                out.decoded.push(b);
+                out.kept.push(b);
+                i += 1;
+            }
+        }
+    }
+    if std::str::from_utf8(&out.decoded).is_err() {
+        return Err(Refusal::NotUtf8);
+    }
+    check_segments(&out.decoded)?;
+    Ok(two)
+}
+
+/// Refuses dot segments and empty segments (a trailing `/` is allowed).
+// INVARIANT: a `kept` reading only joins segments of the `decoded` one with `%2F`, so checking
+// `decoded` covers both.
+fn check_segments(path: &[u8]) -> Result<(), Refusal> {
+    let Some(rest) = path.strip_prefix(b"/") else {
+        return Err(Refusal::TargetForm);
+    };
+    let mut segments = rest.split(|&b| b == b'/').peekable();
+    while let Some(seg) = segments.next() {
+        let last = segments.peek().is_none();
+        match seg {
+            b"." | b".." => return Err(Refusal::DotSegment),
+            b"" if !last => return Err(Refusal::EmptySegment),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Normalises a host (lowercase, no port, no trailing dot) into `out`; an empty host leaves
+/// `out` empty.
+pub(crate) fn normalize_host(raw: &[u8], out: &mut String) -> Result<(), Refusal> {
+    out.clear();
+    let raw = crate::engine::request::trim_ows(raw);
+    if raw.is_empty() {
+        return Ok(());
+    }
+    let host = if raw.first() == Some(&b'[') {
+        let close = raw
+            .iter()
+            .position(|&b| b == b']')
+            .ok_or(Refusal::InvalidHost)?;
+        let (host, rest) = raw.split_at(close + 1);
+        check_port(rest)?;
+        let inner = host.get(1..host.len() - 1).unwrap_or(&[]);
+        if inner.is_empty() || !inner.iter().all(|b| b.is_ascii_hexdigit() || b":.".contains(b)) {
+            return Err(Refusal::InvalidHost);
+        }
+        host
+    } else {
+        let (host, port) = match raw.iter().position(|&b| b == b':') {
+            Some(i) => raw.split_at(i),
+            None => (raw, &[][..]),
+        };
+        check_port(port)?;
+        let host = host.strip_suffix(b".").unwrap_or(host);
+        let valid = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
+        if host.is_empty() || !host.iter().all(valid) || host.windows(2).any(|w| w == b"..") {
+            return Err(Refusal::InvalidHost);
+        }
+        host
+    };
+    for &b in host {
+        out.push(char::from(b.to_ascii_lowercase()));
+    }
+    Ok(())
+}
+
+fn check_port(rest: &[u8]) -> Result<(), Refusal> {
+    match rest {
+        [] => Ok(()),
+        [b':', digits @ ..] if digits.len() <= 5 && digits.iter().all(u8::is_ascii_digit) => Ok(()),
+        _ => Err(Refusal::InvalidHost),
+    }
+}
+
+/// True when `m` is an HTTP token (RFC 9110 `tchar`s), as methods and header names must be.
+pub(crate) fn is_token(m: &[u8]) -> bool {
+    !m.is_empty()
+        && m.iter().all(|&b| {
+            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STRICT: PathOptions = PathOptions {
+        max_length: 8192,
+        encoded_slash: EncodedSlash::Reject,
+    };
+
+    fn norm(target: &str, options: PathOptions) -> Result<(String, Option<String>), Refusal> {
+        let t = split_target(target.as_bytes(), options.max_length)?;
+        let mut buf = PathBuffers::default();
+        let two = normalize(t.path, options, &mut buf)?;
+        let decoded = String::from_utf8(buf.decoded).unwrap();
+        let kept = two.then(|| String::from_utf8(buf.kept).unwrap());
+        Ok((decoded, kept))
+    }
+
+    #[test]
+    fn ordinary_paths_decode_once() {
+        let cases = [
+            ("/", "/"),
+            ("/api/users", "/api/users"),
+            ("/api/users/", "/api/users/"),
+            ("/api/users?x=1&y=/../", "/api/users"),
+            ("/%61dmin", "/admin"),
+            ("/my%20file.txt", "/my file.txt"),
+            ("/caf%C3%A9", "/café"),
+            ("/café", "/café"),
+            ("/a+b~c", "/a+b~c"),
+            ("/a...b/...", "/a...b/..."),
+            ("/.well-known/x", "/.well-known/x"),
+            ("http://example.com/x?y", "/x"),
+            ("HTTPS://example.com", "/"),
+            ("*", "*"),
+        ];
+        for (target, want) in cases {
+            assert_eq!(norm(target, STRICT), Ok((want.to_owned(), None)), "{target}");
+        }
+    }
+
+    #[test]
+    fn ambiguous_paths_are_refused() {
+        use Refusal::*;
+        let cases = [
+            ("", EmptyTarget),
+            ("/a/../admin", DotSegment),
+            ("/a/./admin", DotSegment),
+            ("/a/..", DotSegment),
+            ("/..", DotSegment),
+            ("/a/%2e%2e/admin", DotSegment),
+            ("/a/%2E./admin", DotSegment),
+            ("/a/.%2e", DotSegment),
+            ("//admin", EmptySegment),
+            ("/a//b", EmptySegment),
+            ("/a\\..\\admin", Backslash),
+            ("/a%5cadmin", EncodedBackslash),
+            ("/a%2fadmin", EncodedSlash),
+            ("/a%2Fadmin", EncodedSlash),
+            ("/a%252fadmin", EncodedPercent),
+            ("/a%3fb", EncodedDelimiter),
+            ("/a%23b", EncodedDelimiter),
+            ("/a#b", Fragment),
+            ("/x/..;/admin", PathParameter),
+            ("/admin;jsessionid=1", PathParameter),
+            ("/a%3bb", PathParameter),
+            ("/a%00b", ControlCharacter),
+            ("/a%0ab", ControlCharacter),
+            ("/a b", ControlCharacter),
+            ("/a\tb", ControlCharacter),
+            ("/a%zz", InvalidEscape),
+            ("/a%4", InvalidEscape),
+            ("/a%", InvalidEscape),
+            ("/%c0%af", NotUtf8),
+            ("/%ff", NotUtf8),
+            ("admin", TargetForm),
+            ("ftp://x/y", TargetForm),
+            ("http:///x", TargetForm),
+        ];
+        for (target, want) in cases {
+            assert_eq!(norm(target, STRICT), Err(want), "{target:?}");
+        }
+    }
+
+    #[test]
+    fn long_targets_are_refused() {
+        let long = format!("/{}", "a".repeat(100));
+        let options = PathOptions {
+            max_length: 50,
+            ..STRICT
+        };
+        assert_eq!(norm(&long, options), Err(Refusal::TargetTooLong));
+    }
+
+    #[test]
+    fn encoded_slash_both_gives_two_readings() {
+        let both = PathOptions {
+            encoded_slash: EncodedSlash::Both,
+            ..STRICT
+        };
+        assert_eq!(
+            norm("/files/a%2fb", both),
+            Ok(("/files/a/b".to_owned(), Some("/files/a%2Fb".to_owned())))
+        );
+        // The decoded reading still may not hide a dot or empty segment.
+        assert_eq!(norm("/files/a%2F..%2Fadmin", both), Err(Refusal::DotSegment));
+        assert_eq!(norm("/files%2F%2Fadmin", both), Err(Refusal::EmptySegment));
+    }
+
+    #[test]
+    fn hosts_normalise() {
+        let cases = [
+            ("Example.COM", Ok("example.com")),
+            ("example.com.", Ok("example.com")),
+            ("example.com:8080", Ok("example.com")),
+            ("  example.com ", Ok("example.com")),
+            ("[::1]:443", Ok("[::1]")),
+            ("", Ok("")),
+            ("exa mple.com", Err(Refusal::InvalidHost)),
+            ("user@example.com", Err(Refusal::InvalidHost)),
+            ("example.com:80:80", Err(Refusal::InvalidHost)),
+            ("example.com:http", Err(Refusal::InvalidHost)),
+            ("a..b", Err(Refusal::InvalidHost)),
+            ("[::1", Err(Refusal::InvalidHost)),
+            ("exa%6dple.com", Err(Refusal::InvalidHost)),
+        ];
+        for (raw, want) in cases {
+            let mut out = String::new();
+            let got = normalize_host(raw.as_bytes(), &mut out).map(|()| out.as_str());
+            assert_eq!(got, want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn tokens() {
+        assert!(is_token(b"GET"));
+        assert!(is_token(b"M-SEARCH"));
+        assert!(!is_token(b""));
+        assert!(!is_token(b"GE T"));
+        assert!(!is_token(b"GET\0"));
+    }
+}

@@ -1,0 +1,207 @@
+//! The request as the engine reads it: method, raw target, headers in order, peer address.
+
+use std::net::IpAddr;
+
+/// An HTTP request built without any framework, for tests, tools and replays.
+///
+/// The target is kept exactly as sent (escapes, query and all); headers keep their order and
+/// repeats.
+///
+/// ```
+/// use portcullis::Request;
+///
+/// let request = Request::new("GET", "/api/users?page=2")
+///     .peer("203.0.113.9".parse()?)
+///     .header("Host", "api.example.com")
+///     .header("X-Api-Key", "s3cret");
+/// assert_eq!(request.target(), b"/api/users?page=2");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    method: String,
+    target: Vec<u8>,
+    headers: Vec<(String, Vec<u8>)>,
+    peer: Option<IpAddr>,
+}
+
+impl Request {
+    /// A request with the given method and raw target, no headers and no peer.
+    pub fn new(method: impl Into<String>, target: impl Into<Vec<u8>>) -> Request {
+        Request {
+            method: method.into(),
+            target: target.into(),
+            headers: Vec::new(),
+            peer: None,
+        }
+    }
+
+    /// A `GET` request for `target`.
+    pub fn get(target: impl Into<Vec<u8>>) -> Request {
+        Request::new("GET", target)
+    }
+
+    /// Sets the TCP peer address.
+    pub fn peer(mut self, peer: IpAddr) -> Request {
+        self.peer = Some(peer);
+        self
+    }
+
+    /// Appends a header line; repeated names are kept as separate lines, in order.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Request {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The method as sent.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The raw request target.
+    pub fn target(&self) -> &[u8] {
+        &self.target
+    }
+
+    /// The header lines in order.
+    pub fn headers(&self) -> &[(String, Vec<u8>)] {
+        &self.headers
+    }
+
+    /// The TCP peer address, if set.
+    pub fn peer_addr(&self) -> Option<IpAddr> {
+        self.peer
+    }
+}
+
+/// A borrowed view of a request: what [`Engine::decide`](crate::Engine::decide) reads.
+///
+/// Adapters build one from their framework's request without copying; [`Request`] gives one
+/// with [`AsRequestView::view`].
+#[derive(Debug, Clone, Copy)]
+pub struct RequestView<'a> {
+    pub(crate) method: &'a [u8],
+    pub(crate) target: &'a [u8],
+    pub(crate) authority: Option<&'a [u8]>,
+    pub(crate) headers: HeaderSource<'a>,
+    pub(crate) peer: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum HeaderSource<'a> {
+    List(&'a [(String, Vec<u8>)]),
+    #[cfg(feature = "http")]
+    Map(&'a http::HeaderMap),
+}
+
+impl<'a> RequestView<'a> {
+    /// A view of an [`http::Request`] received from `peer`.
+    ///
+    /// The target is the URI's path and query; an absolute-form URI's authority counts as the
+    /// host, as RFC 9112 says it must.
+    ///
+    /// ```
+    /// use portcullis::RequestView;
+    ///
+    /// let request = http::Request::get("/health").body(())?;
+    /// let view = RequestView::from_http(&request, Some("127.0.0.1".parse()?));
+    /// assert_eq!(view.target(), b"/health");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "http")]
+    pub fn from_http<B>(request: &'a http::Request<B>, peer: Option<IpAddr>) -> RequestView<'a> {
+        let uri = request.uri();
+        let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        RequestView {
+            method: request.method().as_str().as_bytes(),
+            target: target.as_bytes(),
+            authority: uri.authority().map(|a| a.as_str().as_bytes()),
+            headers: HeaderSource::Map(request.headers()),
+            peer,
+        }
+    }
+
+    /// The method as sent.
+    pub fn method(&self) -> &'a [u8] {
+        self.method
+    }
+
+    /// The raw request target.
+    pub fn target(&self) -> &'a [u8] {
+        self.target
+    }
+
+    /// The TCP peer address, if known.
+    pub fn peer(&self) -> Option<IpAddr> {
+        self.peer
+    }
+
+    /// Every value of the header `name` (lowercase), in order.
+    pub(crate) fn header_values(&self, name: &'a str) -> HeaderValues<'a> {
+        match self.headers {
+            HeaderSource::List(list) => HeaderValues::List { list, name },
+            #[cfg(feature = "http")]
+            HeaderSource::Map(map) => HeaderValues::Map(map.get_all(name).iter()),
+        }
+    }
+}
+
+/// Something the engine can read as a request.
+pub trait AsRequestView {
+    /// A borrowed view of the request.
+    fn view(&self) -> RequestView<'_>;
+}
+
+impl AsRequestView for Request {
+    fn view(&self) -> RequestView<'_> {
+        RequestView {
+            method: self.method.as_bytes(),
+            target: &self.target,
+            authority: None,
+            headers: HeaderSource::List(&self.headers),
+            peer: self.peer,
+        }
+    }
+}
+
+impl AsRequestView for RequestView<'_> {
+    fn view(&self) -> RequestView<'_> {
+        *self
+    }
+}
+
+pub(crate) enum HeaderValues<'a> {
+    List {
+        list: &'a [(String, Vec<u8>)],
+        name: &'a str,
+    },
+    #[cfg(feature = "http")]
+    Map(http::header::ValueIter<'a, http::HeaderValue>),
+}
+
+impl<'a> Iterator for HeaderValues<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match self {
+            HeaderValues::List { list, name } => {
+                while let Some(((n, v), rest)) = list.split_first() {
+                    *list = rest;
+                    if n.eq_ignore_ascii_case(name) {
+                        return Some(v.as_slice());
+                    }
+                }
+                None
+            }
+            #[cfg(feature = "http")]
+            HeaderValues::Map(it) => it.next().map(|v| v.as_bytes()),
+        }
+    }
+}
+
+/// Trims the optional white space (spaces and tabs) around a header value.
+pub(crate) fn trim_ows(v: &[u8]) -> &[u8] {
+    let start = v.iter().position(|b| !matches!(b, b' ' | b'\t')).unwrap_or(v.len());
+    let end = v.iter().rposition(|b| !matches!(b, b' ' | b'\t')).map_or(start, |i| i + 1);
+    v.get(start..end).unwrap_or(&[])
+}

@@ -1,0 +1,242 @@
+//! The compiled conditions, grouped by what they read ("slots").
+//!
+//! Each slot turns one aspect of the request into a bit set over rule clauses: a bit is set when
+//! that clause has no condition in the slot (it is neutral) or its condition holds. The engine
+//! ANDs the slots together, so the cost of a decision grows with the request and the number of
+//! slots, not with the number of rules, addresses or patterns.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use globset::GlobSet;
+use regex_automata::meta::Regex;
+use regex_automata::{Anchored, Input, PatternSet};
+
+use crate::engine::bits::{and_into, set_all, Bits};
+use crate::engine::iptable::IpTable;
+use crate::engine::keys::Credentials;
+use crate::engine::request::{trim_ows, RequestView};
+
+/// Client-address conditions.
+#[derive(Debug, Clone)]
+pub(crate) struct IpSlot {
+    pub(crate) table: IpTable,
+    /// Per set id: the slot's bits (neutral clauses included).
+    pub(crate) set_bits: Vec<Bits>,
+    /// Per set id: the atoms (lists and inline groups) containing the addresses of that set.
+    pub(crate) set_atoms: Vec<Box<[u32]>>,
+    /// The bits for a client whose address is unknown: neutral clauses, and the conditions whose
+    /// holding can only forbid.
+    pub(crate) unknown: Bits,
+}
+
+impl IpSlot {
+    pub(crate) fn bits(&self, ip: Option<IpAddr>) -> &[u64] {
+        match ip {
+            Some(ip) => {
+                let set = self.table.lookup(ip) as usize;
+                self.set_bits.get(set).unwrap_or(&self.unknown).words()
+            }
+            None => self.unknown.words(),
+        }
+    }
+
+    pub(crate) fn atoms(&self, ip: IpAddr) -> &[u32] {
+        let set = self.table.lookup(ip) as usize;
+        self.set_atoms.get(set).map_or(&[], |a| a)
+    }
+}
+
+/// Method conditions. Methods are few, so a short list beats hashing.
+#[derive(Debug, Clone)]
+pub(crate) struct MethodSlot {
+    pub(crate) methods: Vec<(Box<[u8]>, Bits)>,
+    pub(crate) other: Bits,
+}
+
+impl MethodSlot {
+    pub(crate) fn bits(&self, method: &[u8]) -> &[u64] {
+        self.methods
+            .iter()
+            .find(|(m, _)| m.as_ref() == method)
+            .map_or(self.other.words(), |(_, b)| b.words())
+    }
+}
+
+/// `client`, `role` and `authenticated` conditions: all follow from the API client.
+#[derive(Debug, Clone)]
+pub(crate) struct IdentSlot {
+    pub(crate) per_client: Vec<Bits>,
+    /// No key, or a key that matches no client.
+    pub(crate) anonymous: Bits,
+}
+
+impl IdentSlot {
+    pub(crate) fn bits(&self, credentials: Credentials) -> &[u64] {
+        match credentials {
+            Credentials::Presented {
+                client: Some(id), ..
+            } => self
+                .per_client
+                .get(id.index())
+                .unwrap_or(&self.anonymous)
+                .words(),
+            _ => self.anonymous.words(),
+        }
+    }
+}
+
+/// Where a value slot gets its values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ValueSource {
+    Path,
+    Host,
+    Header(String),
+}
+
+/// Conditions on a string value: the path, the host, or every value of one header.
+#[derive(Debug, Clone)]
+pub(crate) struct ValueSlot {
+    pub(crate) source: ValueSource,
+    pub(crate) neutral: Bits,
+    /// The bits of every condition in this slot that a poisoned value makes hold.
+    pub(crate) poisoned: Bits,
+    pub(crate) exact: HashMap<Box<[u8]>, Vec<u32>>,
+    pub(crate) globs: GlobSet,
+    pub(crate) glob_bits: Vec<Vec<u32>>,
+    pub(crate) regexes: Option<Regex>,
+    pub(crate) regex_bits: Vec<Vec<u32>>,
+    pub(crate) present: Vec<u32>,
+    pub(crate) absent: Vec<u32>,
+}
+
+/// Reusable buffers for one evaluation of a value slot.
+#[derive(Debug, Default)]
+pub(crate) struct SlotScratch {
+    pub(crate) hits: Vec<u64>,
+    pub(crate) any: Vec<u64>,
+    pub(crate) all: Vec<u64>,
+    pub(crate) glob_hits: Vec<usize>,
+    pub(crate) patterns: Option<PatternSet>,
+}
+
+impl ValueSlot {
+    /// Sets in `hits` the bits of the conditions that `value` satisfies.
+    fn hits(&self, value: &[u8], hits: &mut [u64], scratch_globs: &mut Vec<usize>, patterns: &mut Option<PatternSet>) {
+        hits.fill(0);
+        let value = trim_ows(value);
+        let text = match std::str::from_utf8(value) {
+            Ok(t) if !t.chars().any(|c| c.is_control() && c != '\t') => t,
+            // A value that cannot be read as text satisfies every condition that can only
+            // forbid, and no other: it never makes a condition silently not apply.
+            _ => {
+                hits.copy_from_slice(self.poisoned.words());
+                return;
+            }
+        };
+        if let Some(bits) = self.exact.get(value) {
+            set_all(hits, bits);
+        }
+        if !self.globs.is_empty() {
+            self.globs.matches_into(text, scratch_globs);
+            for &i in scratch_globs.iter() {
+                if let Some(bits) = self.glob_bits.get(i) {
+                    set_all(hits, bits);
+                }
+            }
+        }
+        if let Some(re) = &self.regexes {
+            let set = match patterns {
+                Some(set) if set.capacity() >= re.pattern_len() => set,
+                _ => patterns.insert(PatternSet::new(re.pattern_len())),
+            };
+            set.clear();
+            re.which_overlapping_matches(&Input::new(text).anchored(Anchored::Yes), set);
+            for pid in set.iter() {
+                if let Some(bits) = self.regex_bits.get(pid.as_usize()) {
+                    set_all(hits, bits);
+                }
+            }
+        }
+        set_all(hits, &self.present);
+    }
+
+    /// ANDs this slot's bits for the request into `acc`. `single` is the value of a path or host
+    /// slot (`None` for a request without a host); header slots read the request.
+    ///
+    /// With several values, a condition that can only forbid holds if any value satisfies it,
+    /// and one that can allow holds only if every value does: a repeated header never escapes
+    /// a forbid rule, nor sneaks past an allow rule.
+    pub(crate) fn and_into(
+        &self,
+        acc: &mut [u64],
+        forbid_favouring: &[u64],
+        request: &RequestView<'_>,
+        single: Option<&[u8]>,
+        s: &mut SlotScratch,
+    ) {
+        let words = acc.len();
+        for v in [&mut s.hits, &mut s.any, &mut s.all] {
+            v.clear();
+            v.resize(words, 0);
+        }
+        s.all.fill(u64::MAX);
+        let mut count = 0usize;
+        let mut visit = |value: &[u8], s: &mut SlotScratch| {
+            count += 1;
+            self.hits(value, &mut s.hits, &mut s.glob_hits, &mut s.patterns);
+            for ((a, l), h) in s.any.iter_mut().zip(s.all.iter_mut()).zip(&s.hits) {
+                *a |= h;
+                *l &= h;
+            }
+        };
+        match &self.source {
+            ValueSource::Header(name) => {
+                for value in request.header_values(name) {
+                    visit(value, s);
+                }
+            }
+            _ => {
+                if let Some(value) = single {
+                    visit(value, s);
+                }
+            }
+        }
+        if count == 0 {
+            s.all.fill(0);
+        }
+        // The result, built in `hits`.
+        for (((h, n), (a, l)), f) in s
+            .hits
+            .iter_mut()
+            .zip(self.neutral.words())
+            .zip(s.any.iter().zip(&s.all))
+            .zip(forbid_favouring)
+        {
+            *h = n | (a & f) | (l & !f);
+        }
+        if count == 0 {
+            set_all(&mut s.hits, &self.absent);
+        }
+        and_into(acc, &s.hits);
+    }
+
+    /// The conditions of this slot's patterns that `value` satisfies, as pattern references, for
+    /// explanations. Allocates; never on the decision path.
+    pub(crate) fn matching_patterns(&self, value: &str) -> (Vec<usize>, Vec<usize>) {
+        let globs = if self.globs.is_empty() {
+            Vec::new()
+        } else {
+            self.globs.matches(value)
+        };
+        let regexes = match &self.regexes {
+            Some(re) => {
+                let mut set = PatternSet::new(re.pattern_len());
+                re.which_overlapping_matches(&Input::new(value).anchored(Anchored::Yes), &mut set);
+                set.iter().map(|p| p.as_usize()).collect()
+            }
+            None => Vec::new(),
+        };
+        (globs, regexes)
+    }
+}

@@ -1,0 +1,672 @@
+//! Explanations: which rule decided, which of its conditions held on which request value, or
+//! why no rule applied. Built off the hot path; allocates freely.
+//!
+//! An explanation never holds an API key or the value of a header that carries one.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::engine::client_ip::Derivation;
+use crate::engine::keys::{Credentials, KeySource};
+use crate::engine::request::{trim_ows, AsRequestView, RequestView};
+use crate::engine::slots::{SlotScratch, ValueSource};
+use crate::engine::verdict::{Cause, Decision, Refusal, RuleId, UnknownClient};
+use crate::engine::{
+    Atom, Clause, Condition, ConditionData, Engine, PatternRef, Prepared, Reading, Scratch, SlotRef,
+};
+use crate::error::Location;
+use crate::policy::model::{Effect, Mode};
+
+/// The whole story of one decision. `Display` renders it as one log line.
+///
+/// ```
+/// use portcullis::{Policy, Request};
+///
+/// let engine = Policy::from_toml(r#"
+///     [policy]
+///     default = "allow"
+///     [lists]
+///     office = ["203.0.113.0/24"]
+///     [[rules]]
+///     name = "admin-from-office"
+///     effect = "forbid"
+///     when = { path = ["/admin/**"] }
+///     unless = { ip = ["@office"] }
+/// "#)?.compile()?;
+///
+/// let request = Request::get("/admin/users").peer("198.51.100.7".parse()?);
+/// assert_eq!(
+///     engine.explain(&request).to_string(),
+///     r#"forbidden by rule "admin-from-office" (<policy>:6:5): path "/admin/users" matched "/admin/**"; client 198.51.100.7 is not in list "office""#,
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Explanation {
+    /// Allow or forbidden.
+    pub decision: Decision,
+    /// The status to answer with (200 when allowed).
+    pub status: u16,
+    /// False when the policy is in report mode.
+    pub enforced: bool,
+    /// What decided.
+    pub decided_by: DecidedBy,
+    /// How the client address was found.
+    pub client: ClientReport,
+    /// What the request's API key says (never the key).
+    pub credentials: CredentialReport,
+    /// The request as the engine read it.
+    pub request: RequestSummary,
+    /// When the request was decided under another reading than the plain one: which.
+    pub reading: Option<String>,
+    /// Report-mode rules that applied before the decision.
+    pub reported: Vec<RuleSummary>,
+}
+
+/// A rule named in an explanation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleSummary {
+    /// The rule's name.
+    pub name: String,
+    /// Its effect.
+    pub effect: Effect,
+    /// Where it is written.
+    pub location: Option<Location>,
+}
+
+/// What decided a request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum DecidedBy {
+    /// A rule applied.
+    Rule {
+        /// The rule.
+        rule: RuleSummary,
+        /// Its `when` conditions (all held) and its `unless` conditions (at least one did not).
+        conditions: Vec<ConditionReport>,
+    },
+    /// No rule applied.
+    Default {
+        /// The policy default.
+        effect: Effect,
+        /// The rule that came closest, and what it missed.
+        nearest: Option<NearMiss>,
+    },
+    /// The request was refused before any rule ran.
+    Refused {
+        /// Why.
+        refusal: Refusal,
+        /// The reason in words.
+        reason: String,
+    },
+}
+
+/// The rule that came closest to deciding a default decision.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NearMiss {
+    /// The rule.
+    pub rule: RuleSummary,
+    /// How many of its `when` conditions held.
+    pub met: usize,
+    /// How many `when` conditions it has.
+    pub total: usize,
+    /// The `when` conditions that did not hold.
+    pub missed: Vec<ConditionReport>,
+    /// When every `when` condition held: the `unless` conditions that exempted the request.
+    pub exempted_by: Vec<ConditionReport>,
+}
+
+/// One condition checked against the request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConditionReport {
+    /// `when` or `unless`.
+    pub clause: Clause,
+    /// What was read: `path`, `method`, `client`, `header x-env`, ...
+    pub subject: String,
+    /// The request value, quoted as read (redacted for credential headers).
+    pub value: String,
+    /// Whether the condition held.
+    pub holds: bool,
+    /// The alternative that matched, when it held.
+    pub matched: Option<String>,
+    /// All alternatives, as written.
+    pub alternatives: Vec<String>,
+}
+
+/// How the client address was found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ClientReport {
+    /// The client address, when known.
+    pub ip: Option<IpAddr>,
+    /// The TCP peer.
+    pub peer: Option<IpAddr>,
+    /// Where the address came from.
+    pub derivation: Option<Derivation>,
+    /// Why it is unknown, when it is.
+    pub unknown: Option<UnknownClient>,
+}
+
+/// What the request's API key says.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum CredentialReport {
+    /// No key was presented (or keys were not read).
+    None,
+    /// The key belongs to a client.
+    Client {
+        /// The client's name.
+        name: String,
+        /// Its roles.
+        roles: Vec<String>,
+        /// Where the key was found.
+        source: KeySource,
+    },
+    /// A key was presented but matches no client: the request is unauthenticated.
+    UnknownKey {
+        /// Where the key was found.
+        source: KeySource,
+    },
+}
+
+/// The request as the engine read it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RequestSummary {
+    /// The method (upper-cased), when it could be read.
+    pub method: Option<String>,
+    /// The decoded path, when it could be read.
+    pub path: Option<String>,
+    /// The normalised host, when there is one.
+    pub host: Option<String>,
+}
+
+impl Engine {
+    /// Decides `request` and explains the decision in full. Slower than [`Engine::decide`]:
+    /// for logs of refusals, tools and tests.
+    pub fn explain(&self, request: &impl AsRequestView) -> Explanation {
+        let view = request.view();
+        self.with_scratch(|s| self.explain_in(&view, s))
+    }
+
+    fn explain_in(&self, view: &RequestView<'_>, s: &mut Scratch) -> Explanation {
+        let (verdict, reading) = self.decide_in(view, s);
+        let prepared = self.prepare(view, s);
+        let peer = view.peer().map(crate::engine::client_ip::canonical);
+        let (client, credentials, request) = match &prepared {
+            Ok(p) => (
+                client_report(peer, p.client),
+                self.credential_report(p.credentials),
+                RequestSummary {
+                    method: s.methods.get(reading.method).map(|m| String::from_utf8_lossy(m).into_owned()),
+                    path: Some(String::from_utf8_lossy(path_bytes(s, reading)).into_owned()),
+                    host: p.has_host.then(|| s.host.clone()),
+                },
+            ),
+            Err(_) => (
+                client_report(peer, self.client_ip.derive(view)),
+                CredentialReport::None,
+                RequestSummary {
+                    method: None,
+                    path: None,
+                    host: None,
+                },
+            ),
+        };
+        let decided_by = match (verdict.cause(), &prepared) {
+            (Cause::Refused(r), _) | (_, &Err(r)) => DecidedBy::Refused {
+                refusal: r,
+                reason: r.to_string(),
+            },
+            (Cause::Rule(id), Ok(p)) => {
+                let rule = self.rule(id);
+                let mut conditions = Vec::new();
+                for c in &rule.when {
+                    conditions.push(self.report(c, Clause::When, id, view, p, reading, s));
+                }
+                let unless: Vec<_> = rule
+                    .unless
+                    .iter()
+                    .map(|c| self.report(c, Clause::Unless, id, view, p, reading, s))
+                    .collect();
+                conditions.extend(unless.into_iter().filter(|r| !r.holds));
+                DecidedBy::Rule {
+                    rule: self.summary(id),
+                    conditions,
+                }
+            }
+            (Cause::Default, Ok(p)) => DecidedBy::Default {
+                effect: self.default,
+                nearest: self.nearest(view, p, reading, s),
+            },
+        };
+        let reading_note = match &prepared {
+            Ok(_) if reading.method > 0 => request
+                .method
+                .as_ref()
+                .map(|m| format!("under method override {m:?}")),
+            Ok(_) if reading.kept_path => Some("with `%2F` kept inside its segment".to_owned()),
+            _ => None,
+        };
+        Explanation {
+            decision: verdict.decision(),
+            status: verdict.status(),
+            enforced: verdict.enforced(),
+            decided_by,
+            client,
+            credentials,
+            request,
+            reading: reading_note,
+            reported: verdict.reported().iter().map(|id| self.summary(id)).collect(),
+        }
+    }
+
+    fn summary(&self, id: RuleId) -> RuleSummary {
+        let r = self.rule(id);
+        RuleSummary {
+            name: r.name.clone(),
+            effect: r.effect,
+            location: r.location.clone(),
+        }
+    }
+
+    fn credential_report(&self, c: Credentials) -> CredentialReport {
+        match c {
+            Credentials::None => CredentialReport::None,
+            Credentials::Presented {
+                client: Some(id),
+                source,
+            } => CredentialReport::Client {
+                name: self.client_name(id).unwrap_or_default().to_owned(),
+                roles: self.client_roles(id).to_vec(),
+                source,
+            },
+            Credentials::Presented { client: None, source } => CredentialReport::UnknownKey { source },
+        }
+    }
+
+    /// The rule that came closest, for a default decision.
+    fn nearest(&self, view: &RequestView<'_>, p: &Prepared, reading: Reading, s: &mut Scratch) -> Option<NearMiss> {
+        let mut best: Option<(usize, RuleId)> = None;
+        for rule in &self.rules {
+            if rule.mode == Mode::Report || rule.when.is_empty() && rule.unless.is_empty() {
+                continue;
+            }
+            let met = rule
+                .when
+                .iter()
+                .filter(|c| self.holds(c, self.clause_bit(rule.id, Clause::When), view, p, reading, s))
+                .count();
+            if best.is_none_or(|(m, _)| met > m) {
+                best = Some((met, rule.id));
+            }
+        }
+        let (met, id) = best?;
+        let rule = self.rule(id);
+        let reports: Vec<_> = rule
+            .when
+            .iter()
+            .map(|c| self.report(c, Clause::When, id, view, p, reading, s))
+            .collect();
+        let missed: Vec<_> = reports.into_iter().filter(|r| !r.holds).collect();
+        let exempted_by = if missed.is_empty() {
+            rule.unless
+                .iter()
+                .map(|c| self.report(c, Clause::Unless, id, view, p, reading, s))
+                .filter(|r| r.holds)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Some(NearMiss {
+            rule: self.summary(id),
+            met,
+            total: rule.when.len(),
+            missed,
+            exempted_by,
+        })
+    }
+
+    fn clause_bit(&self, id: RuleId, clause: Clause) -> u32 {
+        let r = u32::try_from(id.index()).unwrap_or(u32::MAX);
+        match clause {
+            Clause::When => r,
+            Clause::Unless => u32::try_from(self.half * 64).unwrap_or(u32::MAX) + r,
+        }
+    }
+
+    /// Whether one condition holds, computed with the same slot code as a decision.
+    fn holds(&self, c: &Condition, bit: u32, view: &RequestView<'_>, p: &Prepared, reading: Reading, s: &mut Scratch) -> bool {
+        let words = self.half * 2;
+        let mut acc = vec![u64::MAX; words];
+        let fav = self.forbid_favouring.words();
+        let mut scratch = SlotScratch::default();
+        match c.slot {
+            SlotRef::Ip => {
+                if let Some(ip) = &self.ip {
+                    crate::engine::bits::and_into(&mut acc, ip.bits(p.client.ok().map(|(a, _)| a)));
+                }
+            }
+            SlotRef::Method => {
+                if let Some(m) = &self.method {
+                    let method = s.methods.get(reading.method).map_or(&[][..], |m| m.as_slice());
+                    crate::engine::bits::and_into(&mut acc, m.bits(method));
+                }
+            }
+            // The ident slot combines client, role and authenticated per clause; each of them
+            // depends only on the client, so judge the condition alone.
+            SlotRef::Ident => return self.ident_condition_holds(c, p.credentials),
+            SlotRef::Path => {
+                if let Some(path) = &self.path {
+                    path.and_into(&mut acc, fav, view, Some(path_bytes(s, reading)), &mut scratch);
+                }
+            }
+            SlotRef::Host => {
+                if let Some(host) = &self.host {
+                    let value = p.has_host.then_some(s.host.as_bytes());
+                    host.and_into(&mut acc, fav, view, value, &mut scratch);
+                }
+            }
+            SlotRef::Header(i) => {
+                if let Some(h) = self.headers.get(i) {
+                    h.and_into(&mut acc, fav, view, None, &mut scratch);
+                }
+            }
+        }
+        acc.get(bit as usize / 64).is_some_and(|w| w & (1 << (bit % 64)) != 0)
+    }
+
+    fn ident_condition_holds(&self, c: &Condition, credentials: Credentials) -> bool {
+        let client = match credentials {
+            Credentials::Presented { client, .. } => client,
+            Credentials::None => None,
+        };
+        match &c.data {
+            ConditionData::Client(ids) => client.is_some_and(|id| ids.contains(&(id.index() as u32))),
+            ConditionData::Role(roles) => client.is_some_and(|id| self.client_roles(id).iter().any(|r| roles.contains(r))),
+            ConditionData::Authenticated(want) => *want == client.is_some(),
+            _ => false,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &self,
+        c: &Condition,
+        clause: Clause,
+        id: RuleId,
+        view: &RequestView<'_>,
+        p: &Prepared,
+        reading: Reading,
+        s: &mut Scratch,
+    ) -> ConditionReport {
+        let holds = self.holds(c, self.clause_bit(id, clause), view, p, reading, s);
+        let (subject, value, matched) = self.witness(c, view, p, reading, s);
+        ConditionReport {
+            clause,
+            subject,
+            value,
+            holds,
+            matched: if holds { matched } else { None },
+            alternatives: c.written.clone(),
+        }
+    }
+
+    /// What a condition read and which alternative matched it, for display only.
+    fn witness(&self, c: &Condition, view: &RequestView<'_>, p: &Prepared, reading: Reading, s: &Scratch) -> (String, String, Option<String>) {
+        let quote = |v: &str| format!("{v:?}");
+        match &c.data {
+            ConditionData::Ip { atoms } => {
+                let Ok((ip, _)) = p.client else {
+                    return ("client".into(), "(unknown)".into(), None);
+                };
+                let here = self.ip.as_ref().map_or(&[][..], |slot| slot.atoms(ip));
+                let matched = atoms.iter().filter(|a| here.contains(a)).find_map(|&a| match self.atoms.get(a as usize) {
+                    Some(Atom::List(l)) => self.lists.get(*l).map(|l| format!("list {:?}", l.name)),
+                    Some(Atom::Inline(nets)) => nets.iter().find(|n| n.contains(&ip)).map(|n| quote(&n.to_string())),
+                    None => None,
+                });
+                ("client".into(), ip.to_string(), matched)
+            }
+            ConditionData::Method(methods) => {
+                let m = s.methods.get(reading.method).map(|m| String::from_utf8_lossy(m).into_owned()).unwrap_or_default();
+                let matched = methods.iter().any(|x| x.as_ref() == m.as_bytes()).then(|| {
+                    c.written
+                        .iter()
+                        .find(|w| w.eq_ignore_ascii_case(&m) || (m == "HEAD" && w.eq_ignore_ascii_case("GET")))
+                        .map_or_else(|| quote(&m), |w| quote(w))
+                });
+                ("method".into(), quote(&m), matched)
+            }
+            ConditionData::Client(_) | ConditionData::Role(_) | ConditionData::Authenticated(_) => {
+                let client = match p.credentials {
+                    Credentials::Presented { client: Some(id), .. } => Some(id),
+                    _ => None,
+                };
+                let name = client.and_then(|id| self.client_name(id));
+                let value = match (&c.data, client) {
+                    (ConditionData::Authenticated(_), _) => client.is_some().to_string(),
+                    (ConditionData::Role(_), Some(id)) => format!("{:?}", self.client_roles(id)),
+                    _ => name.map_or_else(|| "(none)".to_owned(), quote),
+                };
+                let matched = match &c.data {
+                    ConditionData::Client(_) => name.map(quote),
+                    ConditionData::Role(roles) => client.and_then(|id| {
+                        self.client_roles(id).iter().find(|r| roles.contains(r)).map(|r| quote(r))
+                    }),
+                    _ => Some(value.clone()),
+                };
+                (c.key.to_owned(), value, matched)
+            }
+            ConditionData::Value(refs) => self.value_witness(c, refs, view, p, reading, s),
+        }
+    }
+
+    fn value_witness(
+        &self,
+        c: &Condition,
+        refs: &[(PatternRef, usize)],
+        view: &RequestView<'_>,
+        p: &Prepared,
+        reading: Reading,
+        s: &Scratch,
+    ) -> (String, String, Option<String>) {
+        let (slot, subject, values, secret): (_, String, Vec<Vec<u8>>, bool) = match c.slot {
+            SlotRef::Path => (self.path.as_ref(), "path".into(), vec![path_bytes(s, reading).to_vec()], false),
+            SlotRef::Host => (
+                self.host.as_ref(),
+                "host".into(),
+                if p.has_host { vec![s.host.as_bytes().to_vec()] } else { Vec::new() },
+                false,
+            ),
+            SlotRef::Header(i) => {
+                let slot = self.headers.get(i);
+                let name = match slot.map(|h| &h.source) {
+                    Some(ValueSource::Header(n)) => n.as_str(),
+                    _ => "",
+                };
+                let values = view.header_values(name).map(|v| trim_ows(v).to_vec()).collect();
+                let subject = if c.key == "user_agent" { "user-agent".to_owned() } else { format!("header {name}") };
+                let secret = name == "authorization" || self.keys.as_ref().is_some_and(|k| k.header == name);
+                (slot, subject, values, secret)
+            }
+            _ => (None, String::new(), Vec::new(), false),
+        };
+        let shown = if values.is_empty() {
+            "(absent)".to_owned()
+        } else if secret {
+            "(redacted)".to_owned()
+        } else {
+            values
+                .iter()
+                .map(|v| match std::str::from_utf8(v) {
+                    Ok(t) if !t.chars().any(|ch| ch.is_control() && ch != '\t') => format!("{t:?}"),
+                    _ => "(unreadable value)".to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut matched = None;
+        if let Some(slot) = slot {
+            'values: for v in &values {
+                let text = std::str::from_utf8(v).unwrap_or("");
+                let (globs, regexes) = slot.matching_patterns(text);
+                for (r, j) in refs {
+                    let hit = match r {
+                        PatternRef::Exact(e) => e.as_ref() == v.as_slice(),
+                        PatternRef::Glob(g) => globs.contains(g),
+                        PatternRef::Regex(x) => regexes.contains(x),
+                        PatternRef::Present => true,
+                        PatternRef::Absent => false,
+                    };
+                    if hit {
+                        matched = c.written.get(*j).map(|w| if c.key == "header" { w.clone() } else { format!("{w:?}") });
+                        break 'values;
+                    }
+                }
+            }
+            if values.is_empty() {
+                matched = refs.iter().find(|(r, _)| *r == PatternRef::Absent).map(|_| "absent".to_owned());
+            }
+        }
+        (subject, shown, matched)
+    }
+}
+
+fn path_bytes(s: &Scratch, reading: Reading) -> &[u8] {
+    if reading.kept_path {
+        &s.paths.kept
+    } else {
+        &s.paths.decoded
+    }
+}
+
+fn client_report(peer: Option<IpAddr>, client: Result<(IpAddr, Derivation), UnknownClient>) -> ClientReport {
+    match client {
+        Ok((ip, derivation)) => ClientReport {
+            ip: Some(ip),
+            peer,
+            derivation: Some(derivation),
+            unknown: None,
+        },
+        Err(u) => ClientReport {
+            ip: None,
+            peer,
+            derivation: None,
+            unknown: Some(u),
+        },
+    }
+}
+
+impl fmt::Display for ConditionReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.subject == "client" {
+            let alts: Vec<String> = self
+                .alternatives
+                .iter()
+                .map(|a| match a.strip_prefix('@') {
+                    Some(l) => format!("list {l:?}"),
+                    None => format!("{a:?}"),
+                })
+                .collect();
+            return match (&self.matched, self.holds) {
+                (Some(m), true) => write!(f, "client {} is in {m}", self.value),
+                (None, true) => write!(f, "client {} is in {}", self.value, alts.join(", ")),
+                (_, false) if alts.len() == 1 => write!(f, "client {} is not in {}", self.value, alts.join("")),
+                (_, false) => write!(f, "client {} is not in any of {}", self.value, alts.join(", ")),
+            };
+        }
+        let alts: Vec<String> = self
+            .alternatives
+            .iter()
+            .map(|a| if self.subject.starts_with("header") || self.subject == "authenticated" { a.clone() } else { format!("{a:?}") })
+            .collect();
+        match (&self.matched, self.holds) {
+            (Some(m), true) => write!(f, "{} {} matched {m}", self.subject, self.value),
+            (None, true) => write!(f, "{} {} holds", self.subject, self.value),
+            (_, false) if alts.len() == 1 => write!(f, "{} {} did not match {}", self.subject, self.value, alts.join("")),
+            (_, false) => write!(f, "{} {} matched none of {}", self.subject, self.value, alts.join(", ")),
+        }
+    }
+}
+
+impl fmt::Display for RuleSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rule {:?}", self.name)?;
+        if let Some(loc) = &self.location {
+            write!(f, " ({loc})")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = match self.decision {
+            Decision::Allow => "allowed".to_owned(),
+            Decision::Forbidden if self.status == 403 => "forbidden".to_owned(),
+            Decision::Forbidden => format!("forbidden ({})", self.status),
+        };
+        match &self.decided_by {
+            DecidedBy::Rule { rule, conditions } => {
+                write!(f, "{verb} by {rule}")?;
+                let parts: Vec<String> = conditions.iter().map(ToString::to_string).collect();
+                if !parts.is_empty() {
+                    write!(f, ": {}", parts.join("; "))?;
+                }
+            }
+            DecidedBy::Default { effect, nearest } => {
+                write!(f, "{verb} by default ({effect}): no rule applied")?;
+                if let Some(n) = nearest {
+                    write!(f, "; nearest {} met {} of {} conditions", n.rule, n.met, n.total)?;
+                    let missed: Vec<String> = n.missed.iter().map(ToString::to_string).collect();
+                    if !missed.is_empty() {
+                        write!(f, ": {}", missed.join("; "))?;
+                    }
+                    let exempt: Vec<String> = n.exempted_by.iter().map(ToString::to_string).collect();
+                    if !exempt.is_empty() {
+                        write!(f, ", but was exempted: {}", exempt.join("; "))?;
+                    }
+                }
+            }
+            DecidedBy::Refused { reason, .. } => write!(f, "{verb} before any rule: {reason}")?,
+        }
+        if let Some(r) = &self.reading {
+            write!(f, " ({r})")?;
+        }
+        match (&self.client.derivation, self.client.ip, &self.client.unknown) {
+            (Some(Derivation::Header { header, hop }), Some(ip), _) => {
+                write!(f, "; client {ip} from {header} hop {hop}")?;
+                if let Some(peer) = self.client.peer {
+                    write!(f, " (peer {peer} is a trusted proxy)")?;
+                }
+            }
+            (_, None, Some(u)) if !matches!(self.decided_by, DecidedBy::Refused { .. }) => {
+                write!(f, "; client address unknown: {u}")?;
+            }
+            _ => {}
+        }
+        if let CredentialReport::UnknownKey { .. } = self.credentials {
+            write!(f, "; an API key was presented but matches no client")?;
+        }
+        for r in &self.reported {
+            let would = match r.effect {
+                Effect::Forbid => "would forbid",
+                Effect::Allow => "would allow",
+            };
+            write!(f, "; report-mode {r} {would}")?;
+        }
+        if !self.enforced {
+            write!(f, " [policy in report mode: not enforced]")?;
+        }
+        Ok(())
+    }
+}
+
+impl Explanation {
+    /// The name of the deciding rule, if a rule decided.
+    pub fn rule_name(&self) -> Option<&str> {
+        match &self.decided_by {
+            DecidedBy::Rule { rule, .. } => Some(&rule.name),
+            _ => None,
+        }
+    }
+}

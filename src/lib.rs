@@ -1,0 +1,106 @@
+//! portcullis turns a declarative access policy into a fast, explainable gate for HTTP requests.
+//!
+//! Every request is decided [`Decision::Allow`] or [`Decision::Forbidden`], and every decision
+//! can say which rule made it and why.
+//!
+//! # Quick start
+//!
+//! ```
+//! use portcullis::{Policy, Request};
+//!
+//! let engine = Policy::from_toml(r#"
+//!     [policy]
+//!     default = "forbid"
+//!
+//!     [lists]
+//!     office = ["203.0.113.0/24", "2001:db8:1::/48"]
+//!
+//!     [[rules]]
+//!     name = "admin-from-office"
+//!     effect = "forbid"
+//!     when = { path = ["/admin/**"] }
+//!     unless = { ip = ["@office"] }
+//!
+//!     [[rules]]
+//!     name = "everyone-else"
+//!     effect = "allow"
+//!     when = { method = ["GET", "POST"] }
+//! "#)?.compile()?;
+//!
+//! let outsider = Request::get("/admin/users").peer("198.51.100.7".parse()?);
+//! let verdict = engine.decide(&outsider);
+//! assert!(!verdict.is_allowed());
+//! assert_eq!(verdict.status(), 403);
+//! println!("{}", engine.explain(&outsider));
+//! // forbidden by rule "admin-from-office" (<policy>:8:5): path "/admin/users" matched
+//! // "/admin/**"; client 198.51.100.7 is not in list "office"
+//!
+//! let colleague = Request::get("/admin/users").peer("203.0.113.20".parse()?);
+//! assert!(engine.decide(&colleague).is_allowed());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # How it works
+//!
+//! The phases each live in their own module: [`policy`] (the serde model of a document and the
+//! source positions), `compile` (validation; conditions sorted into slots: one address range
+//! table for every CIDR of every list and rule, one glob set per value, hash maps for exact
+//! values and key digests), the engine (reading the request once, strictly; ANDing one bit set
+//! per slot; picking the deciding rule) and [`explain`].
+//!
+//! # Policy reference
+//!
+//! The policy language is documented in full in `docs/POLICY.md` in the repository. In short:
+//! `[policy]` sets the `default` effect, how rules `combine` (`first-match` or
+//! `forbid-overrides`) and the `mode` (`enforce` or `report`); `[client_ip]` says where the
+//! client address comes from; `[paths]` relaxes path handling; `[lists]` names address lists;
+//! `[keys]` maps SHA-256 digests of API keys to clients and roles; `[[rules]]` hold `when` and
+//! `unless` conditions over `ip`, `path`, `method`, `host`, `header`, `user_agent`, `client`,
+//! `role` and `authenticated`.
+//!
+//! # Crate features
+//!
+//! - `toml` (default): TOML policies.
+//! - `http` (default): [`RequestView::from_http`] for [`http::Request`].
+//! - `json`, `yaml`: JSON and YAML policies.
+//! - `cli`: the `portcullis` command-line tool.
+//!
+//! # Input safety
+//!
+//! - Deciding never panics and never fails: every request gets a verdict. A request that
+//!   components could read differently (dot segments, `//`, encoded separators, `;`, control
+//!   characters, bad escapes, two hosts, two API keys, an unparseable forwarded address) is
+//!   forbidden with the reason before any rule runs.
+//! - Deciding costs time proportional to the request (its target, its headers) and the number
+//!   of condition slots, not the number of rules, addresses or patterns; it takes no lock and,
+//!   once a thread's scratch buffers have grown, allocates nothing.
+//! - Policies are bounded: documents up to [`MAX_POLICY_BYTES`], patterns up to
+//!   [`MAX_PATTERN_LEN`] bytes, regexes anchored and limited to [`MAX_REGEX_BYTES`] of
+//!   compiled size, list files up to [`MAX_LIST_FILE_BYTES`] and [`MAX_LIST_ENTRIES`] entries.
+//! - API keys are hashed with SHA-256 on arrival, looked up by digest and never stored, logged
+//!   or shown; explanations redact headers that carry credentials.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs, unreachable_pub)]
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod compile;
+mod engine;
+mod error;
+pub mod explain;
+pub mod policy;
+
+pub use compile::lists::{MAX_LIST_ENTRIES, MAX_LIST_FILE_BYTES};
+pub use compile::patterns::{MAX_PATTERN_LEN, MAX_REGEX_BYTES};
+pub use compile::MAX_RULES;
+pub use engine::client_ip::Derivation;
+pub use engine::keys::{hash_key, KeySource};
+pub use engine::request::{AsRequestView, Request, RequestView};
+pub use engine::verdict::{Cause, ClientId, Decision, Refusal, Reported, RuleId, UnknownClient, Verdict};
+pub use engine::{Clause, Engine, Rule, Stats};
+pub use error::{ErrorKind, Location, PolicyError};
+pub use explain::Explanation;
+pub use policy::model::{Combine, Effect, Mode};
+pub use policy::{Format, Policy, MAX_POLICY_BYTES};

@@ -1,0 +1,411 @@
+//! The serde model of a policy document: exactly what a policy file says, nothing compiled yet.
+//!
+//! Every table denies unknown keys, so a misspelt `paths` is an error rather than a condition that
+//! silently holds for every request.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+/// The whole policy document.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    /// The `[policy]` table.
+    pub policy: Settings,
+    /// The `[client_ip]` table.
+    #[serde(default)]
+    pub client_ip: ClientIpSettings,
+    /// The `[paths]` table.
+    #[serde(default)]
+    pub paths: PathSettings,
+    /// The `[lists]` table: named address lists.
+    #[serde(default)]
+    pub lists: BTreeMap<String, ListDef>,
+    /// The `[keys]` table: API clients.
+    #[serde(default)]
+    pub keys: Option<KeySettings>,
+    /// The `[[rules]]` array, in file order.
+    #[serde(default)]
+    pub rules: Vec<RuleDef>,
+}
+
+/// The effect of a rule, or of a policy's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    /// Let the request through.
+    Allow,
+    /// Refuse the request.
+    Forbid,
+}
+
+impl fmt::Display for Effect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Effect::Allow => "allow",
+            Effect::Forbid => "forbid",
+        })
+    }
+}
+
+/// How the rules of a policy combine into one decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Combine {
+    /// Rules are tried in file order; the first that applies decides.
+    #[default]
+    FirstMatch,
+    /// Any forbid rule that applies wins; else any allow rule that applies; else the default.
+    ForbidOverrides,
+}
+
+/// Whether a policy, or one rule, enforces its decisions or only reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Decisions are enforced.
+    #[default]
+    Enforce,
+    /// Decisions are computed and explained, but not enforced.
+    Report,
+}
+
+/// The `[policy]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The effect when no rule decides.
+    pub default: Effect,
+    /// How rules combine.
+    #[serde(default)]
+    pub combine: Combine,
+    /// Whether adapters enforce the decisions.
+    #[serde(default)]
+    pub mode: Mode,
+}
+
+/// Where the client address comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IpSource {
+    /// The TCP peer; forwarding headers are ignored.
+    #[default]
+    Peer,
+    /// The `X-Forwarded-For` header, believed only from trusted proxies.
+    XForwardedFor,
+    /// The RFC 7239 `Forwarded` header, believed only from trusted proxies.
+    Forwarded,
+    /// The `X-Real-IP` header, believed only from trusted proxies.
+    XRealIp,
+}
+
+/// What happens to a request whose client address cannot be determined.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnUnknownClient {
+    /// Forbid the request before any rule runs.
+    #[default]
+    Forbid,
+    /// Run the rules, reading every `ip` condition the way that forbids.
+    Evaluate,
+}
+
+/// The `[client_ip]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientIpSettings {
+    /// Where the client address comes from.
+    #[serde(default)]
+    pub source: IpSource,
+    /// Peers whose forwarding headers are believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// What to do when the client address cannot be determined.
+    #[serde(default)]
+    pub on_unknown: OnUnknownClient,
+}
+
+/// How an encoded slash (`%2F`) in a path is handled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EncodedSlash {
+    /// Refuse the request as malformed.
+    #[default]
+    Reject,
+    /// Decide the request under both readings (`%2F` kept inside its segment, and decoded to `/`)
+    /// and allow it only if both readings are allowed.
+    Both,
+}
+
+/// The `[paths]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathSettings {
+    /// Whether path globs match case-sensitively.
+    #[serde(default = "yes")]
+    pub case_sensitive: bool,
+    /// How `%2F` is handled.
+    #[serde(default)]
+    pub encoded_slash: EncodedSlash,
+    /// The longest request target accepted, in bytes.
+    #[serde(default = "default_max_target")]
+    pub max_length: usize,
+}
+
+impl Default for PathSettings {
+    fn default() -> Self {
+        PathSettings {
+            case_sensitive: true,
+            encoded_slash: EncodedSlash::Reject,
+            max_length: default_max_target(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_max_target() -> usize {
+    8 * 1024
+}
+
+/// A named address list: inline, or read from a file.
+#[derive(Debug, Clone)]
+pub enum ListDef {
+    /// Addresses and CIDRs written in the policy.
+    Inline(Vec<String>),
+    /// A file with one address or CIDR per line, relative to the policy file.
+    File(String),
+}
+
+impl<'de> Deserialize<'de> for ListDef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ListDef;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of addresses or a table `{ file = \"...\" }`")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ListDef, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    out.push(s);
+                }
+                Ok(ListDef::Inline(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ListDef, A::Error> {
+                let mut file = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "file" if file.is_none() => file = Some(map.next_value::<String>()?),
+                        "file" => return Err(de::Error::duplicate_field("file")),
+                        other => return Err(de::Error::unknown_field(other, &["file"])),
+                    }
+                }
+                file.map(ListDef::File)
+                    .ok_or_else(|| de::Error::missing_field("file"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The `[keys]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySettings {
+    /// The header that carries an API key.
+    #[serde(default = "default_key_header")]
+    pub header: String,
+    /// Whether `Authorization: Bearer <key>` is accepted too.
+    #[serde(default = "yes")]
+    pub bearer: bool,
+    /// The API clients, by name.
+    #[serde(default)]
+    pub clients: BTreeMap<String, ClientDef>,
+}
+
+fn default_key_header() -> String {
+    "x-api-key".to_owned()
+}
+
+/// One API client under `[keys.clients]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientDef {
+    /// SHA-256 digests of the client's keys, as 64 hex digits.
+    pub sha256: OneOrMany<String>,
+    /// The roles the client holds.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// One `[[rules]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDef {
+    /// The unique name that appears in every explanation.
+    pub name: String,
+    /// What the rule does when it applies.
+    pub effect: Effect,
+    /// A free-form note for people reading the policy.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The status a forbid rule asks for: 401, 403 or 404.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Whether the rule enforces or only reports.
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    /// The conditions that must all hold.
+    #[serde(default)]
+    pub when: Conditions,
+    /// Conditions that, when they all hold, exempt the request from the rule.
+    #[serde(default)]
+    pub unless: Option<Conditions>,
+}
+
+/// A set of conditions: alternatives within a key, all keys together.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conditions {
+    /// Client addresses, CIDRs and `@list` references.
+    #[serde(default)]
+    pub ip: Option<OneOrMany<String>>,
+    /// Path globs.
+    #[serde(default)]
+    pub path: Option<OneOrMany<String>>,
+    /// Methods.
+    #[serde(default)]
+    pub method: Option<OneOrMany<String>>,
+    /// Host globs.
+    #[serde(default)]
+    pub host: Option<OneOrMany<String>>,
+    /// Header matchers by header name.
+    #[serde(default)]
+    pub header: Option<BTreeMap<String, OneOrMany<HeaderMatcherDef>>>,
+    /// User-Agent globs, matched case-insensitively.
+    #[serde(default)]
+    pub user_agent: Option<OneOrMany<String>>,
+    /// API client names.
+    #[serde(default)]
+    pub client: Option<OneOrMany<String>>,
+    /// API client roles.
+    #[serde(default)]
+    pub role: Option<OneOrMany<String>>,
+    /// Whether the request carries a known API key.
+    #[serde(default)]
+    pub authenticated: Option<bool>,
+}
+
+impl Conditions {
+    /// True when no key is set.
+    pub fn is_empty(&self) -> bool {
+        self.ip.is_none()
+            && self.path.is_none()
+            && self.method.is_none()
+            && self.host.is_none()
+            && self.header.is_none()
+            && self.user_agent.is_none()
+            && self.client.is_none()
+            && self.role.is_none()
+            && self.authenticated.is_none()
+    }
+}
+
+/// One header matcher as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderMatcherDef {
+    /// The whole value, exactly.
+    Exact(String),
+    /// A glob over the value.
+    Glob(String),
+    /// An anchored regular expression over the value.
+    Regex(String),
+    /// The header is present (any value).
+    Present,
+    /// The header is absent.
+    Absent,
+}
+
+impl<'de> Deserialize<'de> for HeaderMatcherDef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        const FIELDS: &[&str] = &["glob", "regex", "present", "absent"];
+        impl<'de> Visitor<'de> for V {
+            type Value = HeaderMatcherDef;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a string, or one of `{ glob = .. }`, `{ regex = .. }`, `{ present = true }`, `{ absent = true }`",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<HeaderMatcherDef, E> {
+                Ok(HeaderMatcherDef::Exact(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<HeaderMatcherDef, A::Error> {
+                let Some(key) = map.next_key::<String>()? else {
+                    return Err(de::Error::invalid_length(0, &"exactly one key"));
+                };
+                let out = match key.as_str() {
+                    "glob" => HeaderMatcherDef::Glob(map.next_value()?),
+                    "regex" => HeaderMatcherDef::Regex(map.next_value()?),
+                    "present" | "absent" => {
+                        if !map.next_value::<bool>()? {
+                            return Err(de::Error::custom(format!(
+                                "`{key} = false` is not a matcher; write the opposite matcher instead"
+                            )));
+                        }
+                        if key == "present" {
+                            HeaderMatcherDef::Present
+                        } else {
+                            HeaderMatcherDef::Absent
+                        }
+                    }
+                    other => return Err(de::Error::unknown_field(other, FIELDS)),
+                };
+                if map.next_key::<String>()?.is_some() {
+                    return Err(de::Error::custom("a header matcher takes exactly one key"));
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A value written either alone or as an array of alternatives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneOrMany<T>(pub Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a value or an array of values")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element()? {
+                    out.push(v);
+                }
+                Ok(OneOrMany(out))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                T::deserialize(de::value::StrDeserializer::new(v)).map(|v| OneOrMany(vec![v]))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                T::deserialize(de::value::BoolDeserializer::new(v)).map(|v| OneOrMany(vec![v]))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|v| OneOrMany(vec![v]))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
