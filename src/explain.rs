@@ -454,7 +454,12 @@ impl Engine {
                     }),
                     _ => Some(value.clone()),
                 };
-                (c.key.to_owned(), value, matched)
+                let subject = match c.key {
+                    "client" => "api client",
+                    "role" => "roles",
+                    other => other,
+                };
+                (subject.to_owned(), value, matched)
             }
             ConditionData::Value(refs) => self.value_witness(c, refs, view, p, reading, s),
         }
@@ -572,6 +577,12 @@ impl fmt::Display for ConditionReport {
                 (None, true) => write!(f, "client {} is in {}", self.value, alts.join(", ")),
                 (_, false) if alts.len() == 1 => write!(f, "client {} is not in {}", self.value, alts.join("")),
                 (_, false) => write!(f, "client {} is not in any of {}", self.value, alts.join(", ")),
+            };
+        }
+        if self.subject == "authenticated" {
+            return match self.holds {
+                true => write!(f, "authenticated is {}", self.value),
+                false => write!(f, "authenticated is {}, not {}", self.value, self.alternatives.join("")),
             };
         }
         let alts: Vec<String> = self

@@ -1,0 +1,421 @@
+//! A reference evaluator: the policy semantics written as plainly as possible — a loop over
+//! rules, each condition matched naively — to check the compiled engine against.
+//!
+//! It works on its own small model of a policy ([`RefPolicy`]), which renders itself as TOML
+//! for the real engine to compile.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::net::IpAddr;
+
+use globset::GlobBuilder;
+use ipnet::IpNet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Allow,
+    Forbid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderMatch {
+    Exact(String),
+    Glob(String),
+    Present,
+    Absent,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conds {
+    pub ip: Option<Vec<String>>,
+    pub path: Option<Vec<String>>,
+    pub method: Option<Vec<String>>,
+    pub host: Option<Vec<String>>,
+    pub header: Option<(String, Vec<HeaderMatch>)>,
+    pub user_agent: Option<Vec<String>>,
+    pub client: Option<Vec<String>>,
+    pub role: Option<Vec<String>>,
+    pub authenticated: Option<bool>,
+}
+
+impl Conds {
+    pub fn is_empty(&self) -> bool {
+        *self == Conds::default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefRule {
+    pub name: String,
+    pub effect: Effect,
+    pub report: bool,
+    pub when: Conds,
+    pub unless: Option<Conds>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefPolicy {
+    pub default: Effect,
+    pub forbid_overrides: bool,
+    pub lists: BTreeMap<String, Vec<String>>,
+    /// client name -> (key, roles)
+    pub clients: BTreeMap<String, (String, Vec<String>)>,
+    pub rules: Vec<RefRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefRequest {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub peer: Option<IpAddr>,
+}
+
+/// The reference answer: `None` for "refused before any rule", else the effect and the rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Refused,
+    Decided { allow: bool, rule: Option<String> },
+}
+
+fn q(s: &str) -> String {
+    format!("{s:?}")
+}
+
+fn arr(v: &[String]) -> String {
+    format!("[{}]", v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "))
+}
+
+impl RefPolicy {
+    pub fn to_toml(&self) -> String {
+        let mut t = String::new();
+        let eff = |e: Effect| if e == Effect::Allow { "allow" } else { "forbid" };
+        let _ = writeln!(t, "[policy]\ndefault = {:?}", eff(self.default));
+        if self.forbid_overrides {
+            let _ = writeln!(t, "combine = \"forbid-overrides\"");
+        }
+        let _ = writeln!(t, "[lists]");
+        for (name, nets) in &self.lists {
+            let _ = writeln!(t, "{name} = {}", arr(nets));
+        }
+        if !self.clients.is_empty() {
+            let _ = writeln!(t, "[keys]");
+            for (name, (key, roles)) in &self.clients {
+                let _ = writeln!(t, "[keys.clients.{name}]\nsha256 = [{:?}]\nroles = {}", portcullis::hash_key(key.as_bytes()), arr(roles));
+            }
+        }
+        for r in &self.rules {
+            let _ = writeln!(t, "[[rules]]\nname = {:?}\neffect = {:?}", r.name, eff(r.effect));
+            if r.report {
+                let _ = writeln!(t, "mode = \"report\"");
+            }
+            let _ = writeln!(t, "when = {}", conds_toml(&r.when));
+            if let Some(u) = &r.unless {
+                let _ = writeln!(t, "unless = {}", conds_toml(u));
+            }
+        }
+        t
+    }
+}
+
+fn conds_toml(c: &Conds) -> String {
+    let mut parts = Vec::new();
+    let mut put = |k: &str, v: &Option<Vec<String>>| {
+        if let Some(v) = v {
+            parts.push(format!("{k} = {}", arr(v)));
+        }
+    };
+    put("ip", &c.ip);
+    put("path", &c.path);
+    put("method", &c.method);
+    put("host", &c.host);
+    put("user_agent", &c.user_agent);
+    put("client", &c.client);
+    put("role", &c.role);
+    if let Some(a) = c.authenticated {
+        parts.push(format!("authenticated = {a}"));
+    }
+    if let Some((name, ms)) = &c.header {
+        let ms: Vec<String> = ms
+            .iter()
+            .map(|m| match m {
+                HeaderMatch::Exact(v) => q(v),
+                HeaderMatch::Glob(g) => format!("{{ glob = {} }}", q(g)),
+                HeaderMatch::Present => "{ present = true }".into(),
+                HeaderMatch::Absent => "{ absent = true }".into(),
+            })
+            .collect();
+        parts.push(format!("header = {{ {} = [{}] }}", q(name), ms.join(", ")));
+    }
+    format!("{{ {} }}", parts.join(", "))
+}
+
+/// The values of header `name`, trimmed.
+fn values<'a>(req: &'a RefRequest, name: &str) -> Vec<&'a str> {
+    req.headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim_matches([' ', '\t']))
+        .collect()
+}
+
+/// The path as the reference reads it, or `None` when the request must be refused.
+pub fn read_path(target: &str) -> Option<String> {
+    if target.contains('#') {
+        return None;
+    }
+    let path = target.split('?').next().unwrap_or("");
+    if !path.starts_with('/') {
+        return None;
+    }
+    let bytes = path.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            if !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return None;
+            }
+            let v = u8::from_str_radix(hex, 16).ok()?;
+            if b"/\\%?#;".contains(&v) || v < 0x20 || v == 0x7f {
+                return None;
+            }
+            out.push(v);
+            i += 3;
+        } else {
+            if b"\\;".contains(&b) || b <= 0x20 || b == 0x7f {
+                return None;
+            }
+            out.push(b);
+            i += 1;
+        }
+    }
+    let s = String::from_utf8(out).ok()?;
+    let segments: Vec<&str> = s[1..].split('/').collect();
+    for (k, seg) in segments.iter().enumerate() {
+        if *seg == "." || *seg == ".." || (seg.is_empty() && k + 1 < segments.len()) {
+            return None;
+        }
+    }
+    Some(s)
+}
+
+fn glob_match(pattern: &str, value: &str, path: bool, ci: bool) -> bool {
+    let mut pats = vec![pattern.to_owned()];
+    if path {
+        if let Some(dir) = pattern.strip_suffix("/**") {
+            if !dir.is_empty() {
+                pats.push(dir.to_owned());
+            }
+        }
+    }
+    pats.iter().any(|p| {
+        GlobBuilder::new(p)
+            .literal_separator(path)
+            .case_insensitive(ci)
+            .build()
+            .map(|g| g.compile_matcher().is_match(value))
+            .unwrap_or(false)
+    })
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn host_of(req: &RefRequest) -> Option<String> {
+    let h = values(req, "host").first()?.to_ascii_lowercase();
+    let h = h.split(':').next().unwrap_or("").trim_end_matches('.').to_owned();
+    (!h.is_empty()).then_some(h)
+}
+
+struct Ctx<'a> {
+    policy: &'a RefPolicy,
+    req: &'a RefRequest,
+    client_ip: IpAddr,
+    path: String,
+    method: String,
+    client: Option<String>,
+    host: Option<String>,
+}
+
+/// Whether a condition set holds. `forbid_side` says whether holding can only forbid, which
+/// decides how several header values are read.
+fn conds_hold(cx: &Ctx<'_>, c: &Conds, forbid_side: bool) -> bool {
+    let multi = |vals: Vec<&str>, m: &dyn Fn(&str) -> bool| -> bool {
+        if forbid_side {
+            vals.iter().any(|v| m(v))
+        } else {
+            !vals.is_empty() && vals.iter().all(|v| m(v))
+        }
+    };
+    if let Some(ips) = &c.ip {
+        let hit = ips.iter().any(|e| {
+            let nets: Vec<IpNet> = match e.strip_prefix('@') {
+                Some(l) => cx.policy.lists[l].iter().map(|n| net(n)).collect(),
+                None => vec![net(e)],
+            };
+            nets.iter().any(|n| n.contains(&cx.client_ip))
+        });
+        if !hit {
+            return false;
+        }
+    }
+    if let Some(ps) = &c.path {
+        if !ps.iter().any(|p| glob_match(p, &cx.path, true, false)) {
+            return false;
+        }
+    }
+    if let Some(ms) = &c.method {
+        let hit = ms.iter().any(|m| {
+            let m = m.to_ascii_uppercase();
+            m == cx.method || (m == "GET" && cx.method == "HEAD")
+        });
+        if !hit {
+            return false;
+        }
+    }
+    if let Some(hs) = &c.host {
+        let Some(host) = &cx.host else { return false };
+        if !hs.iter().any(|p| glob_match(p, host, false, true)) {
+            return false;
+        }
+    }
+    if let Some((name, ms)) = &c.header {
+        let vals = values(cx.req, name);
+        let hit = ms.iter().any(|m| match m {
+            HeaderMatch::Present => !vals.is_empty(),
+            HeaderMatch::Absent => vals.is_empty(),
+            _ => false,
+        }) || multi(vals.clone(), &|v| {
+            ms.iter().any(|m| match m {
+                HeaderMatch::Exact(e) => e == v,
+                HeaderMatch::Glob(g) => glob_match(g, v, false, false),
+                _ => false,
+            })
+        });
+        if !hit {
+            return false;
+        }
+    }
+    if let Some(uas) = &c.user_agent {
+        let vals = values(cx.req, "user-agent");
+        if !multi(vals, &|v| uas.iter().any(|p| glob_match(p, v, false, true))) {
+            return false;
+        }
+    }
+    if let Some(cs) = &c.client {
+        if !cx.client.as_ref().is_some_and(|n| cs.contains(n)) {
+            return false;
+        }
+    }
+    if let Some(rs) = &c.role {
+        let roles = cx.client.as_ref().map(|n| cx.policy.clients[n].1.clone()).unwrap_or_default();
+        if !rs.iter().any(|r| roles.contains(r)) {
+            return false;
+        }
+    }
+    if let Some(a) = c.authenticated {
+        if a != cx.client.is_some() {
+            return false;
+        }
+    }
+    true
+}
+
+fn net(s: &str) -> IpNet {
+    match s.parse::<IpNet>() {
+        Ok(n) => n,
+        Err(_) => IpNet::from(s.parse::<IpAddr>().expect("generated address")),
+    }
+}
+
+fn applies(cx: &Ctx<'_>, r: &RefRule) -> bool {
+    let forbid = r.effect == Effect::Forbid;
+    conds_hold(cx, &r.when, forbid)
+        && !r.unless.as_ref().is_some_and(|u| !u.is_empty() && conds_hold(cx, u, !forbid))
+}
+
+fn decide_one(cx: &Ctx<'_>) -> (bool, Option<String>) {
+    let p = cx.policy;
+    let enforcing = p.rules.iter().filter(|r| !r.report);
+    let hit = if p.forbid_overrides {
+        let applying: Vec<&RefRule> = enforcing.filter(|r| applies(cx, r)).collect();
+        applying
+            .iter()
+            .find(|r| r.effect == Effect::Forbid)
+            .or_else(|| applying.first())
+            .copied()
+    } else {
+        enforcing.into_iter().find(|r| applies(cx, r))
+    };
+    match hit {
+        Some(r) => (r.effect == Effect::Allow, Some(r.name.clone())),
+        None => (p.default == Effect::Allow, None),
+    }
+}
+
+pub fn evaluate(policy: &RefPolicy, req: &RefRequest) -> Answer {
+    let Some(path) = read_path(&req.target) else { return Answer::Refused };
+    if !req.method.bytes().all(|b| b.is_ascii_alphabetic()) || req.method.is_empty() {
+        return Answer::Refused;
+    }
+    if values(req, "host").len() > 1 {
+        return Answer::Refused;
+    }
+    let Some(peer) = req.peer else { return Answer::Refused };
+    let mut methods = vec![req.method.to_ascii_uppercase()];
+    for h in ["x-http-method-override", "x-http-method", "x-method-override"] {
+        for v in values(req, h) {
+            let v = v.to_ascii_uppercase();
+            if !methods.contains(&v) {
+                methods.push(v);
+            }
+        }
+    }
+    // Keys (read only when the policy has clients): the key header and bearer tokens; two
+    // different keys are ambiguous.
+    let mut client = None;
+    if !policy.clients.is_empty() {
+        let mut keys: Vec<&str> = values(req, "x-api-key").into_iter().filter(|k| !k.is_empty()).collect();
+        for v in values(req, "authorization") {
+            if v.len() > 7 && v[..6].eq_ignore_ascii_case("bearer") && v.as_bytes()[6] == b' ' {
+                let k = v[7..].trim_matches([' ', '\t']);
+                if !k.is_empty() {
+                    keys.push(k);
+                }
+            }
+        }
+        if keys.iter().any(|k| *k != keys[0]) {
+            return Answer::Refused;
+        }
+        client = keys
+            .first()
+            .and_then(|k| policy.clients.iter().find(|(_, (key, _))| key == k).map(|(n, _)| n.clone()));
+    }
+    let mut first = None;
+    for m in methods {
+        let cx = Ctx {
+            policy,
+            req,
+            client_ip: canonical(peer),
+            path: path.clone(),
+            method: m,
+            client: client.clone(),
+            host: host_of(req),
+        };
+        let (allow, rule) = decide_one(&cx);
+        if !allow {
+            return Answer::Decided { allow, rule };
+        }
+        first.get_or_insert(Answer::Decided { allow, rule });
+    }
+    first.unwrap_or(Answer::Refused)
+}
