@@ -1,0 +1,133 @@
+//! Every class of malformed policy is an error naming the file, line, column and rule — and
+//! none panics.
+
+use portcullis::{ErrorKind, Format, Policy, PolicyError};
+
+const HEAD: &str = "[policy]\ndefault = \"forbid\"\n";
+
+fn load(body: &str) -> Result<portcullis::Engine, PolicyError> {
+    let text = format!("{HEAD}{body}");
+    Policy::parse("policy.toml", text, Format::Toml)?.compile()
+}
+
+/// (policy body after the two head lines, line of the error, rule named, words in the message)
+const CASES: &[(&str, usize, Option<&str>, &str)] = &[
+    // Unknown keys anywhere.
+    ("paths = []\n", 3, None, "unknown field `paths`"),
+    ("[[rules]]\nname = \"a\"\neffect = \"allow\"\nwhen = { paths = [\"/x\"] }\n", 6, None, "unknown field `paths`"),
+    ("[[rules]]\nname = \"a\"\neffect = \"allow\"\nwhen = { path = [\"/x\"] }\nunles = { ip = [\"10.0.0.0/8\"] }\n", 7, None, "unknown field `unles`"),
+    ("[client_ip]\nsorce = \"peer\"\n", 4, None, "unknown field `sorce`"),
+    ("[lists]\noffice = { files = \"x.txt\" }\n", 4, None, "unknown field `files`"),
+    ("[keys]\nheader = \"x-api-key\"\n[keys.clients.a]\nsha = []\n", 6, None, "unknown field `sha`"),
+    // Wrong values and types.
+    ("[[rules]]\nname = \"a\"\neffect = \"permit\"\n", 5, None, "unknown variant `permit`"),
+    ("[[rules]]\nname = \"a\"\neffect = \"allow\"\nwhen = { authenticated = \"yes\" }\n", 6, None, "invalid type"),
+    // Addresses.
+    ("[[rules]]\nname = \"net\"\neffect = \"forbid\"\nwhen = { ip = [\"10.1.2.3/8\"] }\n", 6, Some("net"), "host bits set (did you mean `10.0.0.0/8`?)"),
+    ("[[rules]]\nname = \"zeros\"\neffect = \"forbid\"\nwhen = { ip = [\"010.0.0.1\"] }\n", 6, Some("zeros"), "not a valid address"),
+    ("[[rules]]\nname = \"ws\"\neffect = \"forbid\"\nwhen = { ip = [\" 10.0.0.1\"] }\n", 6, Some("ws"), "stray whitespace"),
+    ("[lists]\noffice = [\"10.0.0.0/8\", \"192.168.1.1/16\"]\n", 4, None, "in list `office`: CIDR `192.168.1.1/16` has host bits set"),
+    ("[client_ip]\nsource = \"x-forwarded-for\"\ntrusted_proxies = [\"10.0.0.1/8\"]\n", 5, None, "trusted proxy CIDR"),
+    // Names.
+    ("[[rules]]\nname = \"list\"\neffect = \"forbid\"\nwhen = { ip = [\"@nope\"] }\n", 6, Some("list"), "unknown list `nope`"),
+    ("[[rules]]\nname = \"dup\"\neffect = \"allow\"\n[[rules]]\nname = \"dup\"\neffect = \"allow\"\n", 7, Some("dup"), "used more than once"),
+    ("[[rules]]\nname = \"\"\neffect = \"allow\"\n", 4, Some(""), "non-empty `name`"),
+    ("[[rules]]\nname = \"c\"\neffect = \"allow\"\nwhen = { client = [\"ghost\"] }\n", 6, Some("c"), "unknown client `ghost`"),
+    // Patterns.
+    ("[[rules]]\nname = \"empty\"\neffect = \"allow\"\nwhen = { path = [\"\"] }\n", 6, Some("empty"), "empty glob"),
+    ("[[rules]]\nname = \"none\"\neffect = \"allow\"\nwhen = { path = [] }\n", 6, Some("none"), "`path` is empty"),
+    ("[[rules]]\nname = \"space\"\neffect = \"allow\"\nwhen = { path = [\"/admin/** \"] }\n", 6, Some("space"), "stray whitespace"),
+    ("[[rules]]\nname = \"glob\"\neffect = \"allow\"\nwhen = { path = [\"/a[b\"] }\n", 6, Some("glob"), "invalid glob `/a[b`"),
+    ("[[rules]]\nname = \"rel\"\neffect = \"allow\"\nwhen = { path = [\"admin/**\"] }\n", 6, Some("rel"), "must start with `/`"),
+    ("[[rules]]\nname = \"re\"\neffect = \"allow\"\nwhen = { header = { x-env = { regex = \"(prod\" } } }\n", 6, Some("re"), "invalid regex"),
+    ("[[rules]]\nname = \"big\"\neffect = \"allow\"\nwhen = { header = { x-env = { regex = \"(a{100}){100}{100}\" } } }\n", 6, Some("big"), "invalid regex"),
+    ("[[rules]]\nname = \"m\"\neffect = \"allow\"\nwhen = { method = [\"GE T\"] }\n", 6, Some("m"), "not a valid method"),
+    ("[[rules]]\nname = \"h\"\neffect = \"allow\"\nwhen = { header = { \"bad name\" = \"x\" } }\n", 6, Some("h"), "not a valid header name"),
+    // Keys.
+    ("[keys]\n[keys.clients.a]\nsha256 = [\"abc\"]\n", 5, None, "64 hex digits"),
+    ("[keys]\n[keys.clients.a]\nsha256 = [\"zz4c9e2d0e5b8ab1d3f5d0e1c8f7a9e4b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6\"]\n", 5, None, "64 hex digits"),
+    ("[keys]\n[keys.clients.a]\nsha256 = []\n", 4, None, "no `sha256` digest"),
+    ("[keys]\nheader = \"x-api-key\"\n[keys.clients.a]\nsha256 = [\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"]\n[[rules]]\nname = \"k\"\neffect = \"allow\"\nwhen = { header = { x-api-key = \"secret\" } }\n", 10, Some("k"), "carries credentials"),
+    // Status.
+    ("[[rules]]\nname = \"s\"\neffect = \"allow\"\nstatus = 404\n", 6, Some("s"), "only for forbid rules"),
+    ("[[rules]]\nname = \"s\"\neffect = \"forbid\"\nstatus = 500\n", 6, Some("s"), "must be 401, 403 or 404"),
+];
+
+#[test]
+fn every_malformed_policy_names_its_place() {
+    for (body, line, rule, words) in CASES {
+        let err = match load(body) {
+            Ok(_) => panic!("compiled, but should not:\n{body}"),
+            Err(e) => e,
+        };
+        let shown = err.to_string();
+        assert!(shown.contains(words), "{shown:?} should say {words:?}");
+        let loc = err.location().unwrap_or_else(|| panic!("no location: {shown}"));
+        assert_eq!(loc.file, "policy.toml", "{shown}");
+        assert_eq!(loc.line, *line, "{shown}\n{body}");
+        assert!(loc.column >= 1, "{shown}");
+        assert!(shown.starts_with(&format!("policy.toml:{line}:")), "{shown}");
+        assert_eq!(err.rule(), *rule, "{shown}");
+        if let Some(rule) = rule {
+            assert!(shown.contains(&format!("rule {rule:?}")), "{shown}");
+        }
+        assert!(err.snippet().is_some(), "{shown}");
+    }
+}
+
+#[test]
+fn missing_default_is_an_error() {
+    let err = Policy::from_toml("[policy]\ncombine = \"first-match\"\n").unwrap_err();
+    assert!(err.to_string().contains("missing field `default`"), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Syntax);
+    let err = Policy::from_toml("").unwrap_err();
+    assert!(err.to_string().contains("missing field `policy`"), "{err}");
+}
+
+#[test]
+fn list_files_errors_name_the_list_file() {
+    let dir = tempdir();
+    std::fs::write(dir.join("bad.txt"), "10.0.0.0/8\n# fine\n300.1.1.1\n").unwrap();
+    std::fs::write(
+        dir.join("policy.toml"),
+        "[policy]\ndefault = \"forbid\"\n[lists]\nbad = { file = \"bad.txt\" }\nmissing = { file = \"nope.txt\" }\n",
+    )
+    .unwrap();
+    let err = Policy::from_path(dir.join("policy.toml")).unwrap().compile().unwrap_err();
+    let loc = err.location().unwrap();
+    assert!(loc.file.ends_with("bad.txt"), "{err}");
+    assert_eq!((loc.line, loc.column), (3, 1), "{err}");
+
+    std::fs::write(dir.join("bad.txt"), "10.0.0.0/8\n").unwrap();
+    let err = Policy::from_path(dir.join("policy.toml")).unwrap().compile().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io);
+    assert!(err.to_string().contains("list `missing` file"), "{err}");
+    assert_eq!(err.location().map(|l| l.line), Some(5), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn garbage_never_panics() {
+    let inputs = [
+        "\u{0}\u{1}",
+        "[[[",
+        "[policy]\ndefault = \"forbid\"\n[[rules]]\n",
+        "[policy]\ndefault = \"forbid\"\nrules = 5\n",
+        "[policy]\ndefault = \"forbid\"\n[lists]\nx = 5\n",
+        "[policy]\ndefault = \"forbid\"\n[lists]\nx = {}\n",
+        "[policy]\ndefault = \"forbid\"\n[[rules]]\nname = \"a\"\neffect = \"allow\"\nwhen = { header = { x = {} } }\n",
+        "[policy]\ndefault = \"forbid\"\n[[rules]]\nname = \"a\"\neffect = \"allow\"\nwhen = { header = { x = { glob = \"a\", regex = \"b\" } } }\n",
+        "[policy]\ndefault = \"forbid\"\n[[rules]]\nname = \"a\"\neffect = \"allow\"\nwhen = { header = { x = { present = false } } }\n",
+    ];
+    for input in inputs {
+        let result = Policy::from_toml(input).and_then(|p| p.compile());
+        let err = result.expect_err(input);
+        assert!(!err.to_string().is_empty());
+    }
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("portcullis-test-{}-{:?}", std::process::id(), std::thread::current().id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
