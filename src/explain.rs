@@ -295,6 +295,10 @@ impl Engine {
                 .iter()
                 .filter(|c| self.holds(c, self.clause_bit(rule.id, Clause::When), view, p, reading, s))
                 .count();
+            // A rule none of whose conditions held says nothing about this request.
+            if met == 0 && !rule.when.is_empty() {
+                continue;
+            }
             if best.is_none_or(|(m, _)| met > m) {
                 best = Some((met, rule.id));
             }
