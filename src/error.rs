@@ -46,7 +46,10 @@ pub enum ErrorKind {
 /// assert_eq!(err.location().map(|l| l.line), Some(2));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyError {
+pub struct PolicyError(Box<Inner>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Inner {
     kind: ErrorKind,
     message: String,
     location: Option<Location>,
@@ -57,14 +60,14 @@ pub struct PolicyError {
 
 impl PolicyError {
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        PolicyError {
+        PolicyError(Box::new(Inner {
             kind,
             message: message.into(),
             location: None,
             file: None,
             rule: None,
             snippet: None,
-        }
+        }))
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
@@ -73,65 +76,65 @@ impl PolicyError {
 
     pub(crate) fn at(mut self, location: Option<Location>, snippet: Option<String>) -> Self {
         if let Some(loc) = &location {
-            self.file = Some(loc.file.clone());
+            self.0.file = Some(loc.file.clone());
         }
-        self.location = location;
-        self.snippet = snippet;
+        self.0.location = location;
+        self.0.snippet = snippet;
         self
     }
 
     pub(crate) fn in_file(mut self, file: impl Into<String>) -> Self {
-        self.file = Some(file.into());
+        self.0.file = Some(file.into());
         self
     }
 
     pub(crate) fn in_rule(mut self, rule: impl Into<String>) -> Self {
-        self.rule = Some(rule.into());
+        self.0.rule = Some(rule.into());
         self
     }
 
     /// The broad class of the error.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// What is wrong, without the location.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// Where the error is, when it can be placed.
     pub fn location(&self) -> Option<&Location> {
-        self.location.as_ref()
+        self.0.location.as_ref()
     }
 
     /// The file the error is in, when known (also when no line can be given).
     pub fn file(&self) -> Option<&str> {
-        self.file.as_deref()
+        self.0.file.as_deref()
     }
 
     /// The name of the rule the error is in, if it is in one.
     pub fn rule(&self) -> Option<&str> {
-        self.rule.as_deref()
+        self.0.rule.as_deref()
     }
 
     /// The source line the error points at, for rendering with a caret.
     pub fn snippet(&self) -> Option<&str> {
-        self.snippet.as_deref()
+        self.0.snippet.as_deref()
     }
 }
 
 impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.location, &self.file) {
+        match (&self.0.location, &self.0.file) {
             (Some(loc), _) => write!(f, "{loc}: ")?,
             (None, Some(file)) => write!(f, "{file}: ")?,
             (None, None) => {}
         }
-        if let Some(rule) = &self.rule {
+        if let Some(rule) = &self.0.rule {
             write!(f, "rule {rule:?}: ")?;
         }
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 

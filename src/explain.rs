@@ -123,8 +123,9 @@ pub struct ConditionReport {
     pub clause: Clause,
     /// What was read: `path`, `method`, `client`, `header x-env`, ...
     pub subject: String,
-    /// The request value, quoted as read (redacted for credential headers).
-    pub value: String,
+    /// The request values read: none when absent; `(redacted)` for headers that carry
+    /// credentials, `(unreadable)` for values that are not text.
+    pub values: Vec<String>,
     /// Whether the condition held.
     pub holds: bool,
     /// The alternative that matched, when it held.
@@ -196,7 +197,10 @@ impl Engine {
                 client_report(peer, p.client),
                 self.credential_report(p.credentials),
                 RequestSummary {
-                    method: s.methods.get(reading.method).map(|m| String::from_utf8_lossy(m).into_owned()),
+                    method: s
+                        .methods
+                        .get(reading.method)
+                        .map(|m| String::from_utf8_lossy(m).into_owned()),
                     path: Some(String::from_utf8_lossy(path_bytes(s, reading)).into_owned()),
                     host: p.has_host.then(|| s.host.clone()),
                 },
@@ -255,7 +259,11 @@ impl Engine {
             credentials,
             request,
             reading: reading_note,
-            reported: verdict.reported().iter().map(|id| self.summary(id)).collect(),
+            reported: verdict
+                .reported()
+                .iter()
+                .map(|id| self.summary(id))
+                .collect(),
         }
     }
 
@@ -279,12 +287,21 @@ impl Engine {
                 roles: self.client_roles(id).to_vec(),
                 source,
             },
-            Credentials::Presented { client: None, source } => CredentialReport::UnknownKey { source },
+            Credentials::Presented {
+                client: None,
+                source,
+            } => CredentialReport::UnknownKey { source },
         }
     }
 
     /// The rule that came closest, for a default decision.
-    fn nearest(&self, view: &RequestView<'_>, p: &Prepared, reading: Reading, s: &mut Scratch) -> Option<NearMiss> {
+    fn nearest(
+        &self,
+        view: &RequestView<'_>,
+        p: &Prepared,
+        reading: Reading,
+        s: &mut Scratch,
+    ) -> Option<NearMiss> {
         let mut best: Option<(usize, RuleId)> = None;
         for rule in &self.rules {
             if rule.mode == Mode::Report || rule.when.is_empty() && rule.unless.is_empty() {
@@ -293,7 +310,16 @@ impl Engine {
             let met = rule
                 .when
                 .iter()
-                .filter(|c| self.holds(c, self.clause_bit(rule.id, Clause::When), view, p, reading, s))
+                .filter(|c| {
+                    self.holds(
+                        c,
+                        self.clause_bit(rule.id, Clause::When),
+                        view,
+                        p,
+                        reading,
+                        s,
+                    )
+                })
                 .count();
             // A rule none of whose conditions held says nothing about this request.
             if met == 0 && !rule.when.is_empty() {
@@ -338,7 +364,15 @@ impl Engine {
     }
 
     /// Whether one condition holds, computed with the same slot code as a decision.
-    fn holds(&self, c: &Condition, bit: u32, view: &RequestView<'_>, p: &Prepared, reading: Reading, s: &mut Scratch) -> bool {
+    fn holds(
+        &self,
+        c: &Condition,
+        bit: u32,
+        view: &RequestView<'_>,
+        p: &Prepared,
+        reading: Reading,
+        s: &mut Scratch,
+    ) -> bool {
         let words = self.half * 2;
         let mut acc = vec![u64::MAX; words];
         let fav = self.forbid_favouring.words();
@@ -351,7 +385,10 @@ impl Engine {
             }
             SlotRef::Method => {
                 if let Some(m) = &self.method {
-                    let method = s.methods.get(reading.method).map_or(&[][..], |m| m.as_slice());
+                    let method = s
+                        .methods
+                        .get(reading.method)
+                        .map_or(&[][..], |m| m.as_slice());
                     crate::engine::bits::and_into(&mut acc, m.bits(method));
                 }
             }
@@ -360,7 +397,13 @@ impl Engine {
             SlotRef::Ident => return self.ident_condition_holds(c, p.credentials),
             SlotRef::Path => {
                 if let Some(path) = &self.path {
-                    path.and_into(&mut acc, fav, view, Some(path_bytes(s, reading)), &mut scratch);
+                    path.and_into(
+                        &mut acc,
+                        fav,
+                        view,
+                        Some(path_bytes(s, reading)),
+                        &mut scratch,
+                    );
                 }
             }
             SlotRef::Host => {
@@ -375,7 +418,8 @@ impl Engine {
                 }
             }
         }
-        acc.get(bit as usize / 64).is_some_and(|w| w & (1 << (bit % 64)) != 0)
+        acc.get(bit as usize / 64)
+            .is_some_and(|w| w & (1 << (bit % 64)) != 0)
     }
 
     fn ident_condition_holds(&self, c: &Condition, credentials: Credentials) -> bool {
@@ -384,8 +428,12 @@ impl Engine {
             Credentials::None => None,
         };
         match &c.data {
-            ConditionData::Client(ids) => client.is_some_and(|id| ids.contains(&(id.index() as u32))),
-            ConditionData::Role(roles) => client.is_some_and(|id| self.client_roles(id).iter().any(|r| roles.contains(r))),
+            ConditionData::Client(ids) => {
+                client.is_some_and(|id| ids.contains(&(id.index() as u32)))
+            }
+            ConditionData::Role(roles) => {
+                client.is_some_and(|id| self.client_roles(id).iter().any(|r| roles.contains(r)))
+            }
             ConditionData::Authenticated(want) => *want == client.is_some(),
             _ => false,
         }
@@ -403,67 +451,86 @@ impl Engine {
         s: &mut Scratch,
     ) -> ConditionReport {
         let holds = self.holds(c, self.clause_bit(id, clause), view, p, reading, s);
-        let (subject, value, matched) = self.witness(c, view, p, reading, s);
+        let (subject, values, matched) = self.witness(c, view, p, reading, s);
         ConditionReport {
             clause,
             subject,
-            value,
+            values,
             holds,
             matched: if holds { matched } else { None },
             alternatives: c.written.clone(),
         }
     }
 
-    /// What a condition read and which alternative matched it, for display only.
-    fn witness(&self, c: &Condition, view: &RequestView<'_>, p: &Prepared, reading: Reading, s: &Scratch) -> (String, String, Option<String>) {
-        let quote = |v: &str| format!("{v:?}");
+    /// What a condition read and which written alternative matched it, for display only.
+    fn witness(
+        &self,
+        c: &Condition,
+        view: &RequestView<'_>,
+        p: &Prepared,
+        reading: Reading,
+        s: &Scratch,
+    ) -> (String, Vec<String>, Option<String>) {
         match &c.data {
             ConditionData::Ip { atoms } => {
                 let Ok((ip, _)) = p.client else {
-                    return ("client".into(), "(unknown)".into(), None);
+                    return ("client".into(), Vec::new(), None);
                 };
                 let here = self.ip.as_ref().map_or(&[][..], |slot| slot.atoms(ip));
-                let matched = atoms.iter().filter(|a| here.contains(a)).find_map(|&a| match self.atoms.get(a as usize) {
-                    Some(Atom::List(l)) => self.lists.get(*l).map(|l| format!("list {:?}", l.name)),
-                    Some(Atom::Inline(nets)) => nets.iter().find(|n| n.contains(&ip)).map(|n| quote(&n.to_string())),
-                    None => None,
+                let matched = atoms.iter().filter(|a| here.contains(a)).find_map(|&a| {
+                    match self.atoms.get(a as usize) {
+                        Some(Atom::List(l)) => self.lists.get(*l).map(|l| format!("@{}", l.name)),
+                        Some(Atom::Inline(nets)) => nets
+                            .iter()
+                            .find(|n| n.contains(&ip))
+                            .map(ToString::to_string),
+                        None => None,
+                    }
                 });
-                ("client".into(), ip.to_string(), matched)
+                ("client".into(), vec![ip.to_string()], matched)
             }
             ConditionData::Method(methods) => {
-                let m = s.methods.get(reading.method).map(|m| String::from_utf8_lossy(m).into_owned()).unwrap_or_default();
+                let m = s
+                    .methods
+                    .get(reading.method)
+                    .map(|m| String::from_utf8_lossy(m).into_owned())
+                    .unwrap_or_default();
                 let matched = methods.iter().any(|x| x.as_ref() == m.as_bytes()).then(|| {
                     c.written
                         .iter()
-                        .find(|w| w.eq_ignore_ascii_case(&m) || (m == "HEAD" && w.eq_ignore_ascii_case("GET")))
-                        .map_or_else(|| quote(&m), |w| quote(w))
+                        .find(|w| {
+                            w.eq_ignore_ascii_case(&m)
+                                || (m == "HEAD" && w.eq_ignore_ascii_case("GET"))
+                        })
+                        .cloned()
+                        .unwrap_or_else(|| m.clone())
                 });
-                ("method".into(), quote(&m), matched)
+                ("method".into(), vec![m], matched)
             }
             ConditionData::Client(_) | ConditionData::Role(_) | ConditionData::Authenticated(_) => {
                 let client = match p.credentials {
-                    Credentials::Presented { client: Some(id), .. } => Some(id),
+                    Credentials::Presented {
+                        client: Some(id), ..
+                    } => Some(id),
                     _ => None,
                 };
-                let name = client.and_then(|id| self.client_name(id));
-                let value = match (&c.data, client) {
-                    (ConditionData::Authenticated(_), _) => client.is_some().to_string(),
-                    (ConditionData::Role(_), Some(id)) => format!("{:?}", self.client_roles(id)),
-                    _ => name.map_or_else(|| "(none)".to_owned(), quote),
-                };
-                let matched = match &c.data {
-                    ConditionData::Client(_) => name.map(quote),
-                    ConditionData::Role(roles) => client.and_then(|id| {
-                        self.client_roles(id).iter().find(|r| roles.contains(r)).map(|r| quote(r))
-                    }),
-                    _ => Some(value.clone()),
-                };
-                let subject = match c.key {
-                    "client" => "api client",
-                    "role" => "roles",
-                    other => other,
-                };
-                (subject.to_owned(), value, matched)
+                let name = client
+                    .and_then(|id| self.client_name(id))
+                    .map(str::to_owned);
+                match &c.data {
+                    ConditionData::Client(_) => {
+                        ("api client".into(), name.iter().cloned().collect(), name)
+                    }
+                    ConditionData::Role(roles) => {
+                        let held = client.map_or(&[][..], |id| self.client_roles(id));
+                        let matched = held.iter().find(|r| roles.contains(r)).cloned();
+                        ("roles".into(), held.to_vec(), matched)
+                    }
+                    _ => {
+                        let value = client.is_some().to_string();
+                        ("authenticated".into(), vec![value.clone()], Some(value))
+                    }
+                }
             }
             ConditionData::Value(refs) => self.value_witness(c, refs, view, p, reading, s),
         }
@@ -477,13 +544,22 @@ impl Engine {
         p: &Prepared,
         reading: Reading,
         s: &Scratch,
-    ) -> (String, String, Option<String>) {
+    ) -> (String, Vec<String>, Option<String>) {
         let (slot, subject, values, secret): (_, String, Vec<Vec<u8>>, bool) = match c.slot {
-            SlotRef::Path => (self.path.as_ref(), "path".into(), vec![path_bytes(s, reading).to_vec()], false),
+            SlotRef::Path => (
+                self.path.as_ref(),
+                "path".into(),
+                vec![path_bytes(s, reading).to_vec()],
+                false,
+            ),
             SlotRef::Host => (
                 self.host.as_ref(),
                 "host".into(),
-                if p.has_host { vec![s.host.as_bytes().to_vec()] } else { Vec::new() },
+                if p.has_host {
+                    vec![s.host.as_bytes().to_vec()]
+                } else {
+                    Vec::new()
+                },
                 false,
             ),
             SlotRef::Header(i) => {
@@ -492,27 +568,29 @@ impl Engine {
                     Some(ValueSource::Header(n)) => n.as_str(),
                     _ => "",
                 };
-                let values = view.header_values(name).map(|v| trim_ows(v).to_vec()).collect();
-                let subject = if c.key == "user_agent" { "user-agent".to_owned() } else { format!("header {name}") };
-                let secret = name == "authorization" || self.keys.as_ref().is_some_and(|k| k.header == name);
+                let values = view
+                    .header_values(name)
+                    .map(|v| trim_ows(v).to_vec())
+                    .collect();
+                let subject = if c.key == "user_agent" {
+                    "user-agent".to_owned()
+                } else {
+                    format!("header {name}")
+                };
+                let secret =
+                    name == "authorization" || self.keys.as_ref().is_some_and(|k| k.header == name);
                 (slot, subject, values, secret)
             }
             _ => (None, String::new(), Vec::new(), false),
         };
-        let shown = if values.is_empty() {
-            "(absent)".to_owned()
-        } else if secret {
-            "(redacted)".to_owned()
-        } else {
-            values
-                .iter()
-                .map(|v| match std::str::from_utf8(v) {
-                    Ok(t) if !t.chars().any(|ch| ch.is_control() && ch != '\t') => format!("{t:?}"),
-                    _ => "(unreadable value)".to_owned(),
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let shown = values
+            .iter()
+            .map(|v| match std::str::from_utf8(v) {
+                _ if secret => "(redacted)".to_owned(),
+                Ok(t) if !t.chars().any(|ch| ch.is_control() && ch != '\t') => t.to_owned(),
+                _ => "(unreadable)".to_owned(),
+            })
+            .collect();
         let mut matched = None;
         if let Some(slot) = slot {
             'values: for v in &values {
@@ -527,13 +605,16 @@ impl Engine {
                         PatternRef::Absent => false,
                     };
                     if hit {
-                        matched = c.written.get(*j).map(|w| if c.key == "header" { w.clone() } else { format!("{w:?}") });
+                        matched = c.written.get(*j).cloned();
                         break 'values;
                     }
                 }
             }
             if values.is_empty() {
-                matched = refs.iter().find(|(r, _)| *r == PatternRef::Absent).map(|_| "absent".to_owned());
+                matched = refs
+                    .iter()
+                    .find(|(r, _)| *r == PatternRef::Absent)
+                    .map(|_| "absent".to_owned());
             }
         }
         (subject, shown, matched)
@@ -548,7 +629,10 @@ fn path_bytes(s: &Scratch, reading: Reading) -> &[u8] {
     }
 }
 
-fn client_report(peer: Option<IpAddr>, client: Result<(IpAddr, Derivation), UnknownClient>) -> ClientReport {
+fn client_report(
+    peer: Option<IpAddr>,
+    client: Result<(IpAddr, Derivation), UnknownClient>,
+) -> ClientReport {
     match client {
         Ok((ip, derivation)) => ClientReport {
             ip: Some(ip),
@@ -565,40 +649,74 @@ fn client_report(peer: Option<IpAddr>, client: Result<(IpAddr, Derivation), Unkn
     }
 }
 
+impl ConditionReport {
+    /// An alternative as the reader should see it.
+    fn show_alternative(&self, a: &str) -> String {
+        match self.subject.as_str() {
+            "client" => match a.strip_prefix('@') {
+                Some(list) => format!("list {list:?}"),
+                None => format!("{a:?}"),
+            },
+            // Header matchers are written out already (`"prod"`, `glob "pr*"`, `present`).
+            s if s.starts_with("header") => a.to_owned(),
+            "authenticated" => a.to_owned(),
+            _ => format!("{a:?}"),
+        }
+    }
+
+    fn show_values(&self) -> String {
+        if self.values.is_empty() {
+            return match self.subject.as_str() {
+                "client" => "(unknown)",
+                "api client" => "(none)",
+                "roles" => "(none)",
+                _ => "(absent)",
+            }
+            .to_owned();
+        }
+        let plain = matches!(self.subject.as_str(), "client" | "authenticated");
+        self.values
+            .iter()
+            .map(|v| {
+                if plain || v.starts_with('(') {
+                    v.clone()
+                } else {
+                    format!("{v:?}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 impl fmt::Display for ConditionReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.subject == "client" {
-            let alts: Vec<String> = self
-                .alternatives
-                .iter()
-                .map(|a| match a.strip_prefix('@') {
-                    Some(l) => format!("list {l:?}"),
-                    None => format!("{a:?}"),
-                })
-                .collect();
-            return match (&self.matched, self.holds) {
-                (Some(m), true) => write!(f, "client {} is in {m}", self.value),
-                (None, true) => write!(f, "client {} is in {}", self.value, alts.join(", ")),
-                (_, false) if alts.len() == 1 => write!(f, "client {} is not in {}", self.value, alts.join("")),
-                (_, false) => write!(f, "client {} is not in any of {}", self.value, alts.join(", ")),
-            };
-        }
-        if self.subject == "authenticated" {
-            return match self.holds {
-                true => write!(f, "authenticated is {}", self.value),
-                false => write!(f, "authenticated is {}, not {}", self.value, self.alternatives.join("")),
-            };
-        }
+        let value = self.show_values();
         let alts: Vec<String> = self
             .alternatives
             .iter()
-            .map(|a| if self.subject.starts_with("header") || self.subject == "authenticated" { a.clone() } else { format!("{a:?}") })
+            .map(|a| self.show_alternative(a))
             .collect();
-        match (&self.matched, self.holds) {
-            (Some(m), true) => write!(f, "{} {} matched {m}", self.subject, self.value),
-            (None, true) => write!(f, "{} {} holds", self.subject, self.value),
-            (_, false) if alts.len() == 1 => write!(f, "{} {} did not match {}", self.subject, self.value, alts.join("")),
-            (_, false) => write!(f, "{} {} matched none of {}", self.subject, self.value, alts.join(", ")),
+        let matched = self.matched.as_deref().map(|m| self.show_alternative(m));
+        match self.subject.as_str() {
+            "client" => match (matched, self.holds) {
+                (Some(m), true) => write!(f, "client {value} is in {m}"),
+                (None, true) => write!(f, "client {value} is in {}", alts.join(", ")),
+                (_, false) if alts.len() == 1 => {
+                    write!(f, "client {value} is not in {}", alts.join(""))
+                }
+                (_, false) => write!(f, "client {value} is not in any of {}", alts.join(", ")),
+            },
+            "authenticated" if self.holds => write!(f, "authenticated is {value}"),
+            "authenticated" => write!(f, "authenticated is {value}, not {}", alts.join("")),
+            subject => match (matched, self.holds) {
+                (Some(m), true) => write!(f, "{subject} {value} matched {m}"),
+                (None, true) => write!(f, "{subject} {value} holds"),
+                (_, false) if alts.len() == 1 => {
+                    write!(f, "{subject} {value} did not match {}", alts.join(""))
+                }
+                (_, false) => write!(f, "{subject} {value} matched none of {}", alts.join(", ")),
+            },
         }
     }
 }
@@ -631,12 +749,17 @@ impl fmt::Display for Explanation {
             DecidedBy::Default { effect, nearest } => {
                 write!(f, "{verb} by default ({effect}): no rule applied")?;
                 if let Some(n) = nearest {
-                    write!(f, "; nearest {} met {} of {} conditions", n.rule, n.met, n.total)?;
+                    write!(
+                        f,
+                        "; nearest {} met {} of {} conditions",
+                        n.rule, n.met, n.total
+                    )?;
                     let missed: Vec<String> = n.missed.iter().map(ToString::to_string).collect();
                     if !missed.is_empty() {
                         write!(f, ": {}", missed.join("; "))?;
                     }
-                    let exempt: Vec<String> = n.exempted_by.iter().map(ToString::to_string).collect();
+                    let exempt: Vec<String> =
+                        n.exempted_by.iter().map(ToString::to_string).collect();
                     if !exempt.is_empty() {
                         write!(f, ", but was exempted: {}", exempt.join("; "))?;
                     }
@@ -647,7 +770,11 @@ impl fmt::Display for Explanation {
         if let Some(r) = &self.reading {
             write!(f, " ({r})")?;
         }
-        match (&self.client.derivation, self.client.ip, &self.client.unknown) {
+        match (
+            &self.client.derivation,
+            self.client.ip,
+            &self.client.unknown,
+        ) {
             (Some(Derivation::Header { header, hop }), Some(ip), _) => {
                 write!(f, "; client {ip} from {header} hop {hop}")?;
                 if let Some(peer) = self.client.peer {

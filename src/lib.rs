@@ -92,13 +92,19 @@ mod error;
 pub mod explain;
 pub mod policy;
 
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeQuickStart;
+
 pub use compile::lists::{MAX_LIST_ENTRIES, MAX_LIST_FILE_BYTES};
 pub use compile::patterns::{MAX_PATTERN_LEN, MAX_REGEX_BYTES};
 pub use compile::MAX_RULES;
 pub use engine::client_ip::Derivation;
 pub use engine::keys::{hash_key, KeySource};
 pub use engine::request::{AsRequestView, Request, RequestView};
-pub use engine::verdict::{Cause, ClientId, Decision, Refusal, Reported, RuleId, UnknownClient, Verdict};
+pub use engine::verdict::{
+    Cause, ClientId, Decision, Refusal, Reported, RuleId, UnknownClient, Verdict,
+};
 pub use engine::{Clause, Engine, Rule, Stats};
 pub use error::{ErrorKind, Location, PolicyError};
 pub use explain::Explanation;

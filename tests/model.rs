@@ -11,21 +11,71 @@ use proptest::sample::select;
 use reference::{evaluate, Answer, Conds, Effect, HeaderMatch, RefPolicy, RefRequest, RefRule};
 
 const CIDRS: &[&str] = &[
-    "10.0.0.0/8", "10.1.0.0/16", "192.0.2.0/24", "2001:db8::/32", "2001:db8:1::/48", "0.0.0.0/0",
-    "203.0.113.5", "::/0", "198.51.100.0/25",
+    "10.0.0.0/8",
+    "10.1.0.0/16",
+    "192.0.2.0/24",
+    "2001:db8::/32",
+    "2001:db8:1::/48",
+    "0.0.0.0/0",
+    "203.0.113.5",
+    "::/0",
+    "198.51.100.0/25",
 ];
 const PEERS: &[&str] = &[
-    "10.0.0.1", "10.1.2.3", "192.0.2.7", "203.0.113.5", "2001:db8::1", "2001:db8:1::5",
-    "::ffff:10.1.2.3", "198.51.100.1", "198.51.100.200", "8.8.8.8",
+    "10.0.0.1",
+    "10.1.2.3",
+    "192.0.2.7",
+    "203.0.113.5",
+    "2001:db8::1",
+    "2001:db8:1::5",
+    "::ffff:10.1.2.3",
+    "198.51.100.1",
+    "198.51.100.200",
+    "8.8.8.8",
 ];
-const GLOBS: &[&str] = &["/admin/**", "/api/*", "/api/**", "/", "/public/**", "/a/*/c", "**/secret", "/**", "/api/v{1,2}/*"];
+const GLOBS: &[&str] = &[
+    "/admin/**",
+    "/api/*",
+    "/api/**",
+    "/",
+    "/public/**",
+    "/a/*/c",
+    "**/secret",
+    "/**",
+    "/api/v{1,2}/*",
+];
 const SEGMENTS: &[&str] = &[
-    "admin", "api", "public", "a", "b", "c", "secret", "v1", "%61dmin", "caf%C3%A9", "x+y",
+    "admin",
+    "api",
+    "public",
+    "a",
+    "b",
+    "c",
+    "secret",
+    "v1",
+    "%61dmin",
+    "caf%C3%A9",
+    "x+y",
     // Tricks the engine must refuse.
-    "..", ".", "", "x;y", "%2e%2e", "a%2fb", "%5c", "%", "a%zz", "%00",
+    "..",
+    ".",
+    "",
+    "x;y",
+    "%2e%2e",
+    "a%2fb",
+    "%5c",
+    "%",
+    "a%zz",
+    "%00",
 ];
 const METHODS: &[&str] = &["GET", "POST", "DELETE", "HEAD", "get", "PUT"];
-const HOSTS: &[&str] = &["example.com", "API.example.com", "api.example.com:8080", "other.org", "example.com."];
+const HOSTS: &[&str] = &[
+    "example.com",
+    "API.example.com",
+    "api.example.com:8080",
+    "other.org",
+    "example.com.",
+];
 const HOST_GLOBS: &[&str] = &["example.com", "*.example.com", "other.org"];
 const ENV_VALUES: &[&str] = &["prod", "dev", "Prod", " prod "];
 const USER_AGENTS: &[&str] = &["curl/8.0", "Mozilla/5.0", "python-requests/2", "CURL/7"];
@@ -36,7 +86,9 @@ fn strings(pool: &'static [&'static str], max: usize) -> impl Strategy<Value = V
     proptest::collection::vec(select(pool).prop_map(str::to_owned), 1..=max)
 }
 
-fn opt<T: std::fmt::Debug + Clone>(s: impl Strategy<Value = T>) -> impl Strategy<Value = Option<T>> {
+fn opt<T: std::fmt::Debug + Clone>(
+    s: impl Strategy<Value = T>,
+) -> impl Strategy<Value = Option<T>> {
     prop_oneof![3 => Just(None), 1 => s.prop_map(Some)]
 }
 
@@ -62,26 +114,34 @@ fn header_match() -> impl Strategy<Value = HeaderMatch> {
 
 fn conds() -> impl Strategy<Value = Conds> {
     (
-        (opt(ip_values()), opt(strings(GLOBS, 2)), opt(strings(&["GET", "POST", "DELETE", "get"], 2)), opt(strings(HOST_GLOBS, 2))),
         (
-            opt(proptest::collection::vec(header_match(), 1..=2).prop_map(|m| ("x-env".to_owned(), m))),
+            opt(ip_values()),
+            opt(strings(GLOBS, 2)),
+            opt(strings(&["GET", "POST", "DELETE", "get"], 2)),
+            opt(strings(HOST_GLOBS, 2)),
+        ),
+        (
+            opt(proptest::collection::vec(header_match(), 1..=2)
+                .prop_map(|m| ("x-env".to_owned(), m))),
             opt(strings(UA_GLOBS, 2)),
             opt(strings(&["alpha", "beta", "gamma"], 2)),
             opt(strings(&["reader", "writer"], 1)),
             opt(any::<bool>()),
         ),
     )
-        .prop_map(|((ip, path, method, host), (header, user_agent, client, role, authenticated))| Conds {
-            ip,
-            path,
-            method,
-            host,
-            header,
-            user_agent,
-            client,
-            role,
-            authenticated,
-        })
+        .prop_map(
+            |((ip, path, method, host), (header, user_agent, client, role, authenticated))| Conds {
+                ip,
+                path,
+                method,
+                host,
+                header,
+                user_agent,
+                client,
+                role,
+                authenticated,
+            },
+        )
 }
 
 fn rule() -> impl Strategy<Value = (Effect, bool, Conds, Option<Conds>)> {
@@ -106,8 +166,17 @@ fn policy() -> impl Strategy<Value = RefPolicy> {
             lists.insert("inner".to_owned(), inner);
             lists.insert("outer".to_owned(), outer);
             let mut clients = BTreeMap::new();
-            clients.insert("alpha".to_owned(), ("ka".to_owned(), vec!["reader".to_owned()]));
-            clients.insert("beta".to_owned(), ("kb".to_owned(), vec!["reader".to_owned(), "writer".to_owned()]));
+            clients.insert(
+                "alpha".to_owned(),
+                ("ka".to_owned(), vec!["reader".to_owned()]),
+            );
+            clients.insert(
+                "beta".to_owned(),
+                (
+                    "kb".to_owned(),
+                    vec!["reader".to_owned(), "writer".to_owned()],
+                ),
+            );
             clients.insert("gamma".to_owned(), ("kc".to_owned(), vec![]));
             let rules = rules
                 .into_iter()
@@ -150,17 +219,19 @@ fn request() -> impl Strategy<Value = RefRequest> {
             select(USER_AGENTS).prop_map(|v| ("User-Agent".to_owned(), v.to_owned())),
             select(KEYS).prop_map(|k| ("X-Api-Key".to_owned(), k.to_owned())),
             select(KEYS).prop_map(|k| ("Authorization".to_owned(), format!("Bearer {k}"))),
-            select(&["DELETE", "GET", "post"][..]).prop_map(|m| ("X-HTTP-Method-Override".to_owned(), m.to_owned())),
+            select(&["DELETE", "GET", "post"][..])
+                .prop_map(|m| ("X-HTTP-Method-Override".to_owned(), m.to_owned())),
         ],
         0..=4,
     );
-    (select(METHODS), target, headers, select(PEERS))
-        .prop_map(|(method, target, headers, peer)| RefRequest {
+    (select(METHODS), target, headers, select(PEERS)).prop_map(|(method, target, headers, peer)| {
+        RefRequest {
             method: method.to_owned(),
             target,
             headers,
             peer: Some(peer.parse::<IpAddr>().expect("pool address")),
-        })
+        }
+    })
 }
 
 fn to_request(r: &RefRequest) -> Request {

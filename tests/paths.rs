@@ -65,7 +65,12 @@ fn each_ambiguous_class_is_refused() {
     ];
     for (target, want) in cases {
         let (cause, status) = decide(target);
-        assert_eq!(cause, Cause::Refused(*want), "{}", String::from_utf8_lossy(target));
+        assert_eq!(
+            cause,
+            Cause::Refused(*want),
+            "{}",
+            String::from_utf8_lossy(target)
+        );
         assert_eq!(status, 400, "{}", String::from_utf8_lossy(target));
     }
 }
@@ -90,7 +95,12 @@ fn ordinary_paths_are_decided_by_the_rules() {
         (b"/.well-known/security.txt", "site"),
     ];
     for (target, want) in cases {
-        assert_eq!(decide(target).0, rule(want), "{}", String::from_utf8_lossy(target));
+        assert_eq!(
+            decide(target).0,
+            rule(want),
+            "{}",
+            String::from_utf8_lossy(target)
+        );
     }
 }
 
@@ -101,7 +111,11 @@ fn case_insensitive_paths_on_request() {
     let peer = "192.0.2.1".parse().unwrap();
     for target in ["/ADMIN/x", "/Admin", "/%41dmin/users"] {
         let v = engine.decide(&Request::get(target).peer(peer));
-        assert_eq!(engine.rule(v.rule().unwrap()).name(), "no-admin", "{target}");
+        assert_eq!(
+            engine.rule(v.rule().unwrap()).name(),
+            "no-admin",
+            "{target}"
+        );
     }
 }
 
@@ -129,21 +143,40 @@ fn encoded_slash_option_decides_under_both_readings() {
     let peer = "192.0.2.1".parse().unwrap();
     let name = |t: &str| {
         let v = engine.decide(&Request::get(t).peer(peer));
-        (v.is_allowed(), v.rule().map(|id| engine.rule(id).name().to_owned()))
+        (
+            v.is_allowed(),
+            v.rule().map(|id| engine.rule(id).name().to_owned()),
+        )
     };
     // `a%2Fb` is one segment to a backend that keeps it, two to one that decodes it: both
     // readings are allowed here, so the request is (named by the decoded reading, tried first).
     assert_eq!(name("/files/a%2Fb"), (true, Some("deep-files".into())));
     // A forbid rule that holds under the decoded reading wins, whatever the kept reading says.
-    assert_eq!(name("/files/admin%2Fsecrets"), (false, Some("no-admin".into())));
+    assert_eq!(
+        name("/files/admin%2Fsecrets"),
+        (false, Some("no-admin".into()))
+    );
     // Dot segments stay refused in the decoded reading.
-    assert!(matches!(engine.decide(&Request::get("/files/x%2F..%2Fadmin").peer(peer)).cause(), Cause::Refused(Refusal::DotSegment)));
+    assert!(matches!(
+        engine
+            .decide(&Request::get("/files/x%2F..%2Fadmin").peer(peer))
+            .cause(),
+        Cause::Refused(Refusal::DotSegment)
+    ));
     // The explanation names the reading that forbade.
     let e = engine.explain(&Request::get("/files/admin%2Fx").peer(peer));
     assert_eq!(e.rule_name(), Some("no-admin"));
     // Without the option, the same request is refused outright.
-    let strict = Policy::from_toml(&text.replace("encoded_slash = \"both\"", "")).unwrap().compile().unwrap();
-    assert_eq!(strict.decide(&Request::get("/files/a%2Fb").peer(peer)).cause(), Cause::Refused(Refusal::EncodedSlash));
+    let strict = Policy::from_toml(&text.replace("encoded_slash = \"both\"", ""))
+        .unwrap()
+        .compile()
+        .unwrap();
+    assert_eq!(
+        strict
+            .decide(&Request::get("/files/a%2Fb").peer(peer))
+            .cause(),
+        Cause::Refused(Refusal::EncodedSlash)
+    );
 }
 
 #[test]

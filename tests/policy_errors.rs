@@ -62,11 +62,16 @@ fn every_malformed_policy_names_its_place() {
         };
         let shown = err.to_string();
         assert!(shown.contains(words), "{shown:?} should say {words:?}");
-        let loc = err.location().unwrap_or_else(|| panic!("no location: {shown}"));
+        let loc = err
+            .location()
+            .unwrap_or_else(|| panic!("no location: {shown}"));
         assert_eq!(loc.file, "policy.toml", "{shown}");
         assert_eq!(loc.line, *line, "{shown}\n{body}");
         assert!(loc.column >= 1, "{shown}");
-        assert!(shown.starts_with(&format!("policy.toml:{line}:")), "{shown}");
+        assert!(
+            shown.starts_with(&format!("policy.toml:{line}:")),
+            "{shown}"
+        );
         assert_eq!(err.rule(), *rule, "{shown}");
         if let Some(rule) = rule {
             assert!(shown.contains(&format!("rule {rule:?}")), "{shown}");
@@ -93,13 +98,19 @@ fn list_files_errors_name_the_list_file() {
         "[policy]\ndefault = \"forbid\"\n[lists]\nbad = { file = \"bad.txt\" }\nmissing = { file = \"nope.txt\" }\n",
     )
     .unwrap();
-    let err = Policy::from_path(dir.join("policy.toml")).unwrap().compile().unwrap_err();
+    let err = Policy::from_path(dir.join("policy.toml"))
+        .unwrap()
+        .compile()
+        .unwrap_err();
     let loc = err.location().unwrap();
     assert!(loc.file.ends_with("bad.txt"), "{err}");
     assert_eq!((loc.line, loc.column), (3, 1), "{err}");
 
     std::fs::write(dir.join("bad.txt"), "10.0.0.0/8\n").unwrap();
-    let err = Policy::from_path(dir.join("policy.toml")).unwrap().compile().unwrap_err();
+    let err = Policy::from_path(dir.join("policy.toml"))
+        .unwrap()
+        .compile()
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io);
     assert!(err.to_string().contains("list `missing` file"), "{err}");
     assert_eq!(err.location().map(|l| l.line), Some(5), "{err}");
@@ -127,7 +138,11 @@ fn garbage_never_panics() {
 }
 
 fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("portcullis-test-{}-{:?}", std::process::id(), std::thread::current().id()));
+    let dir = std::env::temp_dir().join(format!(
+        "portcullis-test-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

@@ -28,6 +28,13 @@ fn outcome(engine: &Engine, request: &Request) -> (Decision, String) {
 
 use Decision::{Allow, Forbidden};
 
+/// Header lines of a table row.
+type Headers = &'static [(&'static str, &'static str)];
+/// Header lines with raw byte values.
+type RawHeaders = &'static [(&'static str, &'static [u8])];
+/// The expected decision and the rule (or "default", or "refused: ...").
+type Want = (Decision, &'static str);
+
 #[test]
 fn first_match_and_forbid_overrides() {
     let rules = r#"
@@ -45,18 +52,40 @@ fn first_match_and_forbid_overrides() {
         when = { path = ["/api/v2/**"] }
     "#;
     let first = engine(&format!("[policy]\ndefault = \"forbid\"\n{rules}"));
-    let over = engine(&format!("[policy]\ndefault = \"forbid\"\ncombine = \"forbid-overrides\"\n{rules}"));
+    let over = engine(&format!(
+        "[policy]\ndefault = \"forbid\"\ncombine = \"forbid-overrides\"\n{rules}"
+    ));
     let peer = ip("192.0.2.1");
     let cases = [
-        (Request::new("DELETE", "/api/x"), (Allow, "api"), (Forbidden, "no-delete")),
+        (
+            Request::new("DELETE", "/api/x"),
+            (Allow, "api"),
+            (Forbidden, "no-delete"),
+        ),
         (Request::get("/api/v2/x"), (Allow, "api"), (Allow, "api")),
-        (Request::new("DELETE", "/other"), (Forbidden, "no-delete"), (Forbidden, "no-delete")),
-        (Request::get("/other"), (Forbidden, "default"), (Forbidden, "default")),
+        (
+            Request::new("DELETE", "/other"),
+            (Forbidden, "no-delete"),
+            (Forbidden, "no-delete"),
+        ),
+        (
+            Request::get("/other"),
+            (Forbidden, "default"),
+            (Forbidden, "default"),
+        ),
     ];
     for (req, want_first, want_over) in cases {
         let req = req.peer(peer);
-        assert_eq!(outcome(&first, &req), (want_first.0, want_first.1.to_owned()), "{req:?}");
-        assert_eq!(outcome(&over, &req), (want_over.0, want_over.1.to_owned()), "{req:?}");
+        assert_eq!(
+            outcome(&first, &req),
+            (want_first.0, want_first.1.to_owned()),
+            "{req:?}"
+        );
+        assert_eq!(
+            outcome(&over, &req),
+            (want_over.0, want_over.1.to_owned()),
+            "{req:?}"
+        );
     }
 }
 
@@ -78,7 +107,7 @@ fn methods() {
     "#,
     );
     let peer = ip("192.0.2.1");
-    let cases: &[(&str, &str, &[(&str, &str)], (Decision, &str))] = &[
+    let cases: &[(&str, &str, Headers, Want)] = &[
         ("GET", "/ro/x", &[], (Allow, "default")),
         // GET covers HEAD.
         ("HEAD", "/ro/x", &[], (Allow, "default")),
@@ -88,19 +117,53 @@ fn methods() {
         ("pUt", "/x", &[], (Forbidden, "no-put")),
         ("get", "/ro/x", &[], (Allow, "default")),
         // A method override is allowed only if both methods are.
-        ("GET", "/ro/x", &[("X-HTTP-Method-Override", "DELETE")], (Forbidden, "read-only")),
-        ("GET", "/ro/x", &[("X-HTTP-Method", "delete")], (Forbidden, "read-only")),
-        ("GET", "/ro/x", &[("X-Method-Override", "OPTIONS")], (Allow, "default")),
-        ("POST", "/x", &[("X-HTTP-Method-Override", "PUT")], (Forbidden, "no-put")),
-        ("GET", "/x", &[("X-HTTP-Method-Override", "GET, PUT")], (Forbidden, "refused: a method-override header is invalid")),
-        ("GE T", "/x", &[], (Forbidden, "refused: the method is not a valid token")),
+        (
+            "GET",
+            "/ro/x",
+            &[("X-HTTP-Method-Override", "DELETE")],
+            (Forbidden, "read-only"),
+        ),
+        (
+            "GET",
+            "/ro/x",
+            &[("X-HTTP-Method", "delete")],
+            (Forbidden, "read-only"),
+        ),
+        (
+            "GET",
+            "/ro/x",
+            &[("X-Method-Override", "OPTIONS")],
+            (Allow, "default"),
+        ),
+        (
+            "POST",
+            "/x",
+            &[("X-HTTP-Method-Override", "PUT")],
+            (Forbidden, "no-put"),
+        ),
+        (
+            "GET",
+            "/x",
+            &[("X-HTTP-Method-Override", "GET, PUT")],
+            (Forbidden, "refused: a method-override header is invalid"),
+        ),
+        (
+            "GE T",
+            "/x",
+            &[],
+            (Forbidden, "refused: the method is not a valid token"),
+        ),
     ];
     for (method, target, headers, want) in cases {
         let mut req = Request::new(*method, *target).peer(peer);
         for (n, v) in *headers {
             req = req.header(*n, *v);
         }
-        assert_eq!(outcome(&e, &req), (want.0, want.1.to_owned()), "{method} {target} {headers:?}");
+        assert_eq!(
+            outcome(&e, &req),
+            (want.0, want.1.to_owned()),
+            "{method} {target} {headers:?}"
+        );
     }
 }
 
@@ -117,7 +180,7 @@ fn hosts() {
     "#,
     );
     let peer = ip("192.0.2.1");
-    let cases: &[(&str, &[&str], (Decision, &str))] = &[
+    let cases: &[(&str, &[&str], Want)] = &[
         ("/", &["api.example.com"], (Allow, "api-host")),
         ("/", &["API.Example.COM"], (Allow, "api-host")),
         ("/", &["api.example.com:8443"], (Allow, "api-host")),
@@ -126,17 +189,37 @@ fn hosts() {
         ("/", &["example.com"], (Forbidden, "default")),
         ("/", &[], (Forbidden, "default")),
         ("http://api.example.com/x", &[], (Allow, "api-host")),
-        ("http://api.example.com/x", &["API.example.com:80"], (Allow, "api-host")),
-        ("http://api.example.com/x", &["evil.com"], (Forbidden, "refused: the request names more than one host")),
-        ("/", &["api.example.com", "evil.com"], (Forbidden, "refused: the request names more than one host")),
-        ("/", &["api.example.com/x"], (Forbidden, "refused: the host is not a valid host name")),
+        (
+            "http://api.example.com/x",
+            &["API.example.com:80"],
+            (Allow, "api-host"),
+        ),
+        (
+            "http://api.example.com/x",
+            &["evil.com"],
+            (Forbidden, "refused: the request names more than one host"),
+        ),
+        (
+            "/",
+            &["api.example.com", "evil.com"],
+            (Forbidden, "refused: the request names more than one host"),
+        ),
+        (
+            "/",
+            &["api.example.com/x"],
+            (Forbidden, "refused: the host is not a valid host name"),
+        ),
     ];
     for (target, hosts, want) in cases {
         let mut req = Request::get(*target).peer(peer);
         for h in *hosts {
             req = req.header("Host", *h);
         }
-        assert_eq!(outcome(&e, &req), (want.0, want.1.to_owned()), "{target} {hosts:?}");
+        assert_eq!(
+            outcome(&e, &req),
+            (want.0, want.1.to_owned()),
+            "{target} {hosts:?}"
+        );
     }
 }
 
@@ -165,23 +248,47 @@ fn headers_and_user_agents() {
     "#,
     );
     let peer = ip("192.0.2.1");
-    let cases: &[(&[(&str, &[u8])], (Decision, &str))] = &[
-        (&[("X-Env", b"prod"), ("X-CI", b"1")], (Allow, "prod-only-from-ci")),
-        (&[("x-env", b"  prod-eu "), ("x-ci", b"")], (Allow, "prod-only-from-ci")),
+    let cases: &[(RawHeaders, Want)] = &[
+        (
+            &[("X-Env", b"prod"), ("X-CI", b"1")],
+            (Allow, "prod-only-from-ci"),
+        ),
+        (
+            &[("x-env", b"  prod-eu "), ("x-ci", b"")],
+            (Allow, "prod-only-from-ci"),
+        ),
         (&[("x-env", b"prod")], (Forbidden, "no-prod")),
         (&[("x-env", b"prd")], (Forbidden, "no-prod")),
         (&[("x-env", b"dev")], (Allow, "default")),
         // Every value of a repeated header counts: an allow rule needs all of them to match,
         // a forbid rule any of them.
-        (&[("x-env", b"prod"), ("x-env", b"dev"), ("x-ci", b"1")], (Forbidden, "no-prod")),
-        (&[("x-env", b"dev"), ("x-env", b"prod")], (Forbidden, "no-prod")),
+        (
+            &[("x-env", b"prod"), ("x-env", b"dev"), ("x-ci", b"1")],
+            (Forbidden, "no-prod"),
+        ),
+        (
+            &[("x-env", b"dev"), ("x-env", b"prod")],
+            (Forbidden, "no-prod"),
+        ),
         // A value that is not text, or holds control characters, never makes a forbid
         // condition silently not apply, nor an allow condition apply.
-        (&[("x-env", b"\xffprod"), ("x-ci", b"1")], (Forbidden, "no-prod")),
-        (&[("x-env", b"pr\x01od"), ("x-ci", b"1")], (Forbidden, "no-prod")),
+        (
+            &[("x-env", b"\xffprod"), ("x-ci", b"1")],
+            (Forbidden, "no-prod"),
+        ),
+        (
+            &[("x-env", b"pr\x01od"), ("x-ci", b"1")],
+            (Forbidden, "no-prod"),
+        ),
         (&[("user-agent", b"curl/8.4")], (Forbidden, "no-curl")),
-        (&[("user-agent", b"Mozilla/5.0 CURL")], (Forbidden, "no-curl")),
-        (&[("user-agent", b"Mozilla/5.0"), ("user-agent", b"curl/8")], (Forbidden, "no-curl")),
+        (
+            &[("user-agent", b"Mozilla/5.0 CURL")],
+            (Forbidden, "no-curl"),
+        ),
+        (
+            &[("user-agent", b"Mozilla/5.0"), ("user-agent", b"curl/8")],
+            (Forbidden, "no-curl"),
+        ),
         (&[("user-agent", b"\xc3\x28curl")], (Forbidden, "no-curl")),
         (&[("user-agent", b"Mozilla/5.0")], (Allow, "default")),
         (&[("x-trace", b"1")], (Forbidden, "no-debug")),
@@ -192,7 +299,11 @@ fn headers_and_user_agents() {
         for (n, v) in *headers {
             req = req.header(*n, v.to_vec());
         }
-        assert_eq!(outcome(&e, &req), (want.0, want.1.to_owned()), "{headers:?}");
+        assert_eq!(
+            outcome(&e, &req),
+            (want.0, want.1.to_owned()),
+            "{headers:?}"
+        );
     }
 }
 
@@ -225,29 +336,75 @@ when = { path = ["/api/**"], role = ["partner", "internal"] }
 fn api_keys() {
     let e = engine(KEYS);
     let peer = ip("192.0.2.1");
-    let cases: &[(&str, &[(&str, &str)], (Decision, &str))] = &[
-        ("/billing/x", &[("x-api-key", "abc")], (Allow, "billing-only")),
-        ("/billing/x", &[("authorization", "Bearer abc")], (Allow, "billing-only")),
-        ("/billing/x", &[("authorization", "bearer abc")], (Allow, "billing-only")),
-        ("/billing/x", &[("x-api-key", "ABC")], (Forbidden, "default")),
-        ("/billing/x", &[("x-api-key", "abcd")], (Forbidden, "default")),
+    let cases: &[(&str, Headers, Want)] = &[
+        (
+            "/billing/x",
+            &[("x-api-key", "abc")],
+            (Allow, "billing-only"),
+        ),
+        (
+            "/billing/x",
+            &[("authorization", "Bearer abc")],
+            (Allow, "billing-only"),
+        ),
+        (
+            "/billing/x",
+            &[("authorization", "bearer abc")],
+            (Allow, "billing-only"),
+        ),
+        (
+            "/billing/x",
+            &[("x-api-key", "ABC")],
+            (Forbidden, "default"),
+        ),
+        (
+            "/billing/x",
+            &[("x-api-key", "abcd")],
+            (Forbidden, "default"),
+        ),
         ("/api/x", &[("x-api-key", "abcd")], (Allow, "partners")),
         ("/api/x", &[("x-api-key", "rotated")], (Allow, "partners")),
         ("/api/x", &[("x-api-key", "abc")], (Allow, "partners")),
         ("/api/x", &[("x-api-key", "wrong")], (Forbidden, "default")),
         ("/health", &[], (Allow, "anonymous-health")),
-        ("/health", &[("x-api-key", "wrong")], (Allow, "anonymous-health")),
+        (
+            "/health",
+            &[("x-api-key", "wrong")],
+            (Allow, "anonymous-health"),
+        ),
         ("/health", &[("x-api-key", "abc")], (Forbidden, "default")),
-        ("/api/x", &[("x-api-key", "abc"), ("authorization", "Bearer abc")], (Allow, "partners")),
-        ("/api/x", &[("x-api-key", "abc"), ("authorization", "Bearer abcd")], (Forbidden, "refused: the request carries more than one API key")),
-        ("/api/x", &[("x-api-key", "abc"), ("x-api-key", "abcd")], (Forbidden, "refused: the request carries more than one API key")),
+        (
+            "/api/x",
+            &[("x-api-key", "abc"), ("authorization", "Bearer abc")],
+            (Allow, "partners"),
+        ),
+        (
+            "/api/x",
+            &[("x-api-key", "abc"), ("authorization", "Bearer abcd")],
+            (
+                Forbidden,
+                "refused: the request carries more than one API key",
+            ),
+        ),
+        (
+            "/api/x",
+            &[("x-api-key", "abc"), ("x-api-key", "abcd")],
+            (
+                Forbidden,
+                "refused: the request carries more than one API key",
+            ),
+        ),
     ];
     for (target, headers, want) in cases {
         let mut req = Request::get(*target).peer(peer);
         for (n, v) in *headers {
             req = req.header(*n, *v);
         }
-        assert_eq!(outcome(&e, &req), (want.0, want.1.to_owned()), "{target} {headers:?}");
+        assert_eq!(
+            outcome(&e, &req),
+            (want.0, want.1.to_owned()),
+            "{target} {headers:?}"
+        );
     }
 }
 
@@ -258,7 +415,11 @@ fn keys_never_appear_in_explanations() {
         "[[rules]]\nname = \"needs-auth-header\"\neffect = \"forbid\"\nwhen = { header = { authorization = { absent = true }, x-api-key = { present = true } } }\n[[rules]]\nname = \"anonymous-health\"",
     ));
     let peer = ip("192.0.2.1");
-    for (name, value) in [("x-api-key", "abc"), ("x-api-key", "sup3r-s3cret"), ("authorization", "Bearer sup3r-s3cret")] {
+    for (name, value) in [
+        ("x-api-key", "abc"),
+        ("x-api-key", "sup3r-s3cret"),
+        ("authorization", "Bearer sup3r-s3cret"),
+    ] {
         let req = Request::get("/billing/x").peer(peer).header(name, value);
         let text = e.explain(&req).to_string();
         let json = serde_json::to_string(&e.explain(&req)).unwrap();
@@ -266,10 +427,24 @@ fn keys_never_appear_in_explanations() {
         assert!(!text.contains(secret), "{text}");
         assert!(!json.contains(secret), "{json}");
     }
-    let text = e.explain(&Request::get("/api/x").peer(peer).header("x-api-key", "sup3r-s3cret")).to_string();
-    assert!(text.contains("an API key was presented but matches no client"), "{text}");
-    let text = e.explain(&Request::get("/x").peer(peer).header("x-api-key", "s3cret")).to_string();
-    assert!(text.contains("(redacted)") && !text.contains("s3cret"), "{text}");
+    let text = e
+        .explain(
+            &Request::get("/api/x")
+                .peer(peer)
+                .header("x-api-key", "sup3r-s3cret"),
+        )
+        .to_string();
+    assert!(
+        text.contains("an API key was presented but matches no client"),
+        "{text}"
+    );
+    let text = e
+        .explain(&Request::get("/x").peer(peer).header("x-api-key", "s3cret"))
+        .to_string();
+    assert!(
+        text.contains("(redacted)") && !text.contains("s3cret"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -290,7 +465,7 @@ fn client_addresses() {
     "#,
     );
     let xff = "x-forwarded-for";
-    let cases: &[(&str, &[&str], (Decision, &str))] = &[
+    let cases: &[(&str, &[&str], Want)] = &[
         ("10.0.0.1", &["192.0.2.5"], (Forbidden, "blocked")),
         ("::1", &["192.0.2.5"], (Forbidden, "blocked")),
         ("::ffff:10.0.0.1", &["2001:db8:bad::1"], (Forbidden, "blocked")),
@@ -311,10 +486,17 @@ fn client_addresses() {
         for h in *headers {
             req = req.header(xff, *h);
         }
-        assert_eq!(outcome(&e, &req), (want.0, want.1.to_owned()), "{peer} {headers:?}");
+        assert_eq!(
+            outcome(&e, &req),
+            (want.0, want.1.to_owned()),
+            "{peer} {headers:?}"
+        );
     }
     let v = e.decide(&Request::get("/"));
-    assert_eq!(v.cause(), Cause::Refused(Refusal::UnknownClient(UnknownClient::NoPeer)));
+    assert_eq!(
+        v.cause(),
+        Cause::Refused(Refusal::UnknownClient(UnknownClient::NoPeer))
+    );
     assert_eq!(v.status(), 403);
 }
 
@@ -345,10 +527,18 @@ fn unknown_clients_can_be_evaluated_pessimistically() {
     let peer = ip("10.0.0.1");
     let unknown = |t: &str| Request::get(t).peer(peer).header("x-real-ip", "garbage");
     // An unknown client is never granted anything by an ip condition...
-    assert_eq!(outcome(&e, &unknown("/admin/x")), (Forbidden, "no-admin".to_owned()));
+    assert_eq!(
+        outcome(&e, &unknown("/admin/x")),
+        (Forbidden, "no-admin".to_owned())
+    );
     // ... and a forbid rule on addresses holds for it.
-    assert_eq!(outcome(&e, &unknown("/public")), (Forbidden, "blocked".to_owned()));
-    let known = Request::get("/admin/x").peer(peer).header("x-real-ip", "203.0.113.7");
+    assert_eq!(
+        outcome(&e, &unknown("/public")),
+        (Forbidden, "blocked".to_owned())
+    );
+    let known = Request::get("/admin/x")
+        .peer(peer)
+        .header("x-real-ip", "203.0.113.7");
     assert_eq!(outcome(&e, &known), (Allow, "office-admin".to_owned()));
 }
 
@@ -371,14 +561,31 @@ fn report_mode() {
     "#,
     );
     let peer = ip("192.0.2.1");
-    let v = e.decide(&Request::get("/x").peer(peer).header("user-agent", "somebot"));
+    let v = e.decide(
+        &Request::get("/x")
+            .peer(peer)
+            .header("user-agent", "somebot"),
+    );
     assert!(v.is_allowed() && v.enforced() && !v.blocks());
     let reported: Vec<_> = v.reported().iter().map(|id| e.rule(id).name()).collect();
     assert_eq!(reported, ["watch-scrapers"]);
-    let text = e.explain(&Request::get("/x").peer(peer).header("user-agent", "somebot")).to_string();
-    assert!(text.ends_with(r#"report-mode rule "watch-scrapers" (<policy>:4:9) would forbid"#), "{text}");
+    let text = e
+        .explain(
+            &Request::get("/x")
+                .peer(peer)
+                .header("user-agent", "somebot"),
+        )
+        .to_string();
+    assert!(
+        text.ends_with(r#"report-mode rule "watch-scrapers" (<policy>:4:9) would forbid"#),
+        "{text}"
+    );
 
-    let v = e.decide(&Request::get("/admin").peer(peer).header("user-agent", "somebot"));
+    let v = e.decide(
+        &Request::get("/admin")
+            .peer(peer)
+            .header("user-agent", "somebot"),
+    );
     assert_eq!(v.decision(), Forbidden);
     assert_eq!(v.reported().iter().count(), 1);
 
@@ -392,7 +599,10 @@ fn report_mode() {
     let v = whole.decide(&Request::get("/x").peer(peer));
     assert_eq!(v.decision(), Forbidden);
     assert!(!v.enforced() && !v.blocks());
-    assert!(whole.explain(&Request::get("/x").peer(peer)).to_string().ends_with("[policy in report mode: not enforced]"));
+    assert!(whole
+        .explain(&Request::get("/x").peer(peer))
+        .to_string()
+        .ends_with("[policy in report mode: not enforced]"));
 }
 
 #[test]
@@ -477,11 +687,21 @@ fn json_policies_compile_to_the_same_engine() {
     let err = Policy::parse("p.json", text.into(), Format::Json).unwrap_err();
     assert!(err.to_string().starts_with("p.json:6:"), "{err}");
     assert!(err.to_string().contains("unknown field `paths`"), "{err}");
-    let text = text.replace("\"paths\"", "\"path\"").replace("10.1.2.3", "");
-    let e = Policy::parse("p.json", text.clone(), Format::Json).unwrap().compile().unwrap();
-    assert!(e.decide(&Request::get("/").peer(ip("203.0.113.1"))).is_allowed());
+    let text = text
+        .replace("\"paths\"", "\"path\"")
+        .replace("10.1.2.3", "");
+    let e = Policy::parse("p.json", text.clone(), Format::Json)
+        .unwrap()
+        .compile()
+        .unwrap();
+    assert!(e
+        .decide(&Request::get("/").peer(ip("203.0.113.1")))
+        .is_allowed());
     let bad = text.replace("203.0.113.0/24", "203.0.113.1/24");
-    let err = Policy::parse("p.json", bad, Format::Json).unwrap().compile().unwrap_err();
+    let err = Policy::parse("p.json", bad, Format::Json)
+        .unwrap()
+        .compile()
+        .unwrap_err();
     assert!(err.to_string().starts_with("p.json:3:"), "{err}");
 }
 
@@ -493,10 +713,18 @@ fn yaml_policies_compile_to_the_same_engine() {
     assert!(err.to_string().contains("unknown field `paths`"), "{err}");
     assert_eq!(err.location().map(|l| l.line), Some(11), "{err}");
     let text = text.replace("paths", "path");
-    let e = Policy::parse("p.yaml", text.clone(), Format::Yaml).unwrap().compile().unwrap();
-    assert!(e.decide(&Request::get("/").peer(ip("203.0.113.1"))).is_allowed());
+    let e = Policy::parse("p.yaml", text.clone(), Format::Yaml)
+        .unwrap()
+        .compile()
+        .unwrap();
+    assert!(e
+        .decide(&Request::get("/").peer(ip("203.0.113.1")))
+        .is_allowed());
     let bad = text.replace("/x", "x");
-    let err = Policy::parse("p.yaml", bad, Format::Yaml).unwrap().compile().unwrap_err();
+    let err = Policy::parse("p.yaml", bad, Format::Yaml)
+        .unwrap()
+        .compile()
+        .unwrap_err();
     assert_eq!(err.location().map(|l| l.line), Some(11), "{err}");
     assert_eq!(err.rule(), Some("other"));
 }
@@ -506,5 +734,8 @@ fn the_example_policy_compiles() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/policy.toml");
     let e = Policy::from_path(path).unwrap().compile().unwrap();
     assert!(e.rules().len() >= 5);
-    assert_eq!(e.lists().find(|(n, _)| *n == "blocklist").map(|(_, n)| n), Some(3));
+    assert_eq!(
+        e.lists().find(|(n, _)| *n == "blocklist").map(|(_, n)| n),
+        Some(3)
+    );
 }

@@ -18,7 +18,9 @@ pub(crate) fn parse_net(s: &str) -> Result<IpNet, String> {
         None => (s, None),
     };
     let ip: IpAddr = addr.parse().map_err(|_| {
-        format!("`{s}` is not a valid address (addresses are written in full, without leading zeros)")
+        format!(
+            "`{s}` is not a valid address (addresses are written in full, without leading zeros)"
+        )
     })?;
     let max = if ip.is_ipv4() { 32 } else { 128 };
     let len = match len {
@@ -74,7 +76,11 @@ mod tests {
             ("::ffff:192.0.2.1", "192.0.2.1/32"),
         ];
         for (input, want) in ok {
-            assert_eq!(parse_net(input).map(|n| n.to_string()), Ok(want.to_owned()), "{input}");
+            assert_eq!(
+                parse_net(input).map(|n| n.to_string()),
+                Ok(want.to_owned()),
+                "{input}"
+            );
         }
         let bad = [
             ("", "empty"),

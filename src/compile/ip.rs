@@ -77,7 +77,7 @@ fn sweep<A: Addr>(items: Vec<(A, A, u32)>, interner: &mut SetInterner) -> Ranges
             events.push((after, atom, false));
         }
     }
-    events.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    events.sort_unstable_by_key(|e| e.0);
 
     let atoms = events.iter().map(|e| e.1 as usize + 1).max().unwrap_or(0);
     let mut counts: Vec<u32> = vec![0; atoms];
@@ -175,9 +175,20 @@ mod tests {
         ];
         let t = table(&nets);
         let probes = [
-            "0.0.0.0", "9.255.255.255", "10.0.0.0", "10.1.2.3", "10.1.255.255", "10.2.0.0",
-            "10.255.255.255", "11.0.0.0", "255.255.255.254", "255.255.255.255", "::",
-            "2001:db8::1", "2001:db9::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            "0.0.0.0",
+            "9.255.255.255",
+            "10.0.0.0",
+            "10.1.2.3",
+            "10.1.255.255",
+            "10.2.0.0",
+            "10.255.255.255",
+            "11.0.0.0",
+            "255.255.255.254",
+            "255.255.255.255",
+            "::",
+            "2001:db8::1",
+            "2001:db9::",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
         ];
         for p in probes {
             let ip: IpAddr = p.parse().unwrap();

@@ -33,7 +33,10 @@ pub(crate) fn load(policy: &Policy) -> Result<Vec<List>, PolicyError> {
             ListDef::Inline(entries) => {
                 if entries.len() > MAX_LIST_ENTRIES {
                     return Err(src.place(
-                        PolicyError::new(ErrorKind::Limit, format!("list `{name}` has more than {MAX_LIST_ENTRIES} entries")),
+                        PolicyError::new(
+                            ErrorKind::Limit,
+                            format!("list `{name}` has more than {MAX_LIST_ENTRIES} entries"),
+                        ),
                         &here,
                         &[name],
                     ));
@@ -42,7 +45,11 @@ pub(crate) fn load(policy: &Policy) -> Result<Vec<List>, PolicyError> {
                 for (i, entry) in entries.iter().enumerate() {
                     let net = parse_net(entry).map_err(|msg| {
                         let path = [Seg::Key("lists"), Seg::Key(name), Seg::Index(i)];
-                        src.place(PolicyError::invalid(format!("in list `{name}`: {msg}")), &path, &[name, entry])
+                        src.place(
+                            PolicyError::invalid(format!("in list `{name}`: {msg}")),
+                            &path,
+                            &[name, entry],
+                        )
                     })?;
                     nets.push(net);
                 }
@@ -53,7 +60,10 @@ pub(crate) fn load(policy: &Policy) -> Result<Vec<List>, PolicyError> {
                 let shown = path.display().to_string();
                 let text = read_limited(&path, MAX_LIST_FILE_BYTES).map_err(|msg| {
                     src.place(
-                        PolicyError::new(ErrorKind::Io, format!("list `{name}` file `{shown}`: {msg}")),
+                        PolicyError::new(
+                            ErrorKind::Io,
+                            format!("list `{name}` file `{shown}`: {msg}"),
+                        ),
                         &[Seg::Key("lists"), Seg::Key(name), Seg::Key("file")],
                         &[name, file],
                     )
@@ -70,18 +80,18 @@ pub(crate) fn load(policy: &Policy) -> Result<Vec<List>, PolicyError> {
 }
 
 /// Parses a list file: one address or CIDR per line; `#` and `;` start comments.
-pub(crate) fn parse_list_file(list: &str, file: &str, text: String) -> Result<Vec<IpNet>, PolicyError> {
+pub(crate) fn parse_list_file(
+    list: &str,
+    file: &str,
+    text: String,
+) -> Result<Vec<IpNet>, PolicyError> {
     let source = Source::new(file, text);
     let mut nets = Vec::new();
     let mut offset = 0;
     for line in source.text().split('\n') {
         let start = offset;
         offset += line.len() + 1;
-        let content = line
-            .split(['#', ';'])
-            .next()
-            .unwrap_or("")
-            .trim();
+        let content = line.split(['#', ';']).next().unwrap_or("").trim();
         if content.is_empty() {
             continue;
         }
@@ -129,12 +139,18 @@ mod tests {
 
     #[test]
     fn list_files_skip_comments_and_name_the_bad_line() {
-        let text = "# drop list\n192.0.2.0/24 ; SBL1\n\n  2001:db8::/32  # v6\n198.51.100.7\n".to_owned();
+        let text =
+            "# drop list\n192.0.2.0/24 ; SBL1\n\n  2001:db8::/32  # v6\n198.51.100.7\n".to_owned();
         let nets = parse_list_file("drop", "drop.txt", text).unwrap();
         assert_eq!(nets.len(), 3);
 
-        let err = parse_list_file("drop", "drop.txt", "10.0.0.0/8\n  10.1.2.3/8 ; x\n".into()).unwrap_err();
+        let err = parse_list_file("drop", "drop.txt", "10.0.0.0/8\n  10.1.2.3/8 ; x\n".into())
+            .unwrap_err();
         assert_eq!(err.location().map(|l| (l.line, l.column)), Some((2, 3)));
-        assert!(err.to_string().starts_with("drop.txt:2:3: in list `drop`: CIDR `10.1.2.3/8` has host bits"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("drop.txt:2:3: in list `drop`: CIDR `10.1.2.3/8` has host bits"),
+            "{err}"
+        );
     }
 }

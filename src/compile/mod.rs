@@ -34,8 +34,16 @@ pub(crate) fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
     let mut trusted = Vec::with_capacity(doc.client_ip.trusted_proxies.len());
     for (i, t) in doc.client_ip.trusted_proxies.iter().enumerate() {
         let net = addr::parse_net(t).map_err(|msg| {
-            let path = [Seg::Key("client_ip"), Seg::Key("trusted_proxies"), Seg::Index(i)];
-            src.place(PolicyError::invalid(format!("trusted proxy {msg}")), &path, &["trusted_proxies", t])
+            let path = [
+                Seg::Key("client_ip"),
+                Seg::Key("trusted_proxies"),
+                Seg::Index(i),
+            ];
+            src.place(
+                PolicyError::invalid(format!("trusted proxy {msg}")),
+                &path,
+                &["trusted_proxies", t],
+            )
         })?;
         trusted.push(net);
     }
@@ -53,7 +61,10 @@ pub(crate) fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
 
     if doc.rules.len() > MAX_RULES {
         return Err(src.place(
-            PolicyError::new(crate::error::ErrorKind::Limit, format!("more than {MAX_RULES} rules")),
+            PolicyError::new(
+                crate::error::ErrorKind::Limit,
+                format!("more than {MAX_RULES} rules"),
+            ),
             &[Seg::Key("rules")],
             &["rules"],
         ));
@@ -82,7 +93,8 @@ pub(crate) fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
         ipnet::IpNet::V6(_) => (v4, v6 + 1),
     });
     drop(list_nets);
-    let place_slot = |msg: String| src.place(PolicyError::invalid(msg), &[Seg::Key("rules")], &["rules"]);
+    let place_slot =
+        |msg: String| src.place(PolicyError::invalid(msg), &[Seg::Key("rules")], &["rules"]);
     let globs = b.path.glob_count() + b.host.glob_count();
     let path = b.path.build(exists, fav).map_err(place_slot)?;
     let host = b.host.build(exists, fav).map_err(place_slot)?;
@@ -198,7 +210,10 @@ fn compile_keys(policy: &Policy) -> Result<(Option<KeyTable>, Vec<ClientInfo>), 
     let header = keys.header.to_ascii_lowercase();
     if !is_token(header.as_bytes()) {
         return Err(src.place(
-            PolicyError::invalid(format!("key header `{}` is not a valid header name", keys.header)),
+            PolicyError::invalid(format!(
+                "key header `{}` is not a valid header name",
+                keys.header
+            )),
             &[Seg::Key("keys"), Seg::Key("header")],
             &["header"],
         ));
@@ -217,7 +232,13 @@ fn compile_keys(policy: &Policy) -> Result<(Option<KeyTable>, Vec<ClientInfo>), 
         }
         let id = ClientId(u32::try_from(i).unwrap_or(u32::MAX));
         for (j, hex) in def.sha256.0.iter().enumerate() {
-            let path = [Seg::Key("keys"), Seg::Key("clients"), Seg::Key(name), Seg::Key("sha256"), Seg::Index(j)];
+            let path = [
+                Seg::Key("keys"),
+                Seg::Key("clients"),
+                Seg::Key(name),
+                Seg::Key("sha256"),
+                Seg::Index(j),
+            ];
             let digest = parse_digest(hex).ok_or_else(|| {
                 src.place(
                     PolicyError::invalid(format!(
@@ -229,7 +250,9 @@ fn compile_keys(policy: &Policy) -> Result<(Option<KeyTable>, Vec<ClientInfo>), 
             })?;
             if digests.insert(digest, id).is_some() {
                 return Err(src.place(
-                    PolicyError::invalid(format!("client `{name}`: this digest is already listed for a client")),
+                    PolicyError::invalid(format!(
+                        "client `{name}`: this digest is already listed for a client"
+                    )),
                     &path,
                     &[name, hex],
                 ));
@@ -237,8 +260,20 @@ fn compile_keys(policy: &Policy) -> Result<(Option<KeyTable>, Vec<ClientInfo>), 
         }
         let mut roles = BTreeSet::new();
         for (j, role) in def.roles.iter().enumerate() {
-            let path = [Seg::Key("keys"), Seg::Key("clients"), Seg::Key(name), Seg::Key("roles"), Seg::Index(j)];
-            lists::check_name(role).map_err(|m| src.place(PolicyError::invalid(format!("role {m}")), &path, &[name, role]))?;
+            let path = [
+                Seg::Key("keys"),
+                Seg::Key("clients"),
+                Seg::Key(name),
+                Seg::Key("roles"),
+                Seg::Index(j),
+            ];
+            lists::check_name(role).map_err(|m| {
+                src.place(
+                    PolicyError::invalid(format!("role {m}")),
+                    &path,
+                    &[name, role],
+                )
+            })?;
             roles.insert(role.clone());
         }
         clients.push(ClientInfo {

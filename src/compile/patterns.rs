@@ -29,13 +29,18 @@ pub(crate) fn check_text(p: &str, what: &str) -> Result<(), String> {
         return Err(format!("empty {what}"));
     }
     if p.trim() != p {
-        return Err(format!("{what} `{p}` has stray whitespace at its start or end"));
+        return Err(format!(
+            "{what} `{p}` has stray whitespace at its start or end"
+        ));
     }
     if p.len() > MAX_PATTERN_LEN {
         return Err(format!("{what} is longer than {MAX_PATTERN_LEN} bytes"));
     }
     if p.chars().any(char::is_control) {
-        return Err(format!("{what} `{}` holds a control character", p.escape_debug()));
+        return Err(format!(
+            "{what} `{}` holds a control character",
+            p.escape_debug()
+        ));
     }
     Ok(())
 }
@@ -134,10 +139,15 @@ mod tests {
     use super::*;
 
     fn path_matches(glob: &str, path: &str) -> bool {
-        globs(glob, GlobKind::Path { case_sensitive: true })
-            .unwrap()
-            .iter()
-            .any(|g| g.compile_matcher().is_match(path))
+        globs(
+            glob,
+            GlobKind::Path {
+                case_sensitive: true,
+            },
+        )
+        .unwrap()
+        .iter()
+        .any(|g| g.compile_matcher().is_match(path))
     }
 
     #[test]
@@ -161,13 +171,21 @@ mod tests {
         for (glob, path, want) in cases {
             assert_eq!(path_matches(glob, path), want, "{glob} ~ {path}");
         }
-        let ci = globs("/Admin/**", GlobKind::Path { case_sensitive: false }).unwrap();
+        let ci = globs(
+            "/Admin/**",
+            GlobKind::Path {
+                case_sensitive: false,
+            },
+        )
+        .unwrap();
         assert!(ci.iter().any(|g| g.compile_matcher().is_match("/ADMIN/x")));
     }
 
     #[test]
     fn bad_patterns_are_refused_with_a_reason() {
-        let path = GlobKind::Path { case_sensitive: true };
+        let path = GlobKind::Path {
+            case_sensitive: true,
+        };
         let cases = [
             (globs("", path).unwrap_err(), "empty glob"),
             (globs(" /a", path).unwrap_err(), "stray whitespace"),
@@ -175,7 +193,10 @@ mod tests {
             (globs("admin/**", path).unwrap_err(), "must start with `/`"),
             (globs("/a[b", path).unwrap_err(), "maybe escape"),
             (globs("/a}b", path).unwrap_err(), "maybe escape"),
-            (globs(&format!("/{}", "a".repeat(2000)), path).unwrap_err(), "longer than"),
+            (
+                globs(&format!("/{}", "a".repeat(2000)), path).unwrap_err(),
+                "longer than",
+            ),
             (globs("/a\nb", path).unwrap_err(), "control character"),
             (check_regex("(unclosed").unwrap_err(), "invalid regex"),
             (check_regex("a{1000}{1000}").unwrap_err(), "invalid regex"),

@@ -53,7 +53,14 @@ struct Place<'a> {
 }
 
 impl Place<'_> {
-    fn error(&self, cx: &Cx<'_>, key: &str, index: Option<usize>, value: &str, message: String) -> PolicyError {
+    fn error(
+        &self,
+        cx: &Cx<'_>,
+        key: &str,
+        index: Option<usize>,
+        value: &str,
+        message: String,
+    ) -> PolicyError {
         let mut path = vec![
             Seg::Key("rules"),
             Seg::Index(self.rule_index),
@@ -64,7 +71,11 @@ impl Place<'_> {
             path.push(Seg::Index(i));
         }
         cx.src
-            .place(PolicyError::invalid(message), &path, &["name", self.rule, key, value])
+            .place(
+                PolicyError::invalid(message),
+                &path,
+                &["name", self.rule, key, value],
+            )
             .in_rule(self.rule)
     }
 }
@@ -102,23 +113,38 @@ pub(crate) fn compile(
         let here = [Seg::Key("rules"), Seg::Index(i)];
         let location = src.locate(&here, &["name", &def.name]);
         let fail = |msg: String, key: &str| {
-            src.place(PolicyError::invalid(msg), &[Seg::Key("rules"), Seg::Index(i), Seg::Key(key)], &["name", &def.name, key])
-                .in_rule(&def.name)
+            src.place(
+                PolicyError::invalid(msg),
+                &[Seg::Key("rules"), Seg::Index(i), Seg::Key(key)],
+                &["name", &def.name, key],
+            )
+            .in_rule(&def.name)
         };
         check_rule_name(&def.name).map_err(|m| fail(m, "name"))?;
         if !names.insert(def.name.as_str()) {
-            return Err(fail(format!("rule name `{}` is used more than once", def.name), "name"));
+            return Err(fail(
+                format!("rule name `{}` is used more than once", def.name),
+                "name",
+            ));
         }
         let status = rule_status(def).map_err(|m| fail(m, "status"))?;
         let mode = def.mode.unwrap_or(Mode::Enforce);
         let unless = def.unless.as_ref().filter(|u| !u.is_empty());
         layout.add_rule(id, def.effect, mode, unless.is_some());
 
-        let when_place = Place { rule_index: i, rule: &def.name, clause: "when" };
+        let when_place = Place {
+            rule_index: i,
+            rule: &def.name,
+            clause: "when",
+        };
         let when = conditions(&cx, &mut b, &def.when, layout.when_bit(id), &when_place)?;
         let unless = match unless {
             Some(u) => {
-                let place = Place { rule_index: i, rule: &def.name, clause: "unless" };
+                let place = Place {
+                    rule_index: i,
+                    rule: &def.name,
+                    clause: "unless",
+                };
                 conditions(&cx, &mut b, u, layout.unless_bit(id), &place)?
             }
             None => Vec::new(),
@@ -184,7 +210,9 @@ fn values<'v, T>(
             key,
             None,
             key,
-            format!("`{key}` is empty, so it could never hold; remove it or give at least one value"),
+            format!(
+                "`{key}` is empty, so it could never hold; remove it or give at least one value"
+            ),
         )),
         Some(OneOrMany(items)) => Ok(Some(items)),
     }
@@ -211,7 +239,13 @@ fn conditions(
                     } else {
                         format!("known lists: {}", known.join(", "))
                     };
-                    return Err(place.error(cx, "ip", Some(j), item, format!("unknown list `{name}` ({hint})")));
+                    return Err(place.error(
+                        cx,
+                        "ip",
+                        Some(j),
+                        item,
+                        format!("unknown list `{name}` ({hint})"),
+                    ));
                 };
                 atoms.push(b.ip.list_atom(list));
             } else {
@@ -232,21 +266,40 @@ fn conditions(
     }
 
     if let Some(items) = values(cx, place, "path", &c.path)? {
-        let kind = GlobKind::Path { case_sensitive: cx.case_sensitive };
-        out.push(value_condition(cx, place, &mut b.path, SlotRef::Path, "path", items, bit, |p| {
-            patterns::globs(p, kind).map(Pattern::Globs)
-        })?);
+        let kind = GlobKind::Path {
+            case_sensitive: cx.case_sensitive,
+        };
+        out.push(value_condition(
+            cx,
+            place,
+            &mut b.path,
+            SlotRef::Path,
+            "path",
+            items,
+            bit,
+            |p| patterns::globs(p, kind).map(Pattern::Globs),
+        )?);
     }
 
     if let Some(items) = values(cx, place, "method", &c.method)? {
         let mut methods: Vec<Box<[u8]>> = Vec::new();
         for (j, m) in items.iter().enumerate() {
             if !is_token(m.as_bytes()) {
-                return Err(place.error(cx, "method", Some(j), m, format!("`{m}` is not a valid method")));
+                return Err(place.error(
+                    cx,
+                    "method",
+                    Some(j),
+                    m,
+                    format!("`{m}` is not a valid method"),
+                ));
             }
             let upper = m.to_ascii_uppercase();
             // A HEAD request is a GET without the body: a GET condition covers it.
-            let implied = if upper == "GET" { vec!["GET".to_owned(), "HEAD".to_owned()] } else { vec![upper] };
+            let implied = if upper == "GET" {
+                vec!["GET".to_owned(), "HEAD".to_owned()]
+            } else {
+                vec![upper]
+            };
             for u in implied {
                 let u: Box<[u8]> = u.into_bytes().into_boxed_slice();
                 if !methods.contains(&u) {
@@ -264,9 +317,16 @@ fn conditions(
     }
 
     if let Some(items) = values(cx, place, "host", &c.host)? {
-        out.push(value_condition(cx, place, &mut b.host, SlotRef::Host, "host", items, bit, |p| {
-            patterns::globs(p, GlobKind::Host).map(Pattern::Globs)
-        })?);
+        out.push(value_condition(
+            cx,
+            place,
+            &mut b.host,
+            SlotRef::Host,
+            "host",
+            items,
+            bit,
+            |p| patterns::globs(p, GlobKind::Host).map(Pattern::Globs),
+        )?);
     }
 
     if let Some(headers) = &c.header {
@@ -275,19 +335,48 @@ fn conditions(
             let lower = name.to_ascii_lowercase();
             let key = "header";
             if !is_token(lower.as_bytes()) {
-                return Err(place.error(cx, key, None, name, format!("`{name}` is not a valid header name")));
+                return Err(place.error(
+                    cx,
+                    key,
+                    None,
+                    name,
+                    format!("`{name}` is not a valid header name"),
+                ));
             }
             if !seen.insert(lower.clone()) {
-                return Err(place.error(cx, key, None, name, format!("header `{name}` is named twice")));
+                return Err(place.error(
+                    cx,
+                    key,
+                    None,
+                    name,
+                    format!("header `{name}` is named twice"),
+                ));
             }
             if lower == "host" {
-                return Err(place.error(cx, key, None, name, "match the host with the `host` key, which normalises it".to_owned()));
+                return Err(place.error(
+                    cx,
+                    key,
+                    None,
+                    name,
+                    "match the host with the `host` key, which normalises it".to_owned(),
+                ));
             }
             let secret = lower == "authorization" || Some(lower.as_str()) == cx.key_header;
             if matchers.0.is_empty() {
-                return Err(place.error(cx, key, None, name, format!("header `{name}` has no matcher")));
+                return Err(place.error(
+                    cx,
+                    key,
+                    None,
+                    name,
+                    format!("header `{name}` has no matcher"),
+                ));
             }
-            if secret && matchers.0.iter().any(|m| !matches!(m, HeaderMatcherDef::Present | HeaderMatcherDef::Absent)) {
+            if secret
+                && matchers
+                    .0
+                    .iter()
+                    .any(|m| !matches!(m, HeaderMatcherDef::Present | HeaderMatcherDef::Absent))
+            {
                 return Err(place.error(
                     cx,
                     key,
@@ -305,10 +394,20 @@ fn conditions(
 
     if let Some(items) = values(cx, place, "user_agent", &c.user_agent)? {
         let slot = header_slot(b, "user-agent", true);
-        let builder = b.headers.get_mut(slot).ok_or_else(|| place.error(cx, "user_agent", None, "", "internal slot error".into()))?;
-        let mut cond = value_condition(cx, place, builder, SlotRef::Header(slot), "user_agent", items, bit, |p| {
-            patterns::globs(p, GlobKind::UserAgent).map(Pattern::Globs)
-        })?;
+        let builder = b
+            .headers
+            .get_mut(slot)
+            .ok_or_else(|| place.error(cx, "user_agent", None, "", "internal slot error".into()))?;
+        let mut cond = value_condition(
+            cx,
+            place,
+            builder,
+            SlotRef::Header(slot),
+            "user_agent",
+            items,
+            bit,
+            |p| patterns::globs(p, GlobKind::UserAgent).map(Pattern::Globs),
+        )?;
         cond.key = "user_agent";
         out.push(cond);
     }
@@ -318,24 +417,51 @@ fn conditions(
         let mut ids = Vec::new();
         for (j, name) in items.iter().enumerate() {
             let Some(i) = cx.clients.iter().position(|cl| &cl.name == name) else {
-                return Err(place.error(cx, "client", Some(j), name, format!("unknown client `{name}` (clients are defined under `[keys.clients]`)")));
+                return Err(place.error(
+                    cx,
+                    "client",
+                    Some(j),
+                    name,
+                    format!("unknown client `{name}` (clients are defined under `[keys.clients]`)"),
+                ));
             };
             ids.push(u32::try_from(i).unwrap_or(u32::MAX));
         }
-        out.push(Condition { key: "client", slot: SlotRef::Ident, written: items.to_vec(), data: ConditionData::Client(ids.clone()) });
+        out.push(Condition {
+            key: "client",
+            slot: SlotRef::Ident,
+            written: items.to_vec(),
+            data: ConditionData::Client(ids.clone()),
+        });
         ident.clients = Some(ids);
     }
     if let Some(items) = values(cx, place, "role", &c.role)? {
         for (j, role) in items.iter().enumerate() {
             if !cx.clients.iter().any(|cl| cl.roles.contains(role)) {
-                return Err(place.error(cx, "role", Some(j), role, format!("no client has role `{role}`")));
+                return Err(place.error(
+                    cx,
+                    "role",
+                    Some(j),
+                    role,
+                    format!("no client has role `{role}`"),
+                ));
             }
         }
-        out.push(Condition { key: "role", slot: SlotRef::Ident, written: items.to_vec(), data: ConditionData::Role(items.to_vec()) });
+        out.push(Condition {
+            key: "role",
+            slot: SlotRef::Ident,
+            written: items.to_vec(),
+            data: ConditionData::Role(items.to_vec()),
+        });
         ident.roles = Some(items.to_vec());
     }
     if let Some(a) = c.authenticated {
-        out.push(Condition { key: "authenticated", slot: SlotRef::Ident, written: vec![a.to_string()], data: ConditionData::Authenticated(a) });
+        out.push(Condition {
+            key: "authenticated",
+            slot: SlotRef::Ident,
+            written: vec![a.to_string()],
+            data: ConditionData::Authenticated(a),
+        });
         ident.authenticated = Some(a);
     }
     if !ident.is_empty() {
@@ -346,11 +472,16 @@ fn conditions(
 
 /// The header slot for `name` (the User-Agent key has a slot of its own).
 fn header_slot(b: &mut Builders, name: &str, user_agent: bool) -> usize {
-    let existing = if user_agent { b.user_agent } else { b.header_index.get(name).copied() };
+    let existing = if user_agent {
+        b.user_agent
+    } else {
+        b.header_index.get(name).copied()
+    };
     if let Some(i) = existing {
         return i;
     }
-    b.headers.push(ValueBuilder::new(ValueSource::Header(name.to_owned())));
+    b.headers
+        .push(ValueBuilder::new(ValueSource::Header(name.to_owned())));
     let i = b.headers.len() - 1;
     if user_agent {
         b.user_agent = Some(i);
@@ -402,13 +533,16 @@ fn header_condition(
     builder.claim(bit);
     let mut refs = Vec::new();
     for (j, m) in matchers.iter().enumerate() {
-        let err = |msg: String| place.error(cx, "header", None, name, format!("header `{name}`: {msg}"));
+        let err =
+            |msg: String| place.error(cx, "header", None, name, format!("header `{name}`: {msg}"));
         let pattern = match m {
             HeaderMatcherDef::Exact(v) => {
                 patterns::check_text(v, "value").map_err(err)?;
                 Pattern::Exact(v.as_bytes().into())
             }
-            HeaderMatcherDef::Glob(g) => Pattern::Globs(patterns::globs(g, GlobKind::HeaderValue).map_err(err)?),
+            HeaderMatcherDef::Glob(g) => {
+                Pattern::Globs(patterns::globs(g, GlobKind::HeaderValue).map_err(err)?)
+            }
             HeaderMatcherDef::Regex(r) => Pattern::Regex(patterns::check_regex(r).map_err(err)?),
             HeaderMatcherDef::Present => Pattern::Present,
             HeaderMatcherDef::Absent => Pattern::Absent,

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use globset::{Glob, GlobSetBuilder};
 
 use crate::compile::ip::{self, SetInterner};
+use crate::compile::patterns;
 use crate::engine::bits::Bits;
 use crate::engine::slots::{IdentSlot, IpSlot, MethodSlot, ValueSlot, ValueSource};
 use crate::engine::{Atom, ClientInfo, PatternRef};
-use crate::compile::patterns;
 
 /// Marks the clause bits that have a condition in a slot.
 #[derive(Debug, Default)]
@@ -83,7 +83,9 @@ impl IpBuilder {
         for (i, atom) in self.atoms.iter().enumerate() {
             let a = u32::try_from(i).unwrap_or(u32::MAX);
             match atom {
-                Atom::List(l) => nets.extend(list_nets.get(*l).into_iter().flatten().map(|&n| (a, n))),
+                Atom::List(l) => {
+                    nets.extend(list_nets.get(*l).into_iter().flatten().map(|&n| (a, n)))
+                }
                 Atom::Inline(inline) => nets.extend(inline.iter().map(|&n| (a, n))),
             }
         }
@@ -109,7 +111,11 @@ impl IpBuilder {
                 unknown.set(bit);
             }
         }
-        let set_atoms = interner.sets.into_iter().map(Vec::into_boxed_slice).collect();
+        let set_atoms = interner
+            .sets
+            .into_iter()
+            .map(Vec::into_boxed_slice)
+            .collect();
         let slot = IpSlot {
             table,
             set_bits,
@@ -182,7 +188,9 @@ impl IdentCondition {
             (Some(roles), Some((_, info))) => roles.iter().any(|r| info.roles.contains(r)),
             (Some(_), None) => false,
         };
-        let auth_ok = self.authenticated.is_none_or(|want| want == client.is_some());
+        let auth_ok = self
+            .authenticated
+            .is_none_or(|want| want == client.is_some());
         client_ok && role_ok && auth_ok
     }
 }
@@ -318,7 +326,11 @@ impl ValueBuilder {
         }
     }
 
-    pub(crate) fn build(self, exists: &Bits, forbid_favouring: &Bits) -> Result<Option<ValueSlot>, String> {
+    pub(crate) fn build(
+        self,
+        exists: &Bits,
+        forbid_favouring: &Bits,
+    ) -> Result<Option<ValueSlot>, String> {
         if self.claimed.is_empty() {
             return Ok(None);
         }
@@ -333,7 +345,9 @@ impl ValueBuilder {
         for g in &self.globs {
             set.add(g.clone());
         }
-        let globs = set.build().map_err(|e| format!("cannot build the glob set: {e}"))?;
+        let globs = set
+            .build()
+            .map_err(|e| format!("cannot build the glob set: {e}"))?;
         let regexes = if self.regexes.is_empty() {
             None
         } else {

@@ -181,7 +181,11 @@ mod tests {
         }
     }
 
-    fn derive(c: &ClientIpConfig, peer: &str, headers: &[(&str, &str)]) -> Result<String, UnknownClient> {
+    fn derive(
+        c: &ClientIpConfig,
+        peer: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<String, UnknownClient> {
         let mut r = Request::get("/").peer(peer.parse().unwrap());
         for (n, v) in headers {
             r = r.header(*n, *v);
@@ -192,7 +196,10 @@ mod tests {
     #[test]
     fn peer_source_ignores_headers() {
         let c = config(IpSource::Peer, &["10.0.0.0/8"]);
-        assert_eq!(derive(&c, "10.0.0.1", &[("x-forwarded-for", "1.2.3.4")]), Ok("10.0.0.1".into()));
+        assert_eq!(
+            derive(&c, "10.0.0.1", &[("x-forwarded-for", "1.2.3.4")]),
+            Ok("10.0.0.1".into())
+        );
         assert_eq!(derive(&c, "::ffff:192.0.2.1", &[]), Ok("192.0.2.1".into()));
     }
 
@@ -200,31 +207,72 @@ mod tests {
     fn x_forwarded_for_walks_from_the_right() {
         let c = config(IpSource::XForwardedFor, &["10.0.0.0/8"]);
         let xff = "x-forwarded-for";
-        let cases: &[(&str, &[(&str, &str)], Result<&str, UnknownClient>)] = &[
+        type Case<'a> = (
+            &'a str,
+            &'a [(&'a str, &'a str)],
+            Result<&'a str, UnknownClient>,
+        );
+        let cases: &[Case<'_>] = &[
             // An untrusted peer's header is ignored.
             ("192.0.2.9", &[(xff, "1.2.3.4")], Ok("192.0.2.9")),
             ("10.0.0.1", &[(xff, "1.2.3.4")], Ok("1.2.3.4")),
             ("10.0.0.1", &[], Ok("10.0.0.1")),
             // The client's own claims left of the first untrusted hop do not count.
-            ("10.0.0.1", &[(xff, "6.6.6.6, 1.2.3.4, 10.0.0.2")], Ok("1.2.3.4")),
+            (
+                "10.0.0.1",
+                &[(xff, "6.6.6.6, 1.2.3.4, 10.0.0.2")],
+                Ok("1.2.3.4"),
+            ),
             ("10.0.0.1", &[(xff, "garbage, 1.2.3.4")], Ok("1.2.3.4")),
             // Repeated lines are joined in order.
-            ("10.0.0.1", &[(xff, "6.6.6.6"), (xff, "1.2.3.4, 10.0.0.3")], Ok("1.2.3.4")),
+            (
+                "10.0.0.1",
+                &[(xff, "6.6.6.6"), (xff, "1.2.3.4, 10.0.0.3")],
+                Ok("1.2.3.4"),
+            ),
             ("10.0.0.1", &[(xff, "10.0.0.7, 10.0.0.3")], Ok("10.0.0.7")),
             ("10.0.0.1", &[(xff, "1.2.3.4:5678")], Ok("1.2.3.4")),
             ("10.0.0.1", &[(xff, "[2001:db8::1]:443")], Ok("2001:db8::1")),
             ("10.0.0.1", &[(xff, "::ffff:1.2.3.4")], Ok("1.2.3.4")),
             // Unreadable entries that must be read make the client unknown.
-            ("10.0.0.1", &[(xff, "1.2.3.4, garbage")], Err(UnknownClient::InvalidHop)),
-            ("10.0.0.1", &[(xff, "01.2.3.4")], Err(UnknownClient::InvalidHop)),
-            ("10.0.0.1", &[(xff, "0x7f.1")], Err(UnknownClient::InvalidHop)),
-            ("10.0.0.1", &[(xff, "127.1")], Err(UnknownClient::InvalidHop)),
+            (
+                "10.0.0.1",
+                &[(xff, "1.2.3.4, garbage")],
+                Err(UnknownClient::InvalidHop),
+            ),
+            (
+                "10.0.0.1",
+                &[(xff, "01.2.3.4")],
+                Err(UnknownClient::InvalidHop),
+            ),
+            (
+                "10.0.0.1",
+                &[(xff, "0x7f.1")],
+                Err(UnknownClient::InvalidHop),
+            ),
+            (
+                "10.0.0.1",
+                &[(xff, "127.1")],
+                Err(UnknownClient::InvalidHop),
+            ),
             ("10.0.0.1", &[(xff, "")], Err(UnknownClient::InvalidHop)),
-            ("10.0.0.1", &[(xff, "1.2.3.4,")], Err(UnknownClient::InvalidHop)),
-            ("10.0.0.1", &[(xff, "fe80::1%eth0")], Err(UnknownClient::InvalidHop)),
+            (
+                "10.0.0.1",
+                &[(xff, "1.2.3.4,")],
+                Err(UnknownClient::InvalidHop),
+            ),
+            (
+                "10.0.0.1",
+                &[(xff, "fe80::1%eth0")],
+                Err(UnknownClient::InvalidHop),
+            ),
         ];
         for (peer, headers, want) in cases {
-            assert_eq!(derive(&c, peer, headers), want.map(str::to_owned), "{peer} {headers:?}");
+            assert_eq!(
+                derive(&c, peer, headers),
+                want.map(str::to_owned),
+                "{peer} {headers:?}"
+            );
         }
     }
 
@@ -232,23 +280,57 @@ mod tests {
     fn forwarded_and_x_real_ip() {
         let c = config(IpSource::Forwarded, &["10.0.0.0/8"]);
         let f = "forwarded";
-        assert_eq!(derive(&c, "10.0.0.1", &[(f, "for=192.0.2.60;proto=http;by=203.0.113.43")]), Ok("192.0.2.60".into()));
-        assert_eq!(derive(&c, "10.0.0.1", &[(f, "for=\"[2001:db8:cafe::17]:4711\"")]), Ok("2001:db8:cafe::17".into()));
-        assert_eq!(derive(&c, "10.0.0.1", &[(f, "For=192.0.2.43, for=10.0.0.9")]), Ok("192.0.2.43".into()));
-        assert_eq!(derive(&c, "10.0.0.1", &[(f, "for=unknown")]), Err(UnknownClient::HiddenHop));
-        assert_eq!(derive(&c, "10.0.0.1", &[(f, "for=_hidden")]), Err(UnknownClient::HiddenHop));
-        assert_eq!(derive(&c, "10.0.0.1", &[(f, "proto=https")]), Err(UnknownClient::InvalidHop));
+        assert_eq!(
+            derive(
+                &c,
+                "10.0.0.1",
+                &[(f, "for=192.0.2.60;proto=http;by=203.0.113.43")]
+            ),
+            Ok("192.0.2.60".into())
+        );
+        assert_eq!(
+            derive(&c, "10.0.0.1", &[(f, "for=\"[2001:db8:cafe::17]:4711\"")]),
+            Ok("2001:db8:cafe::17".into())
+        );
+        assert_eq!(
+            derive(&c, "10.0.0.1", &[(f, "For=192.0.2.43, for=10.0.0.9")]),
+            Ok("192.0.2.43".into())
+        );
+        assert_eq!(
+            derive(&c, "10.0.0.1", &[(f, "for=unknown")]),
+            Err(UnknownClient::HiddenHop)
+        );
+        assert_eq!(
+            derive(&c, "10.0.0.1", &[(f, "for=_hidden")]),
+            Err(UnknownClient::HiddenHop)
+        );
+        assert_eq!(
+            derive(&c, "10.0.0.1", &[(f, "proto=https")]),
+            Err(UnknownClient::InvalidHop)
+        );
 
         let c = config(IpSource::XRealIp, &["10.0.0.0/8"]);
         let x = "x-real-ip";
-        assert_eq!(derive(&c, "10.0.0.1", &[(x, " 192.0.2.1 ")]), Ok("192.0.2.1".into()));
-        assert_eq!(derive(&c, "10.0.0.1", &[(x, "192.0.2.1"), (x, "192.0.2.2")]), Err(UnknownClient::RepeatedHeader));
-        assert_eq!(derive(&c, "10.0.0.1", &[(x, "192.0.2.1, 192.0.2.2")]), Err(UnknownClient::InvalidHop));
+        assert_eq!(
+            derive(&c, "10.0.0.1", &[(x, " 192.0.2.1 ")]),
+            Ok("192.0.2.1".into())
+        );
+        assert_eq!(
+            derive(&c, "10.0.0.1", &[(x, "192.0.2.1"), (x, "192.0.2.2")]),
+            Err(UnknownClient::RepeatedHeader)
+        );
+        assert_eq!(
+            derive(&c, "10.0.0.1", &[(x, "192.0.2.1, 192.0.2.2")]),
+            Err(UnknownClient::InvalidHop)
+        );
     }
 
     #[test]
     fn no_peer_is_unknown() {
         let c = config(IpSource::Peer, &[]);
-        assert_eq!(c.derive(&Request::get("/").view()).map(|_| ()), Err(UnknownClient::NoPeer));
+        assert_eq!(
+            c.derive(&Request::get("/").view()).map(|_| ()),
+            Err(UnknownClient::NoPeer)
+        );
     }
 }

@@ -156,21 +156,48 @@ mod tests {
     #[test]
     fn keys_are_found_and_looked_up() {
         use Credentials::*;
-        let known = |c, source| Ok(Presented { client: Some(ClientId(c)), source });
-        let cases: &[(&[(&str, &str)], Result<Credentials, Refusal>)] = &[
+        let known = |c, source| {
+            Ok(Presented {
+                client: Some(ClientId(c)),
+                source,
+            })
+        };
+        type Case<'a> = (&'a [(&'a str, &'a str)], Result<Credentials, Refusal>);
+        let cases: &[Case<'_>] = &[
             (&[], Ok(None)),
             (&[("X-Api-Key", "k1")], known(0, KeySource::Header)),
             (&[("x-api-key", " k2 ")], known(1, KeySource::Header)),
-            (&[("authorization", "Bearer k2")], known(1, KeySource::Bearer)),
-            (&[("authorization", "bEaReR   k1")], known(0, KeySource::Bearer)),
+            (
+                &[("authorization", "Bearer k2")],
+                known(1, KeySource::Bearer),
+            ),
+            (
+                &[("authorization", "bEaReR   k1")],
+                known(0, KeySource::Bearer),
+            ),
             (&[("authorization", "Basic azE6")], Ok(None)),
             (&[("authorization", "Bearerk1")], Ok(None)),
             (&[("authorization", "Bearer ")], Ok(None)),
             // The key itself is exact.
-            (&[("x-api-key", "K1")], Ok(Presented { client: Option::None, source: KeySource::Header })),
-            (&[("x-api-key", "k1"), ("authorization", "Bearer k1")], known(0, KeySource::Header)),
-            (&[("x-api-key", "k1"), ("authorization", "Bearer k2")], Err(Refusal::AmbiguousCredentials)),
-            (&[("x-api-key", "k1"), ("x-api-key", "nope")], Err(Refusal::AmbiguousCredentials)),
+            (
+                &[("x-api-key", "K1")],
+                Ok(Presented {
+                    client: Option::None,
+                    source: KeySource::Header,
+                }),
+            ),
+            (
+                &[("x-api-key", "k1"), ("authorization", "Bearer k1")],
+                known(0, KeySource::Header),
+            ),
+            (
+                &[("x-api-key", "k1"), ("authorization", "Bearer k2")],
+                Err(Refusal::AmbiguousCredentials),
+            ),
+            (
+                &[("x-api-key", "k1"), ("x-api-key", "nope")],
+                Err(Refusal::AmbiguousCredentials),
+            ),
         ];
         for (headers, want) in cases {
             assert_eq!(&who(headers), want, "{headers:?}");

@@ -31,8 +31,11 @@ use slots::{IdentSlot, IpSlot, MethodSlot, SlotScratch, ValueSlot};
 use verdict::{Cause, ClientId, Decision, Refusal, Reported, RuleId, UnknownClient, Verdict};
 
 /// Headers that ask a framework to treat a request as another method.
-pub(crate) const METHOD_OVERRIDE_HEADERS: [&str; 3] =
-    ["x-http-method-override", "x-http-method", "x-method-override"];
+pub(crate) const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
 
 /// The most readings of one request's method (the method and its overrides).
 const MAX_METHOD_READINGS: usize = 4;
@@ -175,7 +178,9 @@ pub(crate) struct Condition {
 
 #[derive(Debug, Clone)]
 pub(crate) enum ConditionData {
-    Ip { atoms: Vec<u32> },
+    Ip {
+        atoms: Vec<u32>,
+    },
     Method(Vec<Box<[u8]>>),
     /// Each compiled pattern with the index of the written alternative it came from.
     Value(Vec<(PatternRef, usize)>),
@@ -317,6 +322,11 @@ impl Engine {
         self.clients.iter().map(|c| c.name.as_str())
     }
 
+    /// The header API keys are read from, if the policy has `[keys]`.
+    pub fn key_header(&self) -> Option<&str> {
+        self.keys.as_ref().map(|k| k.header.as_str())
+    }
+
     /// The effect when no rule applies.
     pub fn default_effect(&self) -> Effect {
         self.default
@@ -415,14 +425,21 @@ impl Engine {
 
     fn effect_of(&self, cause: Cause) -> Effect {
         match cause {
-            Cause::Rule(id) => self.rules.get(id.index()).map_or(Effect::Forbid, |r| r.effect),
+            Cause::Rule(id) => self
+                .rules
+                .get(id.index())
+                .map_or(Effect::Forbid, |r| r.effect),
             Cause::Default => self.default,
             Cause::Refused(_) => Effect::Forbid,
         }
     }
 
     /// Reads the request strictly into the scratch buffers.
-    pub(crate) fn prepare(&self, view: &RequestView<'_>, s: &mut Scratch) -> Result<Prepared, Refusal> {
+    pub(crate) fn prepare(
+        &self,
+        view: &RequestView<'_>,
+        s: &mut Scratch,
+    ) -> Result<Prepared, Refusal> {
         // Methods: the request's, then each distinct override, all upper-cased so that a case
         // variant cannot slip past a method condition.
         if !path::is_token(view.method) {
@@ -509,7 +526,10 @@ impl Engine {
         s.acc.clear();
         s.acc.extend_from_slice(&s.base);
         if let Some(method) = &self.method {
-            let m = s.methods.get(reading.method).map_or(&[][..], |m| m.as_slice());
+            let m = s
+                .methods
+                .get(reading.method)
+                .map_or(&[][..], |m| m.as_slice());
             and_into(&mut s.acc, method.bits(m));
         }
         if let Some(path) = &self.path {
@@ -518,16 +538,21 @@ impl Engine {
             } else {
                 s.paths.decoded.as_slice()
             };
-            path.and_into(&mut s.acc, self.forbid_favouring.words(), view, Some(value), &mut s.slot);
+            path.and_into(
+                &mut s.acc,
+                self.forbid_favouring.words(),
+                view,
+                Some(value),
+                &mut s.slot,
+            );
         }
     }
 
     /// Picks the deciding rule from the clause bits.
     fn combine_bits(&self, acc: &[u64], reported: &mut Reported) -> Cause {
         let (when, unless) = acc.split_at(self.half.min(acc.len()));
-        let applies = |i: usize| {
-            when.get(i).copied().unwrap_or(0) & !unless.get(i).copied().unwrap_or(0)
-        };
+        let applies =
+            |i: usize| when.get(i).copied().unwrap_or(0) & !unless.get(i).copied().unwrap_or(0);
         let word = |b: &Bits, i: usize| b.words().get(i).copied().unwrap_or(0);
         let mut record = |i: usize, mut bits: u64| {
             while bits != 0 {

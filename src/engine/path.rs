@@ -62,8 +62,7 @@ pub(crate) fn split_target(target: &[u8], max_length: usize) -> Result<Target<'_
 
 fn strip_scheme(target: &[u8]) -> Option<&[u8]> {
     for scheme in [&b"http://"[..], b"https://"] {
-        if target.len() >= scheme.len()
-            && target.get(..scheme.len())?.eq_ignore_ascii_case(scheme)
+        if target.len() >= scheme.len() && target.get(..scheme.len())?.eq_ignore_ascii_case(scheme)
         {
             return target.get(scheme.len()..);
         }
@@ -187,7 +186,11 @@ pub(crate) fn normalize_host(raw: &[u8], out: &mut String) -> Result<(), Refusal
         let (host, rest) = raw.split_at(close + 1);
         check_port(rest)?;
         let inner = host.get(1..host.len() - 1).unwrap_or(&[]);
-        if inner.is_empty() || !inner.iter().all(|b| b.is_ascii_hexdigit() || b":.".contains(b)) {
+        if inner.is_empty()
+            || !inner
+                .iter()
+                .all(|b| b.is_ascii_hexdigit() || b":.".contains(b))
+        {
             return Err(Refusal::InvalidHost);
         }
         host
@@ -221,9 +224,8 @@ fn check_port(rest: &[u8]) -> Result<(), Refusal> {
 /// True when `m` is an HTTP token (RFC 9110 `tchar`s), as methods and header names must be.
 pub(crate) fn is_token(m: &[u8]) -> bool {
     !m.is_empty()
-        && m.iter().all(|&b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && m.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]
@@ -263,7 +265,11 @@ mod tests {
             ("*", "*"),
         ];
         for (target, want) in cases {
-            assert_eq!(norm(target, STRICT), Ok((want.to_owned(), None)), "{target}");
+            assert_eq!(
+                norm(target, STRICT),
+                Ok((want.to_owned(), None)),
+                "{target}"
+            );
         }
     }
 
@@ -331,7 +337,10 @@ mod tests {
             Ok(("/files/a/b".to_owned(), Some("/files/a%2Fb".to_owned())))
         );
         // The decoded reading still may not hide a dot or empty segment.
-        assert_eq!(norm("/files/a%2F..%2Fadmin", both), Err(Refusal::DotSegment));
+        assert_eq!(
+            norm("/files/a%2F..%2Fadmin", both),
+            Err(Refusal::DotSegment)
+        );
         assert_eq!(norm("/files%2F%2Fadmin", both), Err(Refusal::EmptySegment));
     }
 

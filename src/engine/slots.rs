@@ -122,7 +122,13 @@ pub(crate) struct SlotScratch {
 
 impl ValueSlot {
     /// Sets in `hits` the bits of the conditions that `value` satisfies.
-    fn hits(&self, value: &[u8], hits: &mut [u64], scratch_globs: &mut Vec<usize>, patterns: &mut Option<PatternSet>) {
+    fn hits(
+        &self,
+        value: &[u8],
+        hits: &mut [u64],
+        scratch_globs: &mut Vec<usize>,
+        patterns: &mut Option<PatternSet>,
+    ) {
         hits.fill(0);
         let value = trim_ows(value);
         let text = match std::str::from_utf8(value) {

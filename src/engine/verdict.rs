@@ -192,7 +192,10 @@ impl Reported {
 
     /// The rules, in the order met.
     pub fn iter(&self) -> impl Iterator<Item = RuleId> + '_ {
-        self.ids.iter().take(usize::from(self.len)).map(|&i| RuleId(i))
+        self.ids
+            .iter()
+            .take(usize::from(self.len))
+            .map(|&i| RuleId(i))
     }
 
     /// True when no report-mode rule applied.

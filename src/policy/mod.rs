@@ -197,7 +197,11 @@ fn parse_json(source: Source) -> Result<(Document, Source), PolicyError> {
         Ok(doc) => Ok((doc, source)),
         Err(e) => {
             let message = e.to_string();
-            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
             Err(source.error_at_line(syntax(message), e.line(), e.column()))
         }
     }

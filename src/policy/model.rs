@@ -346,7 +346,10 @@ impl<'de> Deserialize<'de> for HeaderMatcherDef {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<HeaderMatcherDef, E> {
                 Ok(HeaderMatcherDef::Exact(v.to_owned()))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<HeaderMatcherDef, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<HeaderMatcherDef, A::Error> {
                 let Some(key) = map.next_key::<String>()? else {
                     return Err(de::Error::invalid_length(0, &"exactly one key"));
                 };
@@ -403,7 +406,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
                 T::deserialize(de::value::BoolDeserializer::new(v)).map(|v| OneOrMany(vec![v]))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|v| OneOrMany(vec![v]))
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|v| OneOrMany(vec![v]))
             }
         }
         d.deserialize_any(V(std::marker::PhantomData))

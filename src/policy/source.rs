@@ -88,7 +88,12 @@ impl Source {
 
     /// An error placed at a line and column given by a parser.
     #[cfg_attr(not(any(feature = "json", feature = "yaml")), allow(dead_code))]
-    pub(crate) fn error_at_line(&self, err: PolicyError, line: usize, column: usize) -> PolicyError {
+    pub(crate) fn error_at_line(
+        &self,
+        err: PolicyError,
+        line: usize,
+        column: usize,
+    ) -> PolicyError {
         let loc = Location {
             file: self.name.clone(),
             line,
@@ -107,7 +112,12 @@ impl Source {
 
     /// Places `err` at `path`; in text without spans, at the first occurrence of the `needles`
     /// in order (each searched after the previous one).
-    pub(crate) fn place(&self, err: PolicyError, path: &[Seg<'_>], needles: &[&str]) -> PolicyError {
+    pub(crate) fn place(
+        &self,
+        err: PolicyError,
+        path: &[Seg<'_>],
+        needles: &[&str],
+    ) -> PolicyError {
         match self.find(path, needles) {
             Some(offset) => self.error_at_offset(err, offset),
             None => err.in_file(self.name.clone()),

@@ -85,13 +85,22 @@ fn q(s: &str) -> String {
 }
 
 fn arr(v: &[String]) -> String {
-    format!("[{}]", v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
+    )
 }
 
 impl RefPolicy {
     pub fn to_toml(&self) -> String {
         let mut t = String::new();
-        let eff = |e: Effect| if e == Effect::Allow { "allow" } else { "forbid" };
+        let eff = |e: Effect| {
+            if e == Effect::Allow {
+                "allow"
+            } else {
+                "forbid"
+            }
+        };
         let _ = writeln!(t, "[policy]\ndefault = {:?}", eff(self.default));
         if self.forbid_overrides {
             let _ = writeln!(t, "combine = \"forbid-overrides\"");
@@ -103,11 +112,21 @@ impl RefPolicy {
         if !self.clients.is_empty() {
             let _ = writeln!(t, "[keys]");
             for (name, (key, roles)) in &self.clients {
-                let _ = writeln!(t, "[keys.clients.{name}]\nsha256 = [{:?}]\nroles = {}", portcullis::hash_key(key.as_bytes()), arr(roles));
+                let _ = writeln!(
+                    t,
+                    "[keys.clients.{name}]\nsha256 = [{:?}]\nroles = {}",
+                    portcullis::hash_key(key.as_bytes()),
+                    arr(roles)
+                );
             }
         }
         for r in &self.rules {
-            let _ = writeln!(t, "[[rules]]\nname = {:?}\neffect = {:?}", r.name, eff(r.effect));
+            let _ = writeln!(
+                t,
+                "[[rules]]\nname = {:?}\neffect = {:?}",
+                r.name,
+                eff(r.effect)
+            );
             if r.report {
                 let _ = writeln!(t, "mode = \"report\"");
             }
@@ -232,7 +251,12 @@ fn canonical(ip: IpAddr) -> IpAddr {
 
 fn host_of(req: &RefRequest) -> Option<String> {
     let h = values(req, "host").first()?.to_ascii_lowercase();
-    let h = h.split(':').next().unwrap_or("").trim_end_matches('.').to_owned();
+    let h = h
+        .split(':')
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('.')
+        .to_owned();
     (!h.is_empty()).then_some(h)
 }
 
@@ -317,7 +341,11 @@ fn conds_hold(cx: &Ctx<'_>, c: &Conds, forbid_side: bool) -> bool {
         }
     }
     if let Some(rs) = &c.role {
-        let roles = cx.client.as_ref().map(|n| cx.policy.clients[n].1.clone()).unwrap_or_default();
+        let roles = cx
+            .client
+            .as_ref()
+            .map(|n| cx.policy.clients[n].1.clone())
+            .unwrap_or_default();
         if !rs.iter().any(|r| roles.contains(r)) {
             return false;
         }
@@ -340,7 +368,10 @@ fn net(s: &str) -> IpNet {
 fn applies(cx: &Ctx<'_>, r: &RefRule) -> bool {
     let forbid = r.effect == Effect::Forbid;
     conds_hold(cx, &r.when, forbid)
-        && !r.unless.as_ref().is_some_and(|u| !u.is_empty() && conds_hold(cx, u, !forbid))
+        && !r
+            .unless
+            .as_ref()
+            .is_some_and(|u| !u.is_empty() && conds_hold(cx, u, !forbid))
 }
 
 fn decide_one(cx: &Ctx<'_>) -> (bool, Option<String>) {
@@ -363,16 +394,24 @@ fn decide_one(cx: &Ctx<'_>) -> (bool, Option<String>) {
 }
 
 pub fn evaluate(policy: &RefPolicy, req: &RefRequest) -> Answer {
-    let Some(path) = read_path(&req.target) else { return Answer::Refused };
+    let Some(path) = read_path(&req.target) else {
+        return Answer::Refused;
+    };
     if !req.method.bytes().all(|b| b.is_ascii_alphabetic()) || req.method.is_empty() {
         return Answer::Refused;
     }
     if values(req, "host").len() > 1 {
         return Answer::Refused;
     }
-    let Some(peer) = req.peer else { return Answer::Refused };
+    let Some(peer) = req.peer else {
+        return Answer::Refused;
+    };
     let mut methods = vec![req.method.to_ascii_uppercase()];
-    for h in ["x-http-method-override", "x-http-method", "x-method-override"] {
+    for h in [
+        "x-http-method-override",
+        "x-http-method",
+        "x-method-override",
+    ] {
         for v in values(req, h) {
             let v = v.to_ascii_uppercase();
             if !methods.contains(&v) {
@@ -384,7 +423,10 @@ pub fn evaluate(policy: &RefPolicy, req: &RefRequest) -> Answer {
     // different keys are ambiguous.
     let mut client = None;
     if !policy.clients.is_empty() {
-        let mut keys: Vec<&str> = values(req, "x-api-key").into_iter().filter(|k| !k.is_empty()).collect();
+        let mut keys: Vec<&str> = values(req, "x-api-key")
+            .into_iter()
+            .filter(|k| !k.is_empty())
+            .collect();
         for v in values(req, "authorization") {
             if v.len() > 7 && v[..6].eq_ignore_ascii_case("bearer") && v.as_bytes()[6] == b' ' {
                 let k = v[7..].trim_matches([' ', '\t']);
@@ -396,9 +438,13 @@ pub fn evaluate(policy: &RefPolicy, req: &RefRequest) -> Answer {
         if keys.iter().any(|k| *k != keys[0]) {
             return Answer::Refused;
         }
-        client = keys
-            .first()
-            .and_then(|k| policy.clients.iter().find(|(_, (key, _))| key == k).map(|(n, _)| n.clone()));
+        client = keys.first().and_then(|k| {
+            policy
+                .clients
+                .iter()
+                .find(|(_, (key, _))| key == k)
+                .map(|(n, _)| n.clone())
+        });
     }
     let mut first = None;
     for m in methods {
