@@ -86,10 +86,12 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod adapters;
 mod compile;
 mod engine;
 mod error;
 pub mod explain;
+pub mod gate;
 pub mod policy;
 
 #[cfg(doctest)]

@@ -92,6 +92,8 @@ pub(crate) enum HeaderSource<'a> {
     List(&'a [(String, Vec<u8>)]),
     #[cfg(feature = "http")]
     Map(&'a http::HeaderMap),
+    #[cfg(feature = "actix")]
+    Actix(&'a actix_web::http::header::HeaderMap),
 }
 
 impl<'a> RequestView<'a> {
@@ -121,6 +123,20 @@ impl<'a> RequestView<'a> {
         }
     }
 
+    /// A view of an actix-web request; the peer is the connection's address.
+    #[cfg(feature = "actix")]
+    pub fn from_actix(request: &'a actix_web::dev::ServiceRequest) -> RequestView<'a> {
+        let uri = request.uri();
+        let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        RequestView {
+            method: request.method().as_str().as_bytes(),
+            target: target.as_bytes(),
+            authority: uri.authority().map(|a| a.as_str().as_bytes()),
+            headers: HeaderSource::Actix(request.headers()),
+            peer: request.peer_addr().map(|a| a.ip()),
+        }
+    }
+
     /// The method as sent.
     pub fn method(&self) -> &'a [u8] {
         self.method
@@ -142,6 +158,8 @@ impl<'a> RequestView<'a> {
             HeaderSource::List(list) => HeaderValues::List { list, name },
             #[cfg(feature = "http")]
             HeaderSource::Map(map) => HeaderValues::Map(map.get_all(name).iter()),
+            #[cfg(feature = "actix")]
+            HeaderSource::Actix(map) => HeaderValues::Actix(map.get_all(name)),
         }
     }
 }
@@ -177,6 +195,8 @@ pub(crate) enum HeaderValues<'a> {
     },
     #[cfg(feature = "http")]
     Map(http::header::ValueIter<'a, http::HeaderValue>),
+    #[cfg(feature = "actix")]
+    Actix(std::slice::Iter<'a, actix_web::http::header::HeaderValue>),
 }
 
 impl<'a> Iterator for HeaderValues<'a> {
@@ -195,6 +215,8 @@ impl<'a> Iterator for HeaderValues<'a> {
             }
             #[cfg(feature = "http")]
             HeaderValues::Map(it) => it.next().map(|v| v.as_bytes()),
+            #[cfg(feature = "actix")]
+            HeaderValues::Actix(it) => it.next().map(|v| v.as_bytes()),
         }
     }
 }

@@ -1,0 +1,157 @@
+//! actix-web middleware: [`PolicyMiddleware`].
+//!
+//! ```no_run
+//! use actix_web::{web, App, HttpServer};
+//! use portcullis::adapters::actix::PolicyMiddleware;
+//! use portcullis::gate::{Caller, Gate};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let gate = Gate::from_path("policy.toml").expect("policy");
+//! HttpServer::new(move || {
+//!     App::new()
+//!         .wrap(PolicyMiddleware::new(gate.clone()))
+//!         .route("/whoami", web::get().to(|caller: web::ReqData<Caller>| async move {
+//!             format!("{:?}", caller.client)
+//!         }))
+//! })
+//! .bind("127.0.0.1:3000")?
+//! .run()
+//! .await
+//! # }
+//! ```
+
+use std::future::{ready, Future, Ready};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{Error, HttpMessage, HttpResponse};
+use pin_project_lite::pin_project;
+
+use crate::gate::{Denial, Gate, Outcome};
+use crate::RequestView;
+
+/// Applies a policy to every request of an actix-web app or scope; the peer is the
+/// connection's address.
+#[derive(Debug, Clone)]
+pub struct PolicyMiddleware {
+    gate: Gate,
+}
+
+impl PolicyMiddleware {
+    /// Middleware asking `gate`.
+    pub fn new(gate: Gate) -> PolicyMiddleware {
+        PolicyMiddleware { gate }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for PolicyMiddleware
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = PolicyService<S>;
+    type InitError = ();
+    type Future = Ready<Result<PolicyService<S>, ()>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(PolicyService {
+            service,
+            gate: self.gate.clone(),
+        }))
+    }
+}
+
+/// The service made by [`PolicyMiddleware`].
+#[derive(Debug)]
+pub struct PolicyService<S> {
+    service: S,
+    gate: Gate,
+}
+
+impl<S, B> Service<ServiceRequest> for PolicyService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = PolicyFuture<S::Future>;
+
+    forward_ready!(service);
+
+    fn call(&self, request: ServiceRequest) -> Self::Future {
+        let outcome = self.gate.check(&RequestView::from_actix(&request));
+        match outcome {
+            Outcome::Pass(caller) => {
+                request.extensions_mut().insert(caller);
+                PolicyFuture {
+                    kind: FutureKind::Inner {
+                        future: self.service.call(request),
+                    },
+                }
+            }
+            Outcome::Deny(denial) => {
+                let response = denial_response(denial);
+                PolicyFuture {
+                    kind: FutureKind::Denied {
+                        response: Some(request.into_response(response)),
+                    },
+                }
+            }
+        }
+    }
+}
+
+fn denial_response(denial: Denial) -> HttpResponse {
+    let status = StatusCode::from_u16(denial.status).unwrap_or(StatusCode::FORBIDDEN);
+    let mut response = HttpResponse::build(status);
+    for (name, value) in denial.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            response.append_header((name, value));
+        }
+    }
+    response.body(denial.body)
+}
+
+pin_project! {
+    /// The response future of [`PolicyService`]: the inner service's, or a ready refusal.
+    pub struct PolicyFuture<F> {
+        #[pin]
+        kind: FutureKind<F>,
+    }
+}
+
+pin_project! {
+    #[project = FutureKindProj]
+    enum FutureKind<F> {
+        Inner { #[pin] future: F },
+        Denied { response: Option<ServiceResponse<BoxBody>> },
+    }
+}
+
+impl<F, B> Future for PolicyFuture<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, Error>>,
+{
+    type Output = Result<ServiceResponse<EitherBody<B>>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            FutureKindProj::Inner { future } => future
+                .poll(cx)
+                .map(|r| r.map(ServiceResponse::map_into_left_body)),
+            FutureKindProj::Denied { response } => match response.take() {
+                Some(r) => Poll::Ready(Ok(r.map_into_right_body())),
+                None => Poll::Ready(Err(actix_web::error::ErrorInternalServerError(
+                    "polled after completion",
+                ))),
+            },
+        }
+    }
+}
