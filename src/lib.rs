@@ -63,7 +63,14 @@
 //! - `toml` (default): TOML policies.
 //! - `http` (default): [`RequestView::from_http`] for [`http::Request`].
 //! - `json`, `yaml`: JSON and YAML policies.
+//! - `tower`: [`adapters::tower::PolicyLayer`] for any tower stack.
+//! - `axum`: `tower` plus axum's `ConnectInfo` peer and [`gate::Caller`] as an extractor.
+//! - `actix`: [`adapters::actix::PolicyMiddleware`] for actix-web.
+//! - `watch`: [`gate::Gate::watch`], reloading when the policy file changes.
 //! - `cli`: the `portcullis` command-line tool.
+//!
+//! The [`gate`] module (always built) is what adapters share: the current engine behind an
+//! atomic pointer, responses, decision logs through `tracing` and per-rule counters.
 //!
 //! # Input safety
 //!
@@ -94,7 +101,7 @@ pub mod explain;
 pub mod gate;
 pub mod policy;
 
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "axum", feature = "watch"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeQuickStart;
 
