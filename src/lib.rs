@@ -99,7 +99,10 @@ mod engine;
 mod error;
 pub mod explain;
 pub mod gate;
+pub mod lint;
 pub mod policy;
+pub mod replay;
+pub mod testing;
 
 #[cfg(all(doctest, feature = "axum", feature = "watch"))]
 #[doc = include_str!("../README.md")]

@@ -423,6 +423,33 @@ impl Engine {
         (verdict, reading)
     }
 
+    /// Every rule (enforcing or not) that applies to the request under any of its readings:
+    /// for coverage reports. Allocates; not for the hot path.
+    pub(crate) fn applying_rules(&self, view: &RequestView<'_>) -> Vec<RuleId> {
+        self.with_scratch(|s| {
+            let Ok(prepared) = self.prepare(view, s) else {
+                return Vec::new();
+            };
+            self.base_bits(view, &prepared, s);
+            let mut out = Vec::new();
+            for method in 0..prepared.methods {
+                for kept_path in [false, prepared.two_paths] {
+                    self.reading_bits(view, Reading { method, kept_path }, s);
+                    let (when, unless) = s.acc.split_at(self.half.min(s.acc.len()));
+                    for rule in &self.rules {
+                        let i = rule.id.index();
+                        let bit =
+                            |w: &[u64]| w.get(i / 64).is_some_and(|x| x & (1 << (i % 64)) != 0);
+                        if bit(when) && !bit(unless) && !out.contains(&rule.id) {
+                            out.push(rule.id);
+                        }
+                    }
+                }
+            }
+            out
+        })
+    }
+
     fn effect_of(&self, cause: Cause) -> Effect {
         match cause {
             Cause::Rule(id) => self

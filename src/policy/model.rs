@@ -30,6 +30,60 @@ pub struct Document {
     /// The `[[rules]]` array, in file order.
     #[serde(default)]
     pub rules: Vec<RuleDef>,
+    /// The `[[tests]]` array: test cases beside the policy.
+    #[serde(default)]
+    pub tests: Vec<TestCaseDef>,
+}
+
+/// A file of test cases (`*.tests.toml`): only a `[[tests]]` array.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestFile {
+    /// The cases.
+    #[serde(default)]
+    pub tests: Vec<TestCaseDef>,
+}
+
+/// One `[[tests]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestCaseDef {
+    /// The case's name, shown when it fails.
+    pub name: String,
+    /// The request to decide.
+    pub request: TestRequestDef,
+    /// The expected decision: `"allow"` or `"forbid"`.
+    pub expect: Effect,
+    /// The rule that must decide (`"default"` for the policy default).
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// The status the decision must carry.
+    #[serde(default)]
+    pub status: Option<u16>,
+}
+
+/// The request of a test case.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestRequestDef {
+    /// The TCP peer address.
+    pub peer: String,
+    /// The method (`GET` when absent).
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// The request target as sent.
+    pub target: String,
+    /// Header lines by name; an array repeats the header.
+    #[serde(default)]
+    pub headers: BTreeMap<String, OneOrMany<String>>,
+    /// An API key, sent in the policy's key header. Use test keys only: test files are not
+    /// the place for real secrets.
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+fn default_method() -> String {
+    "GET".to_owned()
 }
 
 /// The effect of a rule, or of a policy's default.

@@ -1,0 +1,353 @@
+#![cfg(feature = "cli")]
+//! Policy tooling end to end: tests beside the policy, lint, replay, hash-key, and the Rust
+//! test helpers.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use portcullis::testing::req;
+use portcullis::{assert_allows, assert_forbids, Policy};
+
+fn engine() -> portcullis::Engine {
+    Policy::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/policy.toml"))
+        .unwrap()
+        .compile()
+        .unwrap()
+}
+
+#[test]
+fn assertions_pass_and_fail_with_the_explanation() {
+    let e = engine();
+    assert_allows!(e, req("GET / from 198.51.100.7"), rule = "public-site");
+    assert_forbids!(
+        e,
+        req("GET /admin/x from 198.51.100.7"),
+        rule = "admin-from-office",
+        status = 404
+    );
+    assert_forbids!(e, req("GET /a/../b from 198.51.100.7"), status = 400);
+
+    let failure = std::panic::catch_unwind(|| {
+        assert_allows!(engine(), req("GET /admin/x from 198.51.100.7"))
+    });
+    let message = *failure.unwrap_err().downcast::<String>().unwrap();
+    assert!(
+        message.starts_with("expected allow, got forbidden"),
+        "{message}"
+    );
+    assert!(
+        message.contains(r#"forbidden (404) by rule "admin-from-office""#),
+        "{message}"
+    );
+    assert!(
+        message.contains(r#"client 198.51.100.7 is not in list "office""#),
+        "{message}"
+    );
+
+    let failure = std::panic::catch_unwind(|| {
+        assert_forbids!(
+            engine(),
+            req("GET / from 198.51.100.7"),
+            rule = "blocklisted"
+        )
+    });
+    let message = *failure.unwrap_err().downcast::<String>().unwrap();
+    assert!(
+        message.contains(r#"expected rule "blocklisted" to decide, got "public-site""#),
+        "{message}"
+    );
+}
+
+fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn temp(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("portcullis-tooling-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn test_command_runs_cases_and_reports_coverage() {
+    let o = run(
+        &["test", "examples/policy.toml", "examples/policy.tests.toml"],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let text = out(&o);
+    assert!(text.lines().last() == Some("10 passed, 0 failed"), "{text}");
+    assert!(text.contains("no test exercised: no-scrapers"), "{text}");
+
+    let failing = temp(
+        "failing.tests.toml",
+        "[[tests]]\nname = \"wrong on purpose\"\nrequest = { peer = \"198.51.100.7\", target = \"/admin/x\" }\nexpect = \"allow\"\n",
+    );
+    let o = run(
+        &["test", "examples/policy.toml", failing.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let text = out(&o);
+    assert!(text.contains("FAILED wrong on purpose"), "{text}");
+    assert!(
+        text.contains("explanation: forbidden (404) by rule \"admin-from-office\""),
+        "{text}"
+    );
+    assert!(text.ends_with("3 passed, 1 failed\n"), "{text}");
+
+    let o = run(
+        &[
+            "test",
+            "examples/policy.toml",
+            failing.to_str().unwrap(),
+            "--json",
+        ],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["passed"].as_u64(), v["failed"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(v["results"][3]["passed"], false);
+    // Without the second file, the rules only it exercises are reported.
+    let unexercised: Vec<&str> = v["unexercised_rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.as_str())
+        .collect();
+    assert!(
+        unexercised.contains(&"health") && unexercised.contains(&"no-scrapers"),
+        "{unexercised:?}"
+    );
+    assert!(!unexercised.contains(&"public-site"), "{unexercised:?}");
+
+    let bad = temp("bad.tests.toml", "[[tests]]\nname = \"x\"\nrequest = { peer = \"nope\", target = \"/\" }\nexpect = \"allow\"\n");
+    let o = run(
+        &["test", "examples/policy.toml", bad.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("bad.tests.toml:3:"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn lint_fires_on_each_fixture_and_not_on_the_clean_one() {
+    let cases = [
+        ("shadowed", "api-v2-from-office"),
+        ("after-catch-all", "too-late"),
+        ("never-wins", "partners"),
+        ("unused", ""),
+        ("list-overlap", ""),
+        ("dead-glob", "traversal"),
+        ("status-401", "admin"),
+        ("report-mode", "trial"),
+    ];
+    for (code, rule) in cases {
+        let file = format!("tests/fixtures/lint/{code}.toml");
+        let o = run(&["lint", &file, "--json"], None);
+        assert!(o.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let warnings = v["warnings"].as_array().unwrap();
+        let hit = warnings.iter().find(|w| {
+            w["code"]
+                .as_str()
+                .is_some_and(|c| c.starts_with(code.split('-').next().unwrap()))
+        });
+        let hit = hit.unwrap_or_else(|| panic!("{code}: {v}"));
+        if !rule.is_empty() {
+            assert_eq!(hit["rule"], rule, "{code}: {v}");
+        }
+        assert!(hit["location"]["line"].as_u64().is_some(), "{code}: {v}");
+        let o = run(&["lint", &file, "--deny-warnings"], None);
+        assert_eq!(o.status.code(), Some(1), "{code}");
+        assert!(
+            out(&o).contains(&format!("warning[{}", code.split('-').next().unwrap())),
+            "{code}: {}",
+            out(&o)
+        );
+    }
+    let o = run(
+        &["lint", "tests/fixtures/lint/clean.toml", "--deny-warnings"],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert_eq!(out(&o), "0 warnings\n");
+}
+
+#[test]
+fn hash_key_reads_stdin_and_prints_the_entry() {
+    let o = run(&["hash-key"], Some("abc\n"));
+    assert!(o.status.success());
+    assert_eq!(
+        out(&o),
+        "sha256 = [\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"]\n"
+    );
+    let o = run(&["hash-key", "--json"], Some("abc"));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["sha256"],
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    let o = run(&["hash-key"], Some(""));
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// A combined-format log of `n` lines cycling through a few requests, one unparseable line.
+fn log(n: usize) -> String {
+    let lines = [
+        r#"198.51.100.7 - - [25/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 12 "-" "Mozilla/5.0""#,
+        r#"198.51.100.7 - - [25/Nov/2026:10:00:01 +0000] "GET /admin/users HTTP/1.1" 404 0 "-" "curl/8""#,
+        r#"203.0.113.20 - - [25/Nov/2026:10:00:02 +0000] "GET /admin/users HTTP/1.1" 200 99 "-" "Mozilla/5.0""#,
+        r#"192.0.2.44 - - [25/Nov/2026:10:00:03 +0000] "GET /docs/intro HTTP/1.1" 403 0 "-" "python-requests/2""#,
+        r#"198.51.100.8 - - [25/Nov/2026:10:00:04 +0000] "GET /api/orders HTTP/1.1" 200 5 "-" "Mozilla/5.0""#,
+        r#"198.51.100.9 - - [25/Nov/2026:10:00:05 +0000] "GET /static/..%2fadmin HTTP/1.1" 400 0 "-" "-""#,
+    ];
+    let mut out = String::with_capacity(n * 110);
+    for i in 0..n {
+        out.push_str(lines[i % lines.len()]);
+        out.push('\n');
+    }
+    out.push_str("this line is not a request\n");
+    out
+}
+
+#[test]
+fn replay_counts_per_rule_and_lists_changes() {
+    let n = 100_002;
+    let path = temp("access.log", &log(n));
+    let o = run(
+        &[
+            "replay",
+            "examples/policy.toml",
+            path.to_str().unwrap(),
+            "--json",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["lines"], (n + 1) as u64);
+    assert_eq!(v["unparsed"]["count"], 1);
+    let each = (n / 6) as u64;
+    let outcomes = &v["outcomes"];
+    assert_eq!(
+        outcomes["allow by rule \"public-site\""]["count"], each,
+        "{outcomes}"
+    );
+    assert_eq!(
+        outcomes["allow by rule \"admin\""]["count"], each,
+        "{outcomes}"
+    );
+    assert_eq!(
+        outcomes["forbidden (404) by rule \"admin-from-office\""]["count"], each,
+        "{outcomes}"
+    );
+    assert_eq!(
+        outcomes["forbidden (403) by rule \"blocklisted\""]["count"], each,
+        "{outcomes}"
+    );
+    assert_eq!(
+        outcomes["forbidden (401) by rule \"api-needs-key\""]["count"], each,
+        "{outcomes}"
+    );
+    assert_eq!(
+        outcomes["forbidden (400): the path holds an encoded `/`"]["count"], each,
+        "{outcomes}"
+    );
+    assert_eq!(
+        outcomes["allow by rule \"public-site\""]["examples"],
+        serde_json::json!(["198.51.100.7 GET /"])
+    );
+    assert_eq!(v["decided_by_key_rules"], each);
+
+    // Against a policy without the office exemption, office admins change their answer.
+    let text = std::fs::read_to_string("examples/policy.toml")
+        .unwrap()
+        .replace("unless = { ip = [\"@office\"] }", "");
+    let newer = temp("policy.toml", &text);
+    std::fs::copy(
+        "examples/blocklist.txt",
+        newer.with_file_name("blocklist.txt"),
+    )
+    .unwrap();
+    let o = run(
+        &[
+            "replay",
+            newer.to_str().unwrap(),
+            path.to_str().unwrap(),
+            "--against",
+            "examples/policy.toml",
+        ],
+        None,
+    );
+    assert!(o.status.success());
+    let text = out(&o);
+    assert!(
+        text.contains(&format!("{each} requests change their answer")),
+        "{text}"
+    );
+    assert!(
+        text.contains("allow by rule \"admin\" -> forbidden (404) by rule \"admin-from-office\""),
+        "{text}"
+    );
+    assert!(text.contains("203.0.113.20 GET /admin/users"), "{text}");
+    assert!(text.contains("replayed as unauthenticated"), "{text}");
+}
+
+#[test]
+fn replay_reads_json_lines() {
+    let path = temp(
+        "access.jsonl",
+        "{\"remote_addr\":\"198.51.100.7\",\"request\":\"GET / HTTP/1.1\"}\n{\"client_ip\":\"192.0.2.44\",\"method\":\"GET\",\"uri\":\"/\"}\n",
+    );
+    let o = run(
+        &[
+            "replay",
+            "examples/policy.toml",
+            path.to_str().unwrap(),
+            "--format",
+            "json",
+            "--json",
+        ],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["outcomes"]["allow by rule \"public-site\""]["count"], 1,
+        "{v}"
+    );
+    assert_eq!(
+        v["outcomes"]["forbidden (403) by rule \"blocklisted\""]["count"], 1,
+        "{v}"
+    );
+}
