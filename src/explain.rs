@@ -9,13 +9,16 @@ use std::net::IpAddr;
 use crate::engine::client_ip::Derivation;
 use crate::engine::keys::{Credentials, KeySource};
 use crate::engine::request::{trim_ows, AsRequestView, RequestView};
-use crate::engine::slots::{SlotScratch, ValueSource};
+use crate::engine::slots::ValueSource;
 use crate::engine::verdict::{Cause, Decision, Refusal, RuleId, UnknownClient};
 use crate::engine::{
     Atom, Clause, Condition, ConditionData, Engine, PatternRef, Prepared, Reading, Scratch, SlotRef,
 };
 use crate::error::Location;
 use crate::policy::model::{Effect, Mode};
+
+/// Each slot's bits for the reading being explained.
+type SlotCache = std::collections::HashMap<SlotRef, Vec<u64>>;
 
 /// The whole story of one decision. `Display` renders it as one log line.
 ///
@@ -202,7 +205,9 @@ impl Engine {
                         .get(reading.method)
                         .map(|m| String::from_utf8_lossy(m).into_owned()),
                     path: Some(String::from_utf8_lossy(path_bytes(s, reading)).into_owned()),
-                    host: p.has_host.then(|| s.host.clone()),
+                    host: (p.hosts > 0)
+                        .then(|| s.hosts.get(reading.host).cloned())
+                        .flatten(),
                 },
             ),
             Err(_) => (
@@ -221,15 +226,25 @@ impl Engine {
                 reason: r.to_string(),
             },
             (Cause::Rule(id), Ok(p)) => {
+                let mut cache = SlotCache::new();
                 let rule = self.rule(id);
                 let mut conditions = Vec::new();
                 for c in &rule.when {
-                    conditions.push(self.report(c, Clause::When, id, view, p, reading, s));
+                    conditions.push(self.report(
+                        c,
+                        Clause::When,
+                        id,
+                        view,
+                        p,
+                        reading,
+                        s,
+                        &mut cache,
+                    ));
                 }
                 let unless: Vec<_> = rule
                     .unless
                     .iter()
-                    .map(|c| self.report(c, Clause::Unless, id, view, p, reading, s))
+                    .map(|c| self.report(c, Clause::Unless, id, view, p, reading, s, &mut cache))
                     .collect();
                 conditions.extend(unless.into_iter().filter(|r| !r.holds));
                 DecidedBy::Rule {
@@ -248,6 +263,10 @@ impl Engine {
                 .as_ref()
                 .map(|m| format!("under method override {m:?}")),
             Ok(_) if reading.kept_path => Some("with `%2F` kept inside its segment".to_owned()),
+            Ok(_) if reading.host > 0 => request
+                .host
+                .as_ref()
+                .map(|h| format!("with host {h:?}, claimed by a forwarding header")),
             _ => None,
         };
         Explanation {
@@ -302,6 +321,7 @@ impl Engine {
         reading: Reading,
         s: &mut Scratch,
     ) -> Option<NearMiss> {
+        let mut cache = SlotCache::new();
         let mut best: Option<(usize, RuleId)> = None;
         for rule in &self.rules {
             if rule.mode == Mode::Report || rule.when.is_empty() && rule.unless.is_empty() {
@@ -318,6 +338,7 @@ impl Engine {
                         p,
                         reading,
                         s,
+                        &mut cache,
                     )
                 })
                 .count();
@@ -334,13 +355,13 @@ impl Engine {
         let reports: Vec<_> = rule
             .when
             .iter()
-            .map(|c| self.report(c, Clause::When, id, view, p, reading, s))
+            .map(|c| self.report(c, Clause::When, id, view, p, reading, s, &mut cache))
             .collect();
         let missed: Vec<_> = reports.into_iter().filter(|r| !r.holds).collect();
         let exempted_by = if missed.is_empty() {
             rule.unless
                 .iter()
-                .map(|c| self.report(c, Clause::Unless, id, view, p, reading, s))
+                .map(|c| self.report(c, Clause::Unless, id, view, p, reading, s, &mut cache))
                 .filter(|r| r.holds)
                 .collect()
         } else {
@@ -363,7 +384,9 @@ impl Engine {
         }
     }
 
-    /// Whether one condition holds, computed with the same slot code as a decision.
+    /// Whether one condition holds, read from its slot's bits (computed once per explanation
+    /// by the same code as a decision).
+    #[allow(clippy::too_many_arguments)]
     fn holds(
         &self,
         c: &Condition,
@@ -372,53 +395,17 @@ impl Engine {
         p: &Prepared,
         reading: Reading,
         s: &mut Scratch,
+        cache: &mut SlotCache,
     ) -> bool {
-        let words = self.half * 2;
-        let mut acc = vec![u64::MAX; words];
-        let fav = self.forbid_favouring.words();
-        let mut scratch = SlotScratch::default();
-        match c.slot {
-            SlotRef::Ip => {
-                if let Some(ip) = &self.ip {
-                    crate::engine::bits::and_into(&mut acc, ip.bits(p.client.ok().map(|(a, _)| a)));
-                }
-            }
-            SlotRef::Method => {
-                if let Some(m) = &self.method {
-                    let method = s
-                        .methods
-                        .get(reading.method)
-                        .map_or(&[][..], |m| m.as_slice());
-                    crate::engine::bits::and_into(&mut acc, m.bits(method));
-                }
-            }
-            // The ident slot combines client, role and authenticated per clause; each of them
-            // depends only on the client, so judge the condition alone.
-            SlotRef::Ident => return self.ident_condition_holds(c, p.credentials),
-            SlotRef::Path => {
-                if let Some(path) = &self.path {
-                    path.and_into(
-                        &mut acc,
-                        fav,
-                        view,
-                        Some(path_bytes(s, reading)),
-                        &mut scratch,
-                    );
-                }
-            }
-            SlotRef::Host => {
-                if let Some(host) = &self.host {
-                    let value = p.has_host.then_some(s.host.as_bytes());
-                    host.and_into(&mut acc, fav, view, value, &mut scratch);
-                }
-            }
-            SlotRef::Header(i) => {
-                if let Some(h) = self.headers.get(i) {
-                    h.and_into(&mut acc, fav, view, None, &mut scratch);
-                }
-            }
+        // The ident slot combines client, role and authenticated per clause; each depends only
+        // on the client, so judge the condition alone.
+        if c.slot == SlotRef::Ident {
+            return self.ident_condition_holds(c, p.credentials);
         }
-        acc.get(bit as usize / 64)
+        let bits = cache
+            .entry(c.slot)
+            .or_insert_with(|| self.slot_bits(c.slot, view, p, reading, s));
+        bits.get(bit as usize / 64)
             .is_some_and(|w| w & (1 << (bit % 64)) != 0)
     }
 
@@ -449,8 +436,9 @@ impl Engine {
         p: &Prepared,
         reading: Reading,
         s: &mut Scratch,
+        cache: &mut SlotCache,
     ) -> ConditionReport {
-        let holds = self.holds(c, self.clause_bit(id, clause), view, p, reading, s);
+        let holds = self.holds(c, self.clause_bit(id, clause), view, p, reading, s, cache);
         let (subject, values, matched) = self.witness(c, view, p, reading, s);
         ConditionReport {
             clause,
@@ -476,7 +464,7 @@ impl Engine {
                 let Ok((ip, _)) = p.client else {
                     return ("client".into(), Vec::new(), None);
                 };
-                let here = self.ip.as_ref().map_or(&[][..], |slot| slot.atoms(ip));
+                let here = self.ip.as_ref().map_or(&[][..], |slot| slot.atoms_of(ip));
                 let matched = atoms.iter().filter(|a| here.contains(a)).find_map(|&a| {
                     match self.atoms.get(a as usize) {
                         Some(Atom::List(l)) => self.lists.get(*l).map(|l| format!("@{}", l.name)),
@@ -555,11 +543,12 @@ impl Engine {
             SlotRef::Host => (
                 self.host.as_ref(),
                 "host".into(),
-                if p.has_host {
-                    vec![s.host.as_bytes().to_vec()]
-                } else {
-                    Vec::new()
-                },
+                (p.hosts > 0)
+                    .then(|| s.hosts.get(reading.host))
+                    .flatten()
+                    .map(|h| h.as_bytes().to_vec())
+                    .into_iter()
+                    .collect(),
                 false,
             ),
             SlotRef::Header(i) => {
@@ -577,8 +566,10 @@ impl Engine {
                 } else {
                     format!("header {name}")
                 };
-                let secret =
-                    name == "authorization" || self.keys.as_ref().is_some_and(|k| k.header == name);
+                let secret = matches!(
+                    name,
+                    "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
+                ) || self.keys.as_ref().is_some_and(|k| k.header == name);
                 (slot, subject, values, secret)
             }
             _ => (None, String::new(), Vec::new(), false),
@@ -699,6 +690,9 @@ impl fmt::Display for ConditionReport {
             .collect();
         let matched = self.matched.as_deref().map(|m| self.show_alternative(m));
         match self.subject.as_str() {
+            "client" if self.values.is_empty() && self.holds => {
+                write!(f, "client address unknown, read as in {}", alts.join(", "))
+            }
             "client" => match (matched, self.holds) {
                 (Some(m), true) => write!(f, "client {value} is in {m}"),
                 (None, true) => write!(f, "client {value} is in {}", alts.join(", ")),

@@ -78,14 +78,26 @@
 //!   components could read differently (dot segments, `//`, encoded separators, `;`, control
 //!   characters, bad escapes, two hosts, two API keys, an unparseable forwarded address) is
 //!   forbidden with the reason before any rule runs.
-//! - Deciding costs time proportional to the request (its target, its headers) and the number
-//!   of condition slots, not the number of rules, addresses or patterns; it takes no lock and,
-//!   once a thread's scratch buffers have grown, allocates nothing.
+//! - Deciding costs time proportional to the request (its target, its headers), the number of
+//!   condition slots, and one machine word per 64 rules — not the number of addresses or
+//!   patterns. It takes no lock of its own (the glob and regex matchers keep caches in a pool
+//!   that is lock-free for the thread that made them) and, once a thread's scratch buffers have
+//!   grown, allocates nothing.
+//! - Compiled memory grows with the policy's text: address ranges, patterns and per-key rule
+//!   lists are stored sparsely; only a handful of bit sets per slot span all rules.
 //! - Policies are bounded: documents up to [`MAX_POLICY_BYTES`], patterns up to
 //!   [`MAX_PATTERN_LEN`] bytes, regexes anchored and limited to [`MAX_REGEX_BYTES`] of
 //!   compiled size, list files up to [`MAX_LIST_FILE_BYTES`] and [`MAX_LIST_ENTRIES`] entries.
 //! - API keys are hashed with SHA-256 on arrival, looked up by digest and never stored, logged
-//!   or shown; explanations redact headers that carry credentials.
+//!   or shown; explanations, logs and `Debug` output redact headers that carry credentials.
+//!
+//! # Testing policies
+//!
+//! [`testing`] runs test cases written beside a policy and offers [`assert_allows!`] and
+//! [`assert_forbids!`], whose failure message is the whole explanation; [`lint`] finds rules
+//! that can never decide and other mistakes; [`replay`] streams an access log through a
+//! policy. The `cli` feature puts them on the command line: `portcullis check | explain | test
+//! | lint | replay | hash-key`.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]

@@ -370,3 +370,30 @@ async fn reloads_under_load_lose_nothing() {
         assert_eq!(get(addr, LOCAL, "/", &[]).await.status, 200, "{fw:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axum_nested_routers_are_decided_on_the_original_path() {
+    let gate = Gate::new(
+        Policy::from_toml("[policy]\ndefault = \"allow\"\n[[rules]]\nname = \"no-admin\"\neffect = \"forbid\"\nwhen = { path = \"/admin/**\" }\n")
+            .unwrap()
+            .compile()
+            .unwrap(),
+    );
+    // The layer sits on the inner router, which sees `/users` for `/admin/users`.
+    let inner = axum::Router::new()
+        .route("/users", axum::routing::get(|| async { "users" }))
+        .layer(portcullis::adapters::axum::layer(gate));
+    let app = axum::Router::new().nest("/admin", inner);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
+    let r = support::get(addr, LOCAL, "/admin/users", &[]).await;
+    assert_eq!(r.status, 403, "{r:?}");
+    server.abort();
+}

@@ -77,7 +77,15 @@ const HOSTS: &[&str] = &[
     "example.com.",
 ];
 const HOST_GLOBS: &[&str] = &["example.com", "*.example.com", "other.org"];
-const ENV_VALUES: &[&str] = &["prod", "dev", "Prod", " prod "];
+const ENV_VALUES: &[&str] = &[
+    "prod",
+    "dev",
+    "Prod",
+    " prod ",
+    "prod, dev",
+    "prod,prod-eu",
+    ",",
+];
 const USER_AGENTS: &[&str] = &["curl/8.0", "Mozilla/5.0", "python-requests/2", "CURL/7"];
 const UA_GLOBS: &[&str] = &["*curl*", "*python*", "mozilla*"];
 const KEYS: &[&str] = &["ka", "kb", "kc", "bad"];

@@ -739,3 +739,242 @@ fn the_example_policy_compiles() {
         Some(3)
     );
 }
+
+#[test]
+fn comma_joined_header_values_are_read_as_lists() {
+    let e = engine(
+        r#"
+        [policy]
+        default = "forbid"
+        [[rules]]
+        name = "no-dev"
+        effect = "forbid"
+        when = { header = { x-env = "dev" } }
+        [[rules]]
+        name = "prod-only"
+        effect = "allow"
+        when = { header = { x-env = { glob = "prod*" } } }
+        [[rules]]
+        name = "browsers"
+        effect = "allow"
+        when = { user_agent = "Mozilla/*" }
+    "#,
+    );
+    let peer = ip("192.0.2.1");
+    let cases: &[(&str, &str, Want)] = &[
+        ("x-env", "prod", (Allow, "prod-only")),
+        // Joined by an intermediary, split again by a backend: `dev` is there.
+        ("x-env", "prod, dev", (Forbidden, "no-dev")),
+        ("x-env", "prod,dev", (Forbidden, "no-dev")),
+        // An allow condition needs every element: `prod, staging` is not all prod.
+        ("x-env", "prod, staging", (Forbidden, "default")),
+        ("x-env", "prod-eu, prod-us", (Allow, "prod-only")),
+        // User-Agent is not a list: its commas are part of the product comment.
+        (
+            "user-agent",
+            "Mozilla/5.0 (KHTML, like Gecko)",
+            (Allow, "browsers"),
+        ),
+    ];
+    for (name, value, want) in cases {
+        let req = Request::get("/").peer(peer).header(*name, *value);
+        assert_eq!(
+            outcome(&e, &req),
+            (want.0, want.1.to_owned()),
+            "{name}: {value}"
+        );
+    }
+}
+
+#[test]
+fn forwarded_host_claims_are_further_readings() {
+    let e = engine(
+        r#"
+        [policy]
+        default = "allow"
+        [[rules]]
+        name = "no-admin-host"
+        effect = "forbid"
+        when = { host = "admin.example.com" }
+    "#,
+    );
+    let peer = ip("192.0.2.1");
+    let cases: &[(Headers, Want)] = &[
+        (&[("host", "www.example.com")], (Allow, "default")),
+        (
+            &[("host", "admin.example.com")],
+            (Forbidden, "no-admin-host"),
+        ),
+        (
+            &[
+                ("host", "www.example.com"),
+                ("x-forwarded-host", "admin.example.com"),
+            ],
+            (Forbidden, "no-admin-host"),
+        ),
+        (
+            &[
+                ("host", "www.example.com"),
+                ("x-forwarded-host", "a.example.com, ADMIN.example.com:443"),
+            ],
+            (Forbidden, "no-admin-host"),
+        ),
+        (
+            &[
+                ("host", "www.example.com"),
+                ("forwarded", "for=192.0.2.1;host=\"admin.example.com\""),
+            ],
+            (Forbidden, "no-admin-host"),
+        ),
+        (
+            &[
+                ("host", "www.example.com"),
+                (
+                    "x-forwarded-host",
+                    "a.example.com, b.example.com, c.example.com",
+                ),
+            ],
+            (Forbidden, "refused: the request names more than one host"),
+        ),
+        (
+            &[("host", "admin.example.com..")],
+            (Forbidden, "refused: the host is not a valid host name"),
+        ),
+        (
+            &[("host", ".admin.example.com")],
+            (Forbidden, "refused: the host is not a valid host name"),
+        ),
+    ];
+    for (headers, want) in cases {
+        let mut req = Request::get("/").peer(peer);
+        for (n, v) in *headers {
+            req = req.header(*n, *v);
+        }
+        assert_eq!(
+            outcome(&e, &req),
+            (want.0, want.1.to_owned()),
+            "{headers:?}"
+        );
+    }
+    let text = e
+        .explain(
+            &Request::get("/")
+                .peer(peer)
+                .header("host", "www.example.com")
+                .header("x-forwarded-host", "admin.example.com"),
+        )
+        .to_string();
+    assert!(text.contains("claimed by a forwarding header"), "{text}");
+}
+
+#[test]
+fn paths_are_not_trimmed() {
+    let e = engine(
+        r#"
+        [policy]
+        default = "forbid"
+        [[rules]]
+        name = "health"
+        effect = "allow"
+        when = { path = "/health" }
+    "#,
+    );
+    let peer = ip("192.0.2.1");
+    assert_eq!(
+        outcome(&e, &Request::get("/health").peer(peer)),
+        (Allow, "health".to_owned())
+    );
+    assert_eq!(
+        outcome(&e, &Request::get("/health%20").peer(peer)),
+        (Forbidden, "default".to_owned())
+    );
+    assert_eq!(
+        outcome(&e, &Request::get("/health%09").peer(peer)).0,
+        Forbidden
+    );
+}
+
+#[test]
+fn secrets_in_other_headers_are_redacted() {
+    let e = engine(
+        r#"
+        [policy]
+        default = "allow"
+        [[rules]]
+        name = "no-debug-cookie"
+        effect = "forbid"
+        when = { header = { cookie = { regex = ".*debug=1.*" } } }
+    "#,
+    );
+    let req = Request::get("/")
+        .peer(ip("192.0.2.1"))
+        .header("cookie", "session=s3cret; debug=1");
+    let text = e.explain(&req).to_string();
+    assert!(
+        text.contains("no-debug-cookie") && !text.contains("s3cret"),
+        "{text}"
+    );
+    assert!(!format!("{req:?}").contains("s3cret"));
+}
+
+#[test]
+fn unknown_clients_are_explained_as_such() {
+    let e = engine(
+        r#"
+        [policy]
+        default = "allow"
+        [client_ip]
+        source = "x-forwarded-for"
+        trusted_proxies = ["10.0.0.0/8"]
+        on_unknown = "evaluate"
+        [lists]
+        blocked = ["192.0.2.0/24"]
+        [[rules]]
+        name = "blocked"
+        effect = "forbid"
+        when = { ip = "@blocked" }
+    "#,
+    );
+    let req = Request::get("/")
+        .peer(ip("10.0.0.1"))
+        .header("x-forwarded-for", "junk");
+    let text = e.explain(&req).to_string();
+    assert!(
+        text.contains(r#"client address unknown, read as in list "blocked""#),
+        "{text}"
+    );
+}
+
+#[cfg(feature = "http")]
+#[test]
+fn connect_requests_are_refused() {
+    let e = engine("[policy]\ndefault = \"allow\"\n");
+    let request = http::Request::builder()
+        .method("CONNECT")
+        .uri("example.com:443")
+        .body(())
+        .unwrap();
+    let v = e.decide(&portcullis::RequestView::from_http(
+        &request,
+        Some(ip("192.0.2.1")),
+    ));
+    assert_eq!(v.cause(), Cause::Refused(Refusal::EmptyTarget));
+}
+
+#[test]
+fn many_rules_compile_small_and_decide_right() {
+    let mut text = String::from("[policy]\ndefault = \"allow\"\n");
+    for i in 0..5000u32 {
+        let [a, b] = (i as u16).to_be_bytes();
+        text.push_str(&format!("[[rules]]\nname = \"r{i}\"\neffect = \"forbid\"\nwhen = {{ ip = \"10.9.{a}.{b}\", method = \"M{i}\" }}\n"));
+    }
+    let e = engine(&text);
+    assert_eq!(
+        outcome(&e, &Request::new("M4321", "/").peer(ip("10.9.16.225"))),
+        (Forbidden, "r4321".to_owned())
+    );
+    assert_eq!(
+        outcome(&e, &Request::new("M4321", "/").peer(ip("10.9.16.226"))),
+        (Allow, "default".to_owned())
+    );
+}

@@ -122,7 +122,20 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let peer = (self.peer)(request.extensions());
-        let outcome = self.gate.check(&RequestView::from_http(&request, peer));
+        let view = RequestView::from_http(&request, peer);
+        // Inside a nested axum router the URI has lost its prefix; decide on the original.
+        #[cfg(feature = "axum")]
+        let view = match request.extensions().get::<::axum::extract::OriginalUri>() {
+            Some(original) => view.with_target(
+                original
+                    .0
+                    .path_and_query()
+                    .map_or("", |pq| pq.as_str())
+                    .as_bytes(),
+            ),
+            None => view,
+        };
+        let outcome = self.gate.check(&view);
         match outcome {
             Outcome::Pass(caller) => {
                 request.extensions_mut().insert(caller);

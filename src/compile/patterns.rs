@@ -72,7 +72,22 @@ pub(crate) fn globs(p: &str, kind: GlobKind) -> Result<Vec<Glob>, String> {
             .build()
             .map_err(|e| format!("invalid glob `{p}`: {}", glob_reason(&e)))
     };
-    let mut out = vec![build(p)?];
+    // Host names have no character classes; brackets are an IPv6 literal's.
+    let literal_brackets;
+    let p_glob = if kind == GlobKind::Host {
+        literal_brackets = p
+            .chars()
+            .map(|c| match c {
+                '[' => "[[]".to_owned(),
+                ']' => "[]]".to_owned(),
+                c => c.to_string(),
+            })
+            .collect::<String>();
+        literal_brackets.as_str()
+    } else {
+        p
+    };
+    let mut out = vec![build(p_glob)?];
     if let (GlobKind::Path { .. }, Some(dir)) = (kind, p.strip_suffix("/**")) {
         if !dir.is_empty() {
             out.push(build(dir)?);
@@ -112,6 +127,10 @@ pub(crate) fn anchored(p: &str) -> String {
 /// Checks one regular expression, so that an error can name it.
 pub(crate) fn check_regex(p: &str) -> Result<String, String> {
     check_text(p, "regex")?;
+    // The bare pattern must parse on its own: then it cannot close the anchoring group early
+    // (`v1)|(v2` would make `^(?:v1)|(v2)$`, whose first branch is not anchored at the end).
+    regex_automata::util::syntax::parse_with(p, &syntax_config())
+        .map_err(|e| format!("invalid regex `{p}`: {}", first_line(&e.to_string())))?;
     let text = anchored(p);
     Regex::builder()
         .configure(regex_config())
@@ -200,6 +219,7 @@ mod tests {
             (globs("/a\nb", path).unwrap_err(), "control character"),
             (check_regex("(unclosed").unwrap_err(), "invalid regex"),
             (check_regex("a{1000}{1000}").unwrap_err(), "invalid regex"),
+            (check_regex("v1)|(v2").unwrap_err(), "invalid regex"),
         ];
         for (err, want) in cases {
             assert!(err.contains(want), "{err:?} should mention {want:?}");

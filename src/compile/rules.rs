@@ -100,8 +100,8 @@ pub(crate) fn compile(
         ip: IpBuilder::default(),
         method: MethodBuilder::default(),
         ident: IdentBuilder::default(),
-        path: ValueBuilder::new(ValueSource::Path),
-        host: ValueBuilder::new(ValueSource::Host),
+        path: ValueBuilder::new(ValueSource::Path, false),
+        host: ValueBuilder::new(ValueSource::Host, false),
         headers: Vec::new(),
         header_index: HashMap::new(),
         user_agent: None,
@@ -330,6 +330,16 @@ fn conditions(
     }
 
     if let Some(headers) = &c.header {
+        if headers.is_empty() {
+            return Err(place.error(
+                cx,
+                "header",
+                None,
+                "header",
+                "`header` is empty, so it could never hold; remove it or name at least one header"
+                    .to_owned(),
+            ));
+        }
         let mut seen = HashSet::new();
         for (name, matchers) in headers {
             let lower = name.to_ascii_lowercase();
@@ -467,6 +477,17 @@ fn conditions(
     if !ident.is_empty() {
         b.ident.add(bit, ident);
     }
+    // INVARIANT: a clause that says something compiles to at least one condition; otherwise
+    // no slot would claim its bit and it would hold for every request.
+    if !c.is_empty() && out.is_empty() {
+        return Err(place.error(
+            cx,
+            place.clause,
+            None,
+            place.clause,
+            format!("`{}` names no condition", place.clause),
+        ));
+    }
     Ok(out)
 }
 
@@ -480,8 +501,10 @@ fn header_slot(b: &mut Builders, name: &str, user_agent: bool) -> usize {
     if let Some(i) = existing {
         return i;
     }
-    b.headers
-        .push(ValueBuilder::new(ValueSource::Header(name.to_owned())));
+    b.headers.push(ValueBuilder::new(
+        ValueSource::Header(name.to_owned()),
+        !user_agent,
+    ));
     let i = b.headers.len() - 1;
     if user_agent {
         b.user_agent = Some(i);

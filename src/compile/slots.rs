@@ -8,7 +8,7 @@ use globset::{Glob, GlobSetBuilder};
 use crate::compile::ip::{self, SetInterner};
 use crate::compile::patterns;
 use crate::engine::bits::Bits;
-use crate::engine::slots::{IdentSlot, IpSlot, MethodSlot, ValueSlot, ValueSource};
+use crate::engine::slots::{IdentSlot, IpSlot, MethodSlot, SparseSlot, ValueSlot, ValueSource};
 use crate::engine::{Atom, ClientInfo, PatternRef};
 
 /// Marks the clause bits that have a condition in a slot.
@@ -92,34 +92,27 @@ impl IpBuilder {
         let mut interner = SetInterner::new();
         let table = ip::build(&nets, &mut interner);
         drop(nets);
-        let set_bits = interner
-            .sets
-            .iter()
-            .map(|set| {
-                let mut b = neutral.clone();
-                for &a in set {
-                    for &bit in self.atom_bits.get(a as usize).into_iter().flatten() {
-                        b.set(bit);
-                    }
-                }
-                b
-            })
-            .collect();
         let mut unknown = neutral.clone();
         for &bit in &self.claimed.0 {
             if forbid_favouring.get(bit) {
                 unknown.set(bit);
             }
         }
-        let set_atoms = interner
-            .sets
-            .into_iter()
-            .map(Vec::into_boxed_slice)
-            .collect();
         let slot = IpSlot {
             table,
-            set_bits,
-            set_atoms,
+            set_atoms: interner
+                .sets
+                .into_iter()
+                .map(Vec::into_boxed_slice)
+                .collect(),
+            atoms: SparseSlot {
+                neutral,
+                keys: self
+                    .atom_bits
+                    .into_iter()
+                    .map(Vec::into_boxed_slice)
+                    .collect(),
+            },
             unknown,
         };
         (Some(slot), self.atoms)
@@ -148,19 +141,19 @@ impl MethodBuilder {
         if self.claimed.is_empty() {
             return None;
         }
-        let other = self.claimed.neutral(exists);
-        let methods = self
-            .methods
-            .into_iter()
-            .map(|(m, bits)| {
-                let mut b = other.clone();
-                for bit in bits {
-                    b.set(bit);
-                }
-                (m, b)
-            })
-            .collect();
-        Some(MethodSlot { methods, other })
+        let mut ids = HashMap::new();
+        let mut keys = Vec::with_capacity(self.methods.len());
+        for (m, bits) in self.methods {
+            ids.insert(m, u32::try_from(keys.len()).unwrap_or(u32::MAX));
+            keys.push(bits.into_boxed_slice());
+        }
+        Some(MethodSlot {
+            ids,
+            methods: SparseSlot {
+                neutral: self.claimed.neutral(exists),
+                keys,
+            },
+        })
     }
 }
 
@@ -176,60 +169,66 @@ impl IdentCondition {
     pub(crate) fn is_empty(&self) -> bool {
         self.clients.is_none() && self.roles.is_none() && self.authenticated.is_none()
     }
-
-    fn holds(&self, client: Option<(u32, &ClientInfo)>) -> bool {
-        let client_ok = match (&self.clients, client) {
-            (None, _) => true,
-            (Some(ids), Some((id, _))) => ids.contains(&id),
-            (Some(_), None) => false,
-        };
-        let role_ok = match (&self.roles, client) {
-            (None, _) => true,
-            (Some(roles), Some((_, info))) => roles.iter().any(|r| info.roles.contains(r)),
-            (Some(_), None) => false,
-        };
-        let auth_ok = self
-            .authenticated
-            .is_none_or(|want| want == client.is_some());
-        client_ok && role_ok && auth_ok
-    }
 }
 
 /// Client, role and authentication conditions.
 #[derive(Debug, Default)]
 pub(crate) struct IdentBuilder {
-    claimed: Claimed,
     conditions: Vec<(u32, IdentCondition)>,
 }
 
 impl IdentBuilder {
     pub(crate) fn add(&mut self, bit: u32, condition: IdentCondition) {
-        self.claimed.claim(bit);
         self.conditions.push((bit, condition));
     }
 
     pub(crate) fn build(self, exists: &Bits, clients: &[ClientInfo]) -> Option<IdentSlot> {
-        if self.claimed.is_empty() {
+        if self.conditions.is_empty() {
             return None;
         }
-        let neutral = self.claimed.neutral(exists);
-        let bits_for = |client: Option<(u32, &ClientInfo)>| {
-            let mut b = neutral.clone();
+        // Role ids, in the order clients name them.
+        let mut role_ids: HashMap<&str, u32> = HashMap::new();
+        let client_roles = clients
+            .iter()
+            .map(|c| {
+                c.roles
+                    .iter()
+                    .map(|r| {
+                        let next = u32::try_from(role_ids.len()).unwrap_or(u32::MAX);
+                        *role_ids.entry(r.as_str()).or_insert(next)
+                    })
+                    .collect()
+            })
+            .collect();
+        let sparse = |keys: usize, pick: &dyn Fn(&IdentCondition) -> Option<Vec<u32>>| {
+            let mut claimed = Claimed::default();
+            let mut bits = vec![Vec::new(); keys];
             for (bit, c) in &self.conditions {
-                if c.holds(client) {
-                    b.set(*bit);
+                if let Some(ks) = pick(c) {
+                    claimed.claim(*bit);
+                    for k in ks {
+                        if let Some(b) = bits.get_mut(k as usize) {
+                            b.push(*bit);
+                        }
+                    }
                 }
             }
-            b
+            (!claimed.is_empty()).then(|| SparseSlot {
+                neutral: claimed.neutral(exists),
+                keys: bits.into_iter().map(Vec::into_boxed_slice).collect(),
+            })
         };
-        let per_client = clients
-            .iter()
-            .enumerate()
-            .map(|(i, c)| bits_for(Some((u32::try_from(i).unwrap_or(u32::MAX), c))))
-            .collect();
         Some(IdentSlot {
-            per_client,
-            anonymous: bits_for(None),
+            clients: sparse(clients.len(), &|c| c.clients.clone()),
+            roles: sparse(role_ids.len(), &|c| {
+                c.roles.as_ref().map(|rs| {
+                    rs.iter()
+                        .filter_map(|r| role_ids.get(r.as_str()).copied())
+                        .collect()
+                })
+            }),
+            client_roles,
+            authenticated: sparse(2, &|c| c.authenticated.map(|a| vec![if a { 0 } else { 1 }])),
         })
     }
 }
@@ -238,6 +237,7 @@ impl IdentBuilder {
 #[derive(Debug)]
 pub(crate) struct ValueBuilder {
     source: ValueSource,
+    split_lists: bool,
     claimed: Claimed,
     exact: HashMap<Box<[u8]>, Vec<u32>>,
     globs: Vec<Glob>,
@@ -251,9 +251,10 @@ pub(crate) struct ValueBuilder {
 }
 
 impl ValueBuilder {
-    pub(crate) fn new(source: ValueSource) -> Self {
+    pub(crate) fn new(source: ValueSource, split_lists: bool) -> Self {
         ValueBuilder {
             source,
+            split_lists,
             claimed: Claimed::default(),
             exact: HashMap::new(),
             globs: Vec::new(),
@@ -355,6 +356,7 @@ impl ValueBuilder {
         };
         Ok(Some(ValueSlot {
             source: self.source,
+            split_lists: self.split_lists,
             neutral,
             poisoned,
             exact: self.exact,

@@ -22,7 +22,7 @@ use ipnet::IpNet;
 
 use crate::error::Location;
 use crate::policy::model::{Combine, Effect, Mode, OnUnknownClient};
-use bits::{and_into, Bits};
+use bits::Bits;
 use client_ip::{ClientIpConfig, Derivation};
 use keys::{Credentials, KeyTable};
 use path::{PathBuffers, PathOptions};
@@ -39,6 +39,9 @@ pub(crate) const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
 
 /// The most readings of one request's method (the method and its overrides).
 const MAX_METHOD_READINGS: usize = 4;
+
+/// The most distinct hosts one request may name (its own, and forwarding headers' claims).
+const MAX_HOST_READINGS: usize = 3;
 
 /// A compiled policy: immutable, cheap to share between threads, fast to query.
 ///
@@ -155,7 +158,7 @@ pub enum Clause {
 }
 
 /// Which slot a condition is evaluated in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum SlotRef {
     Ip,
     Method,
@@ -248,8 +251,10 @@ pub(crate) struct Scratch {
     acc: Vec<u64>,
     pub(crate) methods: [Vec<u8>; MAX_METHOD_READINGS],
     pub(crate) paths: PathBuffers,
-    pub(crate) host: String,
-    host_header: String,
+    /// The host readings: the request's own host, then hosts that forwarding headers claim.
+    pub(crate) hosts: [String; MAX_HOST_READINGS],
+    host_tmp: String,
+    tmp: Vec<u64>,
     slot: SlotScratch,
 }
 
@@ -261,16 +266,36 @@ thread_local! {
 pub(crate) struct Prepared {
     pub(crate) methods: usize,
     pub(crate) two_paths: bool,
-    pub(crate) has_host: bool,
+    /// How many host readings `Scratch::hosts` holds (0: the request names no host).
+    pub(crate) hosts: usize,
     pub(crate) client: Result<(IpAddr, Derivation), UnknownClient>,
     pub(crate) credentials: Credentials,
 }
 
-/// Which reading of a request decided: indexes into the method and path readings.
+/// Which reading of a request decided: indexes into the method, path and host readings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Reading {
     pub(crate) method: usize,
     pub(crate) kept_path: bool,
+    pub(crate) host: usize,
+}
+
+impl Prepared {
+    /// Every reading of the request: methods × paths × hosts, the plain one first.
+    pub(crate) fn readings(&self) -> impl Iterator<Item = Reading> + '_ {
+        (0..self.methods).flat_map(move |method| {
+            [false, true]
+                .into_iter()
+                .filter(move |&kept| !kept || self.two_paths)
+                .flat_map(move |kept_path| {
+                    (0..self.hosts.max(1)).map(move |host| Reading {
+                        method,
+                        kept_path,
+                        host,
+                    })
+                })
+        })
+    }
 }
 
 impl Engine {
@@ -380,22 +405,16 @@ impl Engine {
         self.base_bits(view, &prepared, s);
         let mut chosen: Option<(Cause, Reading)> = None;
         let mut reported = Reported::default();
-        'readings: for method in 0..prepared.methods {
-            for kept_path in [false, true] {
-                if kept_path && !prepared.two_paths {
-                    continue;
-                }
-                let reading = Reading { method, kept_path };
-                self.reading_bits(view, reading, s);
-                let cause = self.combine_bits(&s.acc, &mut reported);
-                let forbids = self.effect_of(cause) == Effect::Forbid;
-                if chosen.is_none() || forbids {
-                    chosen = Some((cause, reading));
-                }
-                // A request is allowed only if every reading of it is.
-                if forbids {
-                    break 'readings;
-                }
+        for reading in prepared.readings() {
+            self.reading_bits(view, &prepared, reading, s);
+            let cause = self.combine_bits(&s.acc, &mut reported);
+            let forbids = self.effect_of(cause) == Effect::Forbid;
+            if chosen.is_none() || forbids {
+                chosen = Some((cause, reading));
+            }
+            // A request is allowed only if every reading of it is.
+            if forbids {
+                break;
             }
         }
         let (cause, reading) = chosen.unwrap_or((Cause::Default, Reading::default()));
@@ -432,17 +451,14 @@ impl Engine {
             };
             self.base_bits(view, &prepared, s);
             let mut out = Vec::new();
-            for method in 0..prepared.methods {
-                for kept_path in [false, prepared.two_paths] {
-                    self.reading_bits(view, Reading { method, kept_path }, s);
-                    let (when, unless) = s.acc.split_at(self.half.min(s.acc.len()));
-                    for rule in &self.rules {
-                        let i = rule.id.index();
-                        let bit =
-                            |w: &[u64]| w.get(i / 64).is_some_and(|x| x & (1 << (i % 64)) != 0);
-                        if bit(when) && !bit(unless) && !out.contains(&rule.id) {
-                            out.push(rule.id);
-                        }
+            for reading in prepared.readings() {
+                self.reading_bits(view, &prepared, reading, s);
+                let (when, unless) = s.acc.split_at(self.half.min(s.acc.len()));
+                for rule in &self.rules {
+                    let i = rule.id.index();
+                    let bit = |w: &[u64]| w.get(i / 64).is_some_and(|x| x & (1 << (i % 64)) != 0);
+                    if bit(when) && !bit(unless) && !out.contains(&rule.id) {
+                        out.push(rule.id);
                     }
                 }
             }
@@ -488,26 +504,52 @@ impl Engine {
         let two_paths = path::normalize(target.path, self.path_options, &mut s.paths)?;
 
         // Host: an absolute-form target's authority, else the one Host header.
-        let mut hosts = view.header_values("host");
-        let header_host = hosts.next();
-        if hosts.next().is_some() {
+        let mut hosts = 0;
+        let mut host_lines = view.header_values("host");
+        let header_host = host_lines.next();
+        if host_lines.next().is_some() {
             return Err(Refusal::AmbiguousHost);
         }
         let authority = view.authority.or(target.authority);
         if let Some(authority) = authority {
-            path::normalize_host(authority, &mut s.host)?;
+            self.push_host(s, &mut hosts, authority)?;
             if let Some(h) = header_host {
-                path::normalize_host(h, &mut s.host_header)?;
-                if s.host_header != s.host {
+                path::normalize_host(h, &mut s.host_tmp)?;
+                if hosts > 0 && s.hosts.first() != Some(&s.host_tmp) {
                     return Err(Refusal::AmbiguousHost);
                 }
             }
         } else if let Some(h) = header_host {
-            path::normalize_host(h, &mut s.host)?;
-        } else {
-            s.host.clear();
+            self.push_host(s, &mut hosts, h)?;
         }
-        let has_host = !s.host.is_empty();
+        // Frameworks' host extractors may prefer what a forwarding header claims; when rules
+        // read the host, each claim is another reading, and all must be allowed.
+        if self.host.is_some() {
+            for line in view.header_values("x-forwarded-host") {
+                for claim in line.split(|&b| b == b',') {
+                    self.push_host(s, &mut hosts, claim)?;
+                }
+            }
+            for line in view.header_values("forwarded") {
+                for element in line.split(|&b| b == b',') {
+                    for pair in element.split(|&b| b == b';') {
+                        let pair = request::trim_ows(pair);
+                        if pair.len() > 5
+                            && pair
+                                .get(..5)
+                                .is_some_and(|k| k.eq_ignore_ascii_case(b"host="))
+                        {
+                            let value = pair.get(5..).unwrap_or(&[]);
+                            let value = match value {
+                                [b'"', inner @ .., b'"'] => inner,
+                                v => v,
+                            };
+                            self.push_host(s, &mut hosts, value)?;
+                        }
+                    }
+                }
+            }
+        }
 
         let client = self.client_ip.derive(view);
         if let Err(unknown) = client {
@@ -522,10 +564,22 @@ impl Engine {
         Ok(Prepared {
             methods,
             two_paths,
-            has_host,
+            hosts,
             client,
             credentials,
         })
+    }
+
+    /// Adds a distinct, non-empty host reading.
+    fn push_host(&self, s: &mut Scratch, count: &mut usize, raw: &[u8]) -> Result<(), Refusal> {
+        path::normalize_host(raw, &mut s.host_tmp)?;
+        if s.host_tmp.is_empty() || s.hosts.iter().take(*count).any(|h| *h == s.host_tmp) {
+            return Ok(());
+        }
+        let slot = s.hosts.get_mut(*count).ok_or(Refusal::AmbiguousHost)?;
+        slot.clone_from(&s.host_tmp);
+        *count += 1;
+        Ok(())
     }
 
     /// ANDs the slots that do not depend on the reading into `s.base`.
@@ -533,23 +587,25 @@ impl Engine {
         s.base.clear();
         s.base.extend_from_slice(self.exists.words());
         if let Some(ip) = &self.ip {
-            and_into(&mut s.base, ip.bits(p.client.ok().map(|(ip, _)| ip)));
+            ip.and_into(&mut s.base, p.client.ok().map(|(ip, _)| ip), &mut s.tmp);
         }
         if let Some(ident) = &self.ident {
-            and_into(&mut s.base, ident.bits(p.credentials));
+            ident.and_into(&mut s.base, p.credentials, &mut s.tmp);
         }
         let fav = self.forbid_favouring.words();
-        if let Some(host) = &self.host {
-            let value = p.has_host.then_some(s.host.as_bytes());
-            host.and_into(&mut s.base, fav, view, value, &mut s.slot);
-        }
         for header in &self.headers {
             header.and_into(&mut s.base, fav, view, None, &mut s.slot);
         }
     }
 
     /// `s.acc` = `s.base` AND the slots of one reading.
-    fn reading_bits(&self, view: &RequestView<'_>, reading: Reading, s: &mut Scratch) {
+    fn reading_bits(
+        &self,
+        view: &RequestView<'_>,
+        p: &Prepared,
+        reading: Reading,
+        s: &mut Scratch,
+    ) {
         s.acc.clear();
         s.acc.extend_from_slice(&s.base);
         if let Some(method) = &self.method {
@@ -557,22 +613,84 @@ impl Engine {
                 .methods
                 .get(reading.method)
                 .map_or(&[][..], |m| m.as_slice());
-            and_into(&mut s.acc, method.bits(m));
+            method.and_into(&mut s.acc, m, &mut s.tmp);
         }
+        let fav = self.forbid_favouring.words();
         if let Some(path) = &self.path {
             let value = if reading.kept_path {
                 s.paths.kept.as_slice()
             } else {
                 s.paths.decoded.as_slice()
             };
-            path.and_into(
-                &mut s.acc,
-                self.forbid_favouring.words(),
-                view,
-                Some(value),
-                &mut s.slot,
-            );
+            path.and_into(&mut s.acc, fav, view, Some(value), &mut s.slot);
         }
+        if let Some(host) = &self.host {
+            let value = (p.hosts > 0)
+                .then(|| s.hosts.get(reading.host))
+                .flatten()
+                .map(String::as_bytes);
+            host.and_into(&mut s.acc, fav, view, value, &mut s.slot);
+        }
+    }
+
+    /// The bits of one slot alone for one reading (all ones where the slot says nothing):
+    /// what explanations read, computed by the same code as a decision.
+    pub(crate) fn slot_bits(
+        &self,
+        slot: SlotRef,
+        view: &RequestView<'_>,
+        p: &Prepared,
+        reading: Reading,
+        s: &mut Scratch,
+    ) -> Vec<u64> {
+        let mut acc = vec![u64::MAX; self.half * 2];
+        let fav = self.forbid_favouring.words();
+        match slot {
+            SlotRef::Ip => {
+                if let Some(ip) = &self.ip {
+                    ip.and_into(&mut acc, p.client.ok().map(|(a, _)| a), &mut s.tmp);
+                }
+            }
+            SlotRef::Method => {
+                if let Some(m) = &self.method {
+                    let method = s
+                        .methods
+                        .get(reading.method)
+                        .map_or(&[][..], |m| m.as_slice());
+                    m.and_into(&mut acc, method, &mut s.tmp);
+                }
+            }
+            SlotRef::Ident => {
+                if let Some(i) = &self.ident {
+                    i.and_into(&mut acc, p.credentials, &mut s.tmp);
+                }
+            }
+            SlotRef::Path => {
+                if let Some(path) = &self.path {
+                    let value = if reading.kept_path {
+                        s.paths.kept.as_slice()
+                    } else {
+                        s.paths.decoded.as_slice()
+                    };
+                    path.and_into(&mut acc, fav, view, Some(value), &mut s.slot);
+                }
+            }
+            SlotRef::Host => {
+                if let Some(host) = &self.host {
+                    let value = (p.hosts > 0)
+                        .then(|| s.hosts.get(reading.host))
+                        .flatten()
+                        .map(String::as_bytes);
+                    host.and_into(&mut acc, fav, view, value, &mut s.slot);
+                }
+            }
+            SlotRef::Header(i) => {
+                if let Some(h) = self.headers.get(i) {
+                    h.and_into(&mut acc, fav, view, None, &mut s.slot);
+                }
+            }
+        }
+        acc
     }
 
     /// Picks the deciding rule from the clause bits.

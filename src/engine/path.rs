@@ -202,7 +202,10 @@ pub(crate) fn normalize_host(raw: &[u8], out: &mut String) -> Result<(), Refusal
         check_port(port)?;
         let host = host.strip_suffix(b".").unwrap_or(host);
         let valid = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
-        if host.is_empty() || !host.iter().all(valid) || host.windows(2).any(|w| w == b"..") {
+        // No empty label: `a..b`, `.a` and `a..` (a second trailing dot) are refused, since a
+        // backend may drop the extra dots and see another host.
+        let empty_label = host.split(|&b| b == b'.').any(<[u8]>::is_empty);
+        if host.is_empty() || !host.iter().all(valid) || empty_label {
             return Err(Refusal::InvalidHost);
         }
         host
@@ -358,6 +361,8 @@ mod tests {
             ("example.com:80:80", Err(Refusal::InvalidHost)),
             ("example.com:http", Err(Refusal::InvalidHost)),
             ("a..b", Err(Refusal::InvalidHost)),
+            ("admin.example.com..", Err(Refusal::InvalidHost)),
+            (".admin.example.com", Err(Refusal::InvalidHost)),
             ("[::1", Err(Refusal::InvalidHost)),
             ("exa%6dple.com", Err(Refusal::InvalidHost)),
         ];

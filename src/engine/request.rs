@@ -17,12 +17,44 @@ use std::net::IpAddr;
 /// assert_eq!(request.target(), b"/api/users?page=2");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request {
     method: String,
     target: Vec<u8>,
     headers: Vec<(String, Vec<u8>)>,
     peer: Option<IpAddr>,
+}
+
+/// Header values that carry secrets are not shown by `Debug`.
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, String)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                let secret = [
+                    "authorization",
+                    "proxy-authorization",
+                    "cookie",
+                    "x-api-key",
+                ]
+                .iter()
+                .any(|s| n.eq_ignore_ascii_case(s));
+                let shown = if secret {
+                    "(redacted)".to_owned()
+                } else {
+                    String::from_utf8_lossy(v).into_owned()
+                };
+                (n.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("target", &String::from_utf8_lossy(&self.target))
+            .field("headers", &headers)
+            .field("peer", &self.peer)
+            .finish()
+    }
 }
 
 impl Request {
@@ -78,7 +110,7 @@ impl Request {
 ///
 /// Adapters build one from their framework's request without copying; [`Request`] gives one
 /// with [`AsRequestView::view`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct RequestView<'a> {
     pub(crate) method: &'a [u8],
     pub(crate) target: &'a [u8],
@@ -87,7 +119,7 @@ pub struct RequestView<'a> {
     pub(crate) peer: Option<IpAddr>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub(crate) enum HeaderSource<'a> {
     List(&'a [(String, Vec<u8>)]),
     #[cfg(feature = "http")]
@@ -113,7 +145,9 @@ impl<'a> RequestView<'a> {
     #[cfg(feature = "http")]
     pub fn from_http<B>(request: &'a http::Request<B>, peer: Option<IpAddr>) -> RequestView<'a> {
         let uri = request.uri();
-        let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        // A URI without a path (CONNECT's authority form) has no target to decide on: it is
+        // refused as empty rather than read as `/`.
+        let target = uri.path_and_query().map_or("", |pq| pq.as_str());
         RequestView {
             method: request.method().as_str().as_bytes(),
             target: target.as_bytes(),
@@ -127,7 +161,9 @@ impl<'a> RequestView<'a> {
     #[cfg(feature = "actix")]
     pub fn from_actix(request: &'a actix_web::dev::ServiceRequest) -> RequestView<'a> {
         let uri = request.uri();
-        let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        // A URI without a path (CONNECT's authority form) has no target to decide on: it is
+        // refused as empty rather than read as `/`.
+        let target = uri.path_and_query().map_or("", |pq| pq.as_str());
         RequestView {
             method: request.method().as_str().as_bytes(),
             target: target.as_bytes(),
@@ -135,6 +171,13 @@ impl<'a> RequestView<'a> {
             headers: HeaderSource::Actix(request.headers()),
             peer: request.peer_addr().map(|a| a.ip()),
         }
+    }
+
+    /// The same request with another target: for adapters whose framework rewrites the URI
+    /// (axum's nested routers strip their prefix) and keeps the original elsewhere.
+    pub fn with_target(mut self, target: &'a [u8]) -> RequestView<'a> {
+        self.target = target;
+        self
     }
 
     /// The method as sent.
@@ -161,6 +204,16 @@ impl<'a> RequestView<'a> {
             #[cfg(feature = "actix")]
             HeaderSource::Actix(map) => HeaderValues::Actix(map.get_all(name)),
         }
+    }
+}
+
+impl std::fmt::Debug for RequestView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestView")
+            .field("method", &String::from_utf8_lossy(self.method))
+            .field("target", &String::from_utf8_lossy(self.target))
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
     }
 }
 

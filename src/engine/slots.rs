@@ -17,71 +17,112 @@ use crate::engine::iptable::IpTable;
 use crate::engine::keys::Credentials;
 use crate::engine::request::{trim_ows, RequestView};
 
-/// Client-address conditions.
+/// A slot whose request value selects a few keys (address groups, a method, a client, its
+/// roles), each holding the clause bits it satisfies. Only the neutral bits are stored densely;
+/// the rest is sparse, so memory grows with the policy's text, not with keys times rules.
+#[derive(Debug, Clone)]
+pub(crate) struct SparseSlot {
+    pub(crate) neutral: Bits,
+    pub(crate) keys: Vec<Box<[u32]>>,
+}
+
+impl SparseSlot {
+    /// `acc &= neutral | bits of keys`.
+    pub(crate) fn and_into(
+        &self,
+        acc: &mut [u64],
+        keys: impl Iterator<Item = u32>,
+        tmp: &mut Vec<u64>,
+    ) {
+        tmp.clear();
+        tmp.extend_from_slice(self.neutral.words());
+        for k in keys {
+            if let Some(bits) = self.keys.get(k as usize) {
+                set_all(tmp, bits);
+            }
+        }
+        and_into(acc, tmp);
+    }
+}
+
+/// Client-address conditions: the range table finds the address groups ("atoms") that hold
+/// the address; each atom is a key of the sparse slot.
 #[derive(Debug, Clone)]
 pub(crate) struct IpSlot {
     pub(crate) table: IpTable,
-    /// Per set id: the slot's bits (neutral clauses included).
-    pub(crate) set_bits: Vec<Bits>,
-    /// Per set id: the atoms (lists and inline groups) containing the addresses of that set.
+    /// Per set id: the atoms containing the addresses of that set.
     pub(crate) set_atoms: Vec<Box<[u32]>>,
+    pub(crate) atoms: SparseSlot,
     /// The bits for a client whose address is unknown: neutral clauses, and the conditions whose
     /// holding can only forbid.
     pub(crate) unknown: Bits,
 }
 
 impl IpSlot {
-    pub(crate) fn bits(&self, ip: Option<IpAddr>) -> &[u64] {
+    pub(crate) fn and_into(&self, acc: &mut [u64], ip: Option<IpAddr>, tmp: &mut Vec<u64>) {
         match ip {
-            Some(ip) => {
-                let set = self.table.lookup(ip) as usize;
-                self.set_bits.get(set).unwrap_or(&self.unknown).words()
-            }
-            None => self.unknown.words(),
+            Some(ip) => self
+                .atoms
+                .and_into(acc, self.atoms_of(ip).iter().copied(), tmp),
+            None => and_into(acc, self.unknown.words()),
         }
     }
 
-    pub(crate) fn atoms(&self, ip: IpAddr) -> &[u32] {
+    pub(crate) fn atoms_of(&self, ip: IpAddr) -> &[u32] {
         let set = self.table.lookup(ip) as usize;
         self.set_atoms.get(set).map_or(&[], |a| a)
     }
 }
 
-/// Method conditions. Methods are few, so a short list beats hashing.
+/// Method conditions.
 #[derive(Debug, Clone)]
 pub(crate) struct MethodSlot {
-    pub(crate) methods: Vec<(Box<[u8]>, Bits)>,
-    pub(crate) other: Bits,
+    pub(crate) ids: HashMap<Box<[u8]>, u32>,
+    pub(crate) methods: SparseSlot,
 }
 
 impl MethodSlot {
-    pub(crate) fn bits(&self, method: &[u8]) -> &[u64] {
+    pub(crate) fn and_into(&self, acc: &mut [u64], method: &[u8], tmp: &mut Vec<u64>) {
         self.methods
-            .iter()
-            .find(|(m, _)| m.as_ref() == method)
-            .map_or(self.other.words(), |(_, b)| b.words())
+            .and_into(acc, self.ids.get(method).copied().into_iter(), tmp);
     }
 }
 
-/// `client`, `role` and `authenticated` conditions: all follow from the API client.
+/// `client`, `role` and `authenticated` conditions: three sparse slots keyed by the API
+/// client, its roles, and whether there is one.
 #[derive(Debug, Clone)]
 pub(crate) struct IdentSlot {
-    pub(crate) per_client: Vec<Bits>,
-    /// No key, or a key that matches no client.
-    pub(crate) anonymous: Bits,
+    pub(crate) clients: Option<SparseSlot>,
+    pub(crate) roles: Option<SparseSlot>,
+    /// Per client: its role ids.
+    pub(crate) client_roles: Vec<Box<[u32]>>,
+    /// Key 0: authenticated; key 1: anonymous.
+    pub(crate) authenticated: Option<SparseSlot>,
 }
 
 impl IdentSlot {
-    pub(crate) fn bits(&self, credentials: Credentials) -> &[u64] {
-        match credentials {
+    pub(crate) fn and_into(&self, acc: &mut [u64], credentials: Credentials, tmp: &mut Vec<u64>) {
+        let client = match credentials {
             Credentials::Presented {
                 client: Some(id), ..
-            } => self
-                .per_client
-                .get(id.index())
-                .unwrap_or(&self.anonymous)
-                .words(),
-            _ => self.anonymous.words(),
+            } => u32::try_from(id.index()).ok(),
+            _ => None,
+        };
+        if let Some(slot) = &self.clients {
+            slot.and_into(acc, client.into_iter(), tmp);
+        }
+        if let Some(slot) = &self.roles {
+            let roles = client
+                .and_then(|c| self.client_roles.get(c as usize))
+                .map_or(&[][..], |r| r);
+            slot.and_into(acc, roles.iter().copied(), tmp);
+        }
+        if let Some(slot) = &self.authenticated {
+            slot.and_into(
+                acc,
+                std::iter::once(if client.is_some() { 0 } else { 1 }),
+                tmp,
+            );
         }
     }
 }
@@ -98,6 +139,9 @@ pub(crate) enum ValueSource {
 #[derive(Debug, Clone)]
 pub(crate) struct ValueSlot {
     pub(crate) source: ValueSource,
+    /// Whether a value is also read as the list of its comma-separated elements (RFC 9110
+    /// section 5.3): true for `header` conditions, false for the path, host and User-Agent.
+    pub(crate) split_lists: bool,
     pub(crate) neutral: Bits,
     /// The bits of every condition in this slot that a poisoned value makes hold.
     pub(crate) poisoned: Bits,
@@ -130,7 +174,6 @@ impl ValueSlot {
         patterns: &mut Option<PatternSet>,
     ) {
         hits.fill(0);
-        let value = trim_ows(value);
         let text = match std::str::from_utf8(value) {
             Ok(t) if !t.chars().any(|c| c.is_control() && c != '\t') => t,
             // A value that cannot be read as text satisfies every condition that can only
@@ -199,7 +242,18 @@ impl ValueSlot {
         match &self.source {
             ValueSource::Header(name) => {
                 for value in request.header_values(name) {
+                    let value = trim_ows(value);
                     visit(value, s);
+                    // An intermediary may join repeated lines with commas and a backend may
+                    // split them again: each element is one more value.
+                    if self.split_lists && value.contains(&b',') {
+                        for element in value.split(|&b| b == b',') {
+                            let element = trim_ows(element);
+                            if !element.is_empty() {
+                                visit(element, s);
+                            }
+                        }
+                    }
                 }
             }
             _ => {

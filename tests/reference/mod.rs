@@ -313,7 +313,18 @@ fn conds_hold(cx: &Ctx<'_>, c: &Conds, forbid_side: bool) -> bool {
         }
     }
     if let Some((name, ms)) = &c.header {
-        let vals = values(cx.req, name);
+        // A header value is also read as the list of its comma-separated elements.
+        let mut vals = values(cx.req, name);
+        let elements: Vec<&str> = vals
+            .iter()
+            .filter(|v| v.contains(','))
+            .flat_map(|v| {
+                v.split(',')
+                    .map(|e| e.trim_matches([' ', '\t']))
+                    .filter(|e| !e.is_empty())
+            })
+            .collect();
+        vals.extend(elements);
         let hit = ms.iter().any(|m| match m {
             HeaderMatch::Present => !vals.is_empty(),
             HeaderMatch::Absent => vals.is_empty(),
