@@ -503,24 +503,28 @@ impl Engine {
         let target = path::split_target(view.target, self.path_options.max_length)?;
         let two_paths = path::normalize(target.path, self.path_options, &mut s.paths)?;
 
-        // Host: an absolute-form target's authority, else the one Host header.
+        // Host: an absolute-form target's authority, else the one Host header. Two Host lines
+        // are always refused; the host itself is only read when rules look at it, since
+        // otherwise it cannot change the decision.
         let mut hosts = 0;
         let mut host_lines = view.header_values("host");
         let header_host = host_lines.next();
         if host_lines.next().is_some() {
             return Err(Refusal::AmbiguousHost);
         }
-        let authority = view.authority.or(target.authority);
-        if let Some(authority) = authority {
-            self.push_host(s, &mut hosts, authority)?;
-            if let Some(h) = header_host {
-                path::normalize_host(h, &mut s.host_tmp)?;
-                if hosts > 0 && s.hosts.first() != Some(&s.host_tmp) {
-                    return Err(Refusal::AmbiguousHost);
+        if self.host.is_some() {
+            let authority = view.authority.or(target.authority);
+            if let Some(authority) = authority {
+                self.push_host(s, &mut hosts, authority)?;
+                if let Some(h) = header_host {
+                    path::normalize_host(h, &mut s.host_tmp)?;
+                    if hosts > 0 && s.hosts.first() != Some(&s.host_tmp) {
+                        return Err(Refusal::AmbiguousHost);
+                    }
                 }
+            } else if let Some(h) = header_host {
+                self.push_host(s, &mut hosts, h)?;
             }
-        } else if let Some(h) = header_host {
-            self.push_host(s, &mut hosts, h)?;
         }
         // Frameworks' host extractors may prefer what a forwarding header claims; when rules
         // read the host, each claim is another reading, and all must be allowed.

@@ -90,6 +90,14 @@ pub(crate) fn normalize(
         out.decoded.push(b'*');
         return Ok(false);
     }
+    // Most paths hold nothing to decode or refuse: copy them whole.
+    let plain = |b: &u8| b.is_ascii_graphic() && !matches!(b, b'%' | b'\\' | b';' | b'#');
+    if path.iter().all(plain) {
+        out.decoded.extend_from_slice(path);
+        check_segments(&out.decoded)?;
+        return Ok(false);
+    }
+    let keep = options.encoded_slash == EncodedSlash::Both;
     let mut two = false;
     let mut i = 0;
     while let Some(&b) = path.get(i) {
@@ -120,7 +128,9 @@ pub(crate) fn normalize(
                     0..=0x1f | 0x7f => return Err(Refusal::ControlCharacter),
                     _ => {
                         out.decoded.push(v);
-                        out.kept.push(v);
+                        if keep {
+                            out.kept.push(v);
+                        }
                     }
                 }
             }
@@ -130,7 +140,9 @@ pub(crate) fn normalize(
             0..=0x20 | 0x7f => return Err(Refusal::ControlCharacter),
             _ => {
                 out.decoded.push(b);
-                out.kept.push(b);
+                if keep {
+                    out.kept.push(b);
+                }
                 i += 1;
             }
         }
@@ -210,9 +222,9 @@ pub(crate) fn normalize_host(raw: &[u8], out: &mut String) -> Result<(), Refusal
         }
         host
     };
-    for &b in host {
-        out.push(char::from(b.to_ascii_lowercase()));
-    }
+    // INVARIANT: `host` is ASCII (checked above), so it is valid UTF-8.
+    out.push_str(std::str::from_utf8(host).map_err(|_| Refusal::InvalidHost)?);
+    out.make_ascii_lowercase();
     Ok(())
 }
 

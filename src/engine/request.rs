@@ -258,13 +258,12 @@ impl<'a> Iterator for HeaderValues<'a> {
     fn next(&mut self) -> Option<&'a [u8]> {
         match self {
             HeaderValues::List { list, name } => {
-                while let Some(((n, v), rest)) = list.split_first() {
-                    *list = rest;
-                    if n.eq_ignore_ascii_case(name) {
-                        return Some(v.as_slice());
-                    }
-                }
-                None
+                let at = list
+                    .iter()
+                    .position(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name))?;
+                let value = list.get(at).map(|(_, v)| v.as_slice());
+                *list = list.get(at + 1..).unwrap_or(&[]);
+                value
             }
             #[cfg(feature = "http")]
             HeaderValues::Map(it) => it.next().map(|v| v.as_bytes()),

@@ -175,7 +175,7 @@ impl ValueSlot {
     ) {
         hits.fill(0);
         let text = match std::str::from_utf8(value) {
-            Ok(t) if !t.chars().any(|c| c.is_control() && c != '\t') => t,
+            Ok(t) if !has_control(value) => t,
             // A value that cannot be read as text satisfies every condition that can only
             // forbid, and no other: it never makes a condition silently not apply.
             _ => {
@@ -183,8 +183,10 @@ impl ValueSlot {
                 return;
             }
         };
-        if let Some(bits) = self.exact.get(value) {
-            set_all(hits, bits);
+        if !self.exact.is_empty() {
+            if let Some(bits) = self.exact.get(value) {
+                set_all(hits, bits);
+            }
         }
         if !self.globs.is_empty() {
             self.globs.matches_into(text, scratch_globs);
@@ -226,9 +228,25 @@ impl ValueSlot {
     ) {
         let words = acc.len();
         for v in [&mut s.hits, &mut s.any, &mut s.all] {
-            v.clear();
-            v.resize(words, 0);
+            if v.len() != words {
+                v.clear();
+                v.resize(words, 0);
+            }
         }
+        if let Some(value) = single {
+            // One value (a path or a host): "any" and "all" agree.
+            self.hits(value, &mut s.hits, &mut s.glob_hits, &mut s.patterns);
+            for ((h, n), a) in s
+                .hits
+                .iter_mut()
+                .zip(self.neutral.words())
+                .zip(acc.iter_mut())
+            {
+                *a &= *h | n;
+            }
+            return;
+        }
+        s.any.fill(0);
         s.all.fill(u64::MAX);
         let mut count = 0usize;
         let mut visit = |value: &[u8], s: &mut SlotScratch| {
@@ -299,4 +317,16 @@ impl ValueSlot {
         };
         (globs, regexes)
     }
+}
+
+/// Whether a header value holds a control character (C0 other than tab, DEL, or C1).
+fn has_control(v: &[u8]) -> bool {
+    let mut after_c2 = false;
+    for &b in v {
+        if (b < 0x20 && b != b'\t') || b == 0x7f || (after_c2 && (0x80..=0x9f).contains(&b)) {
+            return true;
+        }
+        after_c2 = b == 0xc2;
+    }
+    false
 }

@@ -1,0 +1,75 @@
+//! How `decide`, `explain` and compiling grow with the policy: S, M and L policies generated
+//! by code. `cargo bench --bench scale` (L takes a while to build: 1,000,000 CIDRs).
+//!
+//! Set `PORTCULLIS_BENCH_SIZES=S,M` to run only some sizes.
+
+mod support;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use portcullis::Policy;
+use support::{requests, write_policy, Size, L, M, S};
+
+fn sizes() -> Vec<Size> {
+    let wanted = std::env::var("PORTCULLIS_BENCH_SIZES").unwrap_or_else(|_| "S,M,L".into());
+    [S, M, L]
+        .into_iter()
+        .filter(|s| wanted.split(',').any(|w| w.trim() == s.name))
+        .collect()
+}
+
+fn scale(c: &mut Criterion) {
+    let root = std::env::temp_dir().join(format!("portcullis-bench-{}", std::process::id()));
+    for size in sizes() {
+        let dir = root.join(size.name);
+        let path = write_policy(size, &dir);
+        let engine = Policy::from_path(&path)
+            .and_then(|p| p.compile())
+            .expect("generated policy");
+        let stats = engine.stats();
+        let prefixes = stats.ipv4_prefixes + stats.ipv6_prefixes;
+        println!(
+            "{}: {} rules, {} IPv4 + {} IPv6 prefixes, {} globs; range table {} bytes ({:.1} bytes per prefix)",
+            size.name,
+            stats.rules,
+            stats.ipv4_prefixes,
+            stats.ipv6_prefixes,
+            stats.globs,
+            stats.ip_table_bytes,
+            stats.ip_table_bytes as f64 / prefixes.max(1) as f64
+        );
+        let mut group = c.benchmark_group(format!("decide/{}", size.name));
+        for (name, request) in requests() {
+            assert!(
+                name != "allowed" || engine.decide(&request).is_allowed(),
+                "the mix must hold an allowed request: {}",
+                engine.explain(&request)
+            );
+            group.bench_function(name, |b| b.iter(|| engine.decide(black_box(&request))));
+        }
+        group.finish();
+        let reqs = requests();
+        c.bench_function(&format!("explain/{}/default", size.name), |b| {
+            b.iter(|| engine.explain(black_box(&reqs[3].1)))
+        });
+        let mut group = c.benchmark_group(format!("compile/{}", size.name));
+        group.sample_size(10);
+        if size.name == "L" {
+            group.measurement_time(Duration::from_secs(30));
+        }
+        group.bench_function("from-text", |b| {
+            b.iter(|| {
+                Policy::from_path(black_box(&path))
+                    .and_then(|p| p.compile())
+                    .expect("compiles")
+            })
+        });
+        group.finish();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+criterion_group!(benches, scale);
+criterion_main!(benches);
