@@ -211,7 +211,16 @@ fn request() -> impl Strategy<Value = RefRequest> {
     let target = (
         proptest::collection::vec(select(SEGMENTS), 0..=3),
         any::<bool>(),
-        select(&["", "?q=1", "?next=/../admin", "?a=%2f"][..]),
+        select(
+            &[
+                "",
+                "?q=1",
+                "?next=/../admin",
+                "?a=%2f",
+                "?_method=DELETE",
+                "?x=1&_method=get",
+            ][..],
+        ),
     )
         .prop_map(|(segs, slash, query)| {
             let mut t = format!("/{}", segs.join("/"));

@@ -60,6 +60,8 @@ fn each_ambiguous_class_is_refused() {
         (b"/admin%2", InvalidEscape),
         (b"/%c0%ae%c0%ae/admin", NotUtf8),
         (b"/\xff", NotUtf8),
+        // Found by fuzzing: a C1 control character (U+008A) in raw UTF-8.
+        (b"/a'.\xc2\x8a\xd5\x9ed", ControlCharacter),
         (b"admin", TargetForm),
         (b"", EmptyTarget),
     ];

@@ -884,8 +884,16 @@ fn paths_are_not_trimmed() {
         outcome(&e, &Request::get("/health").peer(peer)),
         (Allow, "health".to_owned())
     );
+    // A trailing encoded space is refused outright: some backends trim it.
     assert_eq!(
         outcome(&e, &Request::get("/health%20").peer(peer)),
+        (
+            Forbidden,
+            "refused: a path segment starts or ends with a space".to_owned()
+        )
+    );
+    assert_eq!(
+        outcome(&e, &Request::get("/health%20check").peer(peer)),
         (Forbidden, "default".to_owned())
     );
     assert_eq!(

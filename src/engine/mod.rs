@@ -500,6 +500,27 @@ impl Engine {
             }
         }
 
+        // `?_method=DELETE` is one more override (Laravel, Rails and others honour it).
+        if let Some(query) = path::query(view.target) {
+            for pair in query.split(|&b| b == b'&') {
+                if let Some(value) = pair.strip_prefix(b"_method=") {
+                    if !path::is_token(value) {
+                        return Err(Refusal::InvalidMethodOverride);
+                    }
+                    push_method(&mut s.methods, &mut methods, value)?;
+                }
+            }
+        }
+        // Some backends route on these headers instead of the target: when rules read the
+        // path, a request carrying one is ambiguous.
+        if self.path.is_some() {
+            for name in ["x-original-url", "x-rewrite-url"] {
+                if view.header_values(name).next().is_some() {
+                    return Err(Refusal::UrlOverride);
+                }
+            }
+        }
+
         let target = path::split_target(view.target, self.path_options.max_length)?;
         let two_paths = path::normalize(target.path, self.path_options, &mut s.paths)?;
 

@@ -70,6 +70,12 @@ fn strip_scheme(target: &[u8]) -> Option<&[u8]> {
     None
 }
 
+/// The query of a raw target (after the first `?`), if any.
+pub(crate) fn query(target: &[u8]) -> Option<&[u8]> {
+    let at = target.iter().position(|&b| b == b'?')?;
+    target.get(at + 1..)
+}
+
 /// The readings of a path: always `decoded`; `kept` too when an encoded slash is allowed and
 /// present, holding `%2F` inside its segment instead of a separator.
 #[derive(Debug, Default)]
@@ -147,8 +153,11 @@ pub(crate) fn normalize(
             }
         }
     }
-    if std::str::from_utf8(&out.decoded).is_err() {
-        return Err(Refusal::NotUtf8);
+    match std::str::from_utf8(&out.decoded) {
+        // C1 controls (U+0080 to U+009F) are control characters too.
+        Ok(text) if text.chars().any(char::is_control) => return Err(Refusal::ControlCharacter),
+        Ok(_) => {}
+        Err(_) => return Err(Refusal::NotUtf8),
     }
     check_segments(&out.decoded)?;
     Ok(two)
@@ -167,6 +176,7 @@ fn check_segments(path: &[u8]) -> Result<(), Refusal> {
         match seg {
             b"." | b".." => return Err(Refusal::DotSegment),
             b"" if !last => return Err(Refusal::EmptySegment),
+            [b' ', ..] | [.., b' '] => return Err(Refusal::EdgeSpace),
             _ => {}
         }
     }
@@ -270,6 +280,7 @@ mod tests {
             ("/api/users?x=1&y=/../", "/api/users"),
             ("/%61dmin", "/admin"),
             ("/my%20file.txt", "/my file.txt"),
+            ("/a%20b/c", "/a b/c"),
             ("/caf%C3%A9", "/café"),
             ("/café", "/café"),
             ("/a+b~c", "/a+b~c"),
@@ -322,6 +333,11 @@ mod tests {
             ("/a%", InvalidEscape),
             ("/%c0%af", NotUtf8),
             ("/%ff", NotUtf8),
+            ("/admin%20/x", EdgeSpace),
+            ("/%20admin/x", EdgeSpace),
+            ("/admin/x%20", EdgeSpace),
+            ("/a\u{8a}b", ControlCharacter),
+            ("/a%c2%85b", ControlCharacter),
             ("admin", TargetForm),
             ("ftp://x/y", TargetForm),
             ("http:///x", TargetForm),

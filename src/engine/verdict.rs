@@ -114,6 +114,13 @@ pub enum Refusal {
     /// `;`, raw or encoded: servlet containers strip path parameters.
     #[error("the path holds a `;` path parameter")]
     PathParameter,
+    /// A segment that starts or ends with a space once decoded (`/admin%20/x`): some backends
+    /// trim it.
+    #[error("a path segment starts or ends with a space")]
+    EdgeSpace,
+    /// `X-Original-URL` or `X-Rewrite-URL`: some backends route on these instead of the target.
+    #[error("the request carries a URL-override header")]
+    UrlOverride,
     /// A control character or raw space, raw or encoded.
     #[error("the path holds a control character or raw space")]
     ControlCharacter,

@@ -156,6 +156,14 @@ impl Policy {
 pub(crate) fn read_limited(path: &Path, limit: usize) -> Result<String, String> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read file: {e}"))?;
+    // Refuse an oversized file before reading any of it; `take` below still bounds a file
+    // that grows while it is read.
+    if file
+        .metadata()
+        .is_ok_and(|m| m.len() > u64::try_from(limit).unwrap_or(u64::MAX))
+    {
+        return Err(format!("file is larger than {limit} bytes"));
+    }
     let mut text = String::new();
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
     file.take(cap)

@@ -219,6 +219,9 @@ pub fn read_path(target: &str) -> Option<String> {
         if *seg == "." || *seg == ".." || (seg.is_empty() && k + 1 < segments.len()) {
             return None;
         }
+        if seg.starts_with(' ') || seg.ends_with(' ') {
+            return None;
+        }
     }
     Some(s)
 }
@@ -273,11 +276,14 @@ struct Ctx<'a> {
 /// Whether a condition set holds. `forbid_side` says whether holding can only forbid, which
 /// decides how several header values are read.
 fn conds_hold(cx: &Ctx<'_>, c: &Conds, forbid_side: bool) -> bool {
+    // A value holding a control character is read the way that forbids.
+    let readable = |v: &str| !v.chars().any(|c| c.is_control() && c != '\t');
     let multi = |vals: Vec<&str>, m: &dyn Fn(&str) -> bool| -> bool {
+        let m = |v: &&str| if readable(v) { m(v) } else { forbid_side };
         if forbid_side {
-            vals.iter().any(|v| m(v))
+            vals.iter().any(m)
         } else {
-            !vals.is_empty() && vals.iter().all(|v| m(v))
+            !vals.is_empty() && vals.iter().all(m)
         }
     };
     if let Some(ips) = &c.ip {
@@ -417,6 +423,11 @@ pub fn evaluate(policy: &RefPolicy, req: &RefRequest) -> Answer {
     let Some(peer) = req.peer else {
         return Answer::Refused;
     };
+    let token = |m: &str| {
+        !m.is_empty()
+            && m.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
     let mut methods = vec![req.method.to_ascii_uppercase()];
     for h in [
         "x-http-method-override",
@@ -424,11 +435,31 @@ pub fn evaluate(policy: &RefPolicy, req: &RefRequest) -> Answer {
         "x-method-override",
     ] {
         for v in values(req, h) {
+            if !token(v) {
+                return Answer::Refused;
+            }
             let v = v.to_ascii_uppercase();
             if !methods.contains(&v) {
                 methods.push(v);
             }
         }
+    }
+    // `_method=` in the query is one more override.
+    if let Some((_, query)) = req.target.split_once('?') {
+        for pair in query.split('&') {
+            if let Some(v) = pair.strip_prefix("_method=") {
+                if !token(v) {
+                    return Answer::Refused;
+                }
+                let v = v.to_ascii_uppercase();
+                if !methods.contains(&v) {
+                    methods.push(v);
+                }
+            }
+        }
+    }
+    if methods.len() > 4 {
+        return Answer::Refused;
     }
     // Keys (read only when the policy has clients): the key header and bearer tokens; two
     // different keys are ambiguous.
@@ -439,7 +470,9 @@ pub fn evaluate(policy: &RefPolicy, req: &RefRequest) -> Answer {
             .filter(|k| !k.is_empty())
             .collect();
         for v in values(req, "authorization") {
-            if v.len() > 7 && v[..6].eq_ignore_ascii_case("bearer") && v.as_bytes()[6] == b' ' {
+            let b = v.as_bytes();
+            if b.len() > 7 && b[..6].eq_ignore_ascii_case(b"bearer") && matches!(b[6], b' ' | b'\t')
+            {
                 let k = v[7..].trim_matches([' ', '\t']);
                 if !k.is_empty() {
                     keys.push(k);

@@ -498,6 +498,26 @@ fn report_error(e: &PolicyError, json: bool) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{} {e}", s.red("error:"));
     if let (Some(loc), Some(line)) = (e.location(), e.snippet()) {
+        // A long line (a minified document) is shown as a window around the column.
+        let chars: Vec<char> = line.chars().collect();
+        let start = loc.column.saturating_sub(1).saturating_sub(60);
+        let end = (start + 120).min(chars.len());
+        let mut shown: String = chars.get(start..end).unwrap_or_default().iter().collect();
+        let mut column = loc.column.saturating_sub(start);
+        if start > 0 {
+            shown.insert_str(0, "...");
+            column += 3;
+        }
+        if end < chars.len() {
+            shown.push_str("...");
+        }
+        let (line, loc) = (
+            shown,
+            portcullis::Location {
+                column,
+                ..loc.clone()
+            },
+        );
         let number = loc.line.to_string();
         let pad = " ".repeat(number.len());
         let _ = writeln!(

@@ -1,0 +1,1759 @@
+//! Bypass regression suite: techniques from public advisories, each through the engine and
+//! through both adapters over a raw TCP socket.
+//!
+//! Every case tries to reach something the policy below forbids, using a technique that let
+//! requests slip past a gateway, proxy or framework in a published advisory. The default is
+//! `allow`, so a bypass shows up as an allowed answer; the secure answers are a rule's 403, a
+//! refusal (400) before any rule runs, or 403 for a client whose address cannot be read. A few
+//! control cases must be allowed, so that the rules are known to let the right requests through.
+
+mod support;
+
+use std::net::IpAddr;
+
+use portcullis::{gate::Gate, hash_key, Engine, Policy, Request, Verdict};
+use Expect::{Allowed, Forbidden, Refused};
+
+/// The policy under test; `{digest}` stands for the SHA-256 digest of the key `admin-key`.
+const POLICY: &str = r#"
+[policy]
+default = "allow"
+
+[client_ip]
+source = "x-forwarded-for"
+trusted_proxies = ["127.0.0.1"]
+
+[keys]
+header = "x-api-key"
+
+[keys.clients.ops]
+sha256 = ["{digest}"]
+roles = ["admin"]
+
+[[rules]]
+name = "blocked-net"
+effect = "forbid"
+when = { ip = ["192.0.2.0/24", "2001:db8:bad::/48"] }
+
+[[rules]]
+name = "admin-needs-role"
+effect = "forbid"
+when = { path = ["/admin/**"] }
+unless = { role = ["admin"] }
+
+[[rules]]
+name = "internal-only"
+effect = "forbid"
+when = { path = ["/internal/**"] }
+unless = { ip = ["10.0.0.0/8"] }
+
+[[rules]]
+name = "no-delete"
+effect = "forbid"
+when = { method = ["DELETE"] }
+
+[[rules]]
+name = "no-scanners"
+effect = "forbid"
+when = { user_agent = ["*sqlmap*", "*nikto*"] }
+
+[[rules]]
+name = "admin-host"
+effect = "forbid"
+when = { host = ["admin.example.com"] }
+
+[[rules]]
+name = "no-debug-header"
+effect = "forbid"
+when = { header = { x-debug = { present = true } } }
+"#;
+
+/// What a request should get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// Let through (the test router then answers 200 or 404).
+    Allowed,
+    /// Forbidden with this status: by a rule, or because the client address is unknown.
+    Forbidden(u16),
+    /// Refused as malformed (400) before any rule ran.
+    Refused,
+}
+
+/// One bypass attempt.
+struct Case {
+    /// The advisory or reference the technique comes from.
+    source: &'static str,
+    /// What the request tries.
+    technique: &'static str,
+    method: &'static str,
+    /// The raw request target, sent byte for byte.
+    target: &'static [u8],
+    /// Extra header lines, in order; `Host: localhost` is added when none is given.
+    headers: &'static [(&'static str, &'static [u8])],
+    /// The TCP peer; `None` is 127.0.0.1, the trusted proxy.
+    from: Option<&'static str>,
+    expect: Expect,
+}
+
+/// What a case leaves out: a GET of `/public` from the trusted proxy with no extra headers.
+const DEFAULTS: Case = Case {
+    source: "",
+    technique: "",
+    method: "GET",
+    target: b"/public",
+    headers: &[],
+    from: None,
+    expect: Allowed,
+};
+
+const CASES: &[Case] = &[
+    // ---------------------------------------------------------------------------------------
+    // Path normalisation and encoding
+    // ---------------------------------------------------------------------------------------
+    Case {
+        source: "control",
+        technique: "an ordinary public path is allowed",
+        target: b"/public",
+        expect: Allowed,
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: rule admin-needs-role",
+        technique: "the protected path itself, without a key",
+        target: b"/admin/x",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    // Paths are case-sensitive, like the backend's routes (axum and actix-web match routes
+    // case-sensitively), so `/ADMIN/x` is another resource, not a spelling of `/admin/x`.
+    Case {
+        source: "control: IIS/Windows case-insensitive paths",
+        technique: "upper-case prefix names another route on a case-sensitive backend",
+        target: b"/ADMIN/x",
+        expect: Allowed,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Apache Shiro CVE-2023-22602",
+        technique: "the directory itself, no trailing slash (Ant vs PathPattern `/**`)",
+        target: b"/admin",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Spring Security antMatchers vs Spring MVC trailing-slash match",
+        technique: "the directory with a trailing slash",
+        target: b"/admin/",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Spring Security antMatchers vs Spring MVC trailing-slash match",
+        technique: "a trailing slash after the resource",
+        target: b"/admin/x/",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Traefik GHSA-vrch-868g-9jx5",
+        technique: "percent-encoded letter in the protected prefix",
+        target: b"/%61dmin/x",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Traefik GHSA-vrch-868g-9jx5",
+        technique: "every letter of the prefix percent-encoded",
+        target: b"/%61%64%6d%69%6e/x",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Istio authorization normalisation (escapes decoded once)",
+        technique: "one letter encoded in the middle of the segment",
+        target: b"/adm%69n/x",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy CVE-2021-29492 / Istio CVE-2021-31920",
+        technique: "encoded slash `%2f` inside the protected path",
+        target: b"/admin%2fx",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy CVE-2021-29492 / Istio CVE-2021-31920",
+        technique: "encoded slash, upper-case `%2F`",
+        target: b"/admin%2Fx",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Traefik CVE-2025-66490",
+        technique: "dot-dot followed by an encoded slash",
+        target: b"/public/..%2fadmin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Istio CVE-2021-31920 (multiple slashes)",
+        technique: "leading double slash",
+        target: b"//admin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "nginx merge_slashes / Istio CVE-2021-31920",
+        technique: "leading triple slash",
+        target: b"///admin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Spring Security StrictHttpFirewall (`//`)",
+        technique: "empty segment inside the protected path",
+        target: b"/admin//x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy CVE-2019-9901",
+        technique: "raw dot-dot segment climbing into the protected path",
+        target: b"/public/../admin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy CVE-2019-9901",
+        technique: "raw single-dot segment before the protected path",
+        target: b"/./admin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Traefik CVE-2025-32431",
+        technique: "trailing dot-dot segment",
+        target: b"/admin/x/..",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Traefik issue #11746 (encoded dots after CVE-2025-32431)",
+        technique: "percent-encoded dot-dot segment",
+        target: b"/public/%2e%2e/admin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Jetty CVE-2021-28164",
+        technique: "encoded single-dot segment at the root",
+        target: b"/%2e/admin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Jetty CVE-2021-28164",
+        technique: "encoded dot-dot segment at the root",
+        target: b"/%2e%2e/admin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Jetty CVE-2021-28164",
+        technique: "encoded single-dot segment at the end",
+        target: b"/admin/%2e",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Apache httpd CVE-2021-41773",
+        technique: "half-encoded dot-dot `.%2e`",
+        target: b"/public/.%2e/admin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Apache httpd CVE-2021-41773",
+        technique: "half-encoded dot-dot `%2E.`",
+        target: b"/public/%2E./admin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Apache httpd CVE-2021-42013",
+        technique: "double-encoded dots `%%32%65`",
+        target: b"/public/%%32%65%%32%65/admin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Jetty CVE-2021-34429",
+        technique: "IIS-style `%u002e` dot segment",
+        target: b"/%u002e/admin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "IIS %u encoding (WAF evasion)",
+        technique: "`%u0061` for a letter of the prefix",
+        target: b"/%u0061dmin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Jetty CVE-2021-34429",
+        technique: "encoded NUL after a dot, `/.%00/`",
+        target: b"/.%00/admin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "null-byte truncation (CWE-158)",
+        technique: "encoded NUL before a harmless-looking suffix",
+        target: b"/admin/x%00.png",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Apache Shiro CVE-2020-1957 / Tomcat `..;` (Breaking Parser Logic)",
+        technique: "`..;` segment that a servlet container reads as `..`",
+        target: b"/public/..;/admin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Apache Shiro CVE-2020-1957",
+        technique: "`..;` inside the protected prefix",
+        target: b"/admin/..;/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Apache Shiro CVE-2023-46749 (path parameters)",
+        technique: "`;` right after the protected segment",
+        target: b"/admin;/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Servlet path parameters (Spring StrictHttpFirewall)",
+        technique: "`;jsessionid=` parameter on the resource",
+        target: b"/admin/x;jsessionid=1",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Apache Shiro CVE-2020-13933",
+        technique: "encoded semicolon `%3b` in a child segment",
+        target: b"/admin/%3bx",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Apache Shiro CVE-2020-13933",
+        technique: "encoded semicolon after the protected segment",
+        target: b"/admin%3b/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Apache Shiro CVE-2020-11989",
+        technique: "double-encoded slash `%25%32%66`",
+        target: b"/admin/a%25%32%66x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Apache Shiro CVE-2020-11989",
+        technique: "double-encoded slash `%252f`",
+        target: b"/admin%252fx",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Spring Security CVE-2016-5007",
+        technique: "encoded space after a segment, trimmed by the backend",
+        target: b"/admin%20/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Spring Security CVE-2016-5007",
+        technique: "encoded space before a segment",
+        target: b"/%20admin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Symfony CVE-2018-14773",
+        technique: "X-Original-URL names the forbidden path",
+        headers: &[("X-Original-URL", b"/admin/x")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Symfony CVE-2018-14773 / IIS URL Rewrite",
+        technique: "X-Rewrite-URL names the forbidden path",
+        headers: &[("X-Rewrite-URL", b"/admin/x")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Apache Shiro CVE-2020-17523",
+        technique: "encoded space as the only child segment",
+        target: b"/admin/%20",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Apache Shiro CVE-2020-17523",
+        technique: "trailing encoded space",
+        target: b"/admin/x%20",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Apache Shiro CVE-2022-32532",
+        technique: "encoded line feed (a regex `.` does not match it)",
+        target: b"/admin/%0ax",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Spring Security CVE-2022-22978",
+        technique: "encoded CR LF at the end of the path",
+        target: b"/admin/x%0d%0a",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Spring Security StrictHttpFirewall (control characters)",
+        technique: "encoded tab at the end of the path",
+        target: b"/admin/x%09",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Istio CVE-2021-31920 (`%5C`)",
+        technique: "encoded backslash as a separator",
+        target: b"/admin%5cx",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Istio CVE-2021-31920 (`%5C`)",
+        technique: "encoded backslash dot-dot traversal",
+        target: b"/public%5c..%5cadmin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Tomcat CVE-2007-0450",
+        technique: "raw backslash traversal",
+        target: b"/public\\..\\admin\\x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Tomcat CVE-2008-2938",
+        technique: "overlong UTF-8 dots `%c0%ae`",
+        target: b"/admin/%c0%ae%c0%ae/",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "IIS CVE-2000-0884",
+        technique: "overlong UTF-8 slash `%c0%af`",
+        target: b"/public/..%c0%af../admin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "IIS CVE-2000-0884",
+        technique: "encoded byte that is not UTF-8",
+        target: b"/admin/%ff",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    // The engine refuses a raw `#`; the frameworks' URI parsers drop the fragment before any
+    // middleware runs, so behind them the gate sees `/admin/x` (see `adapter_expectation`).
+    Case {
+        source: "Envoy CVE-2021-32779 / Istio CVE-2021-39156",
+        technique: "fragment after the protected path",
+        target: b"/admin/x#section",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Traefik CVE-2025-66490",
+        technique: "encoded `#` after the protected segment",
+        target: b"/admin%23/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Traefik CVE-2025-66490",
+        technique: "encoded `?` after the protected segment",
+        target: b"/admin%3f/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Istio authorization normalisation (query removed)",
+        technique: "a role claimed in the query string",
+        target: b"/admin/x?role=admin",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Istio authorization normalisation (query removed)",
+        technique: "dot-dot segments in the query string",
+        target: b"/admin/x?next=/../../public",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Jetty ambiguous URIs (invalid escapes)",
+        technique: "dangling `%` at the end",
+        target: b"/admin/x%",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Jetty ambiguous URIs (invalid escapes)",
+        technique: "escape with non-hex digits",
+        target: b"/admin%zz/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9112 section 3.2.2 (absolute-form)",
+        technique: "absolute-form target",
+        target: b"http://localhost/admin/x",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9112 section 3.2.2 (absolute-form)",
+        technique: "absolute-form target with an upper-case scheme",
+        target: b"HTTP://localhost/admin/x",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9112 section 3.2.2 (absolute-form)",
+        technique: "absolute-form target with a double slash",
+        target: b"http://localhost//admin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "request-line injection (RFC 9112 section 3)",
+        technique: "raw space inside the target",
+        target: b"/admin/x y",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "request-line injection (RFC 9112 section 3)",
+        technique: "raw tab inside the target",
+        target: b"/admin/x\ty",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Tomcat CVE-2008-2938",
+        technique: "raw overlong UTF-8 bytes in the target",
+        target: b"/admin/\xc0\xae",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    // actix-web's URI parser refuses raw non-ASCII bytes itself (400); axum lets them through.
+    Case {
+        source: "Envoy (raw bytes above 0x80 in the path)",
+        technique: "raw UTF-8 bytes in the protected path",
+        target: b"/admin/caf\xc3\xa9",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: rule internal-only",
+        technique: "the internal directory itself, from a non-internal client",
+        target: b"/internal",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Traefik GHSA-vrch-868g-9jx5",
+        technique: "percent-encoded letter in the internal prefix",
+        target: b"/%69nternal/x",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Apache Shiro CVE-2020-1957",
+        technique: "`..;` climbing into the internal prefix",
+        target: b"/public/..;/internal/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    // ---------------------------------------------------------------------------------------
+    // Client-address spoofing and address forms
+    // ---------------------------------------------------------------------------------------
+    Case {
+        source: "control: a trusted proxy names an internal client",
+        technique: "X-Forwarded-For from 127.0.0.1 with an address in 10.0.0.0/8",
+        target: b"/internal/x",
+        headers: &[("X-Forwarded-For", b"10.1.2.3")],
+        expect: Allowed,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Express `trust proxy` / rack-attack X-Forwarded-For spoofing",
+        technique: "internal address claimed by an untrusted peer",
+        target: b"/internal/x",
+        headers: &[("X-Forwarded-For", b"10.1.2.3")],
+        from: Some("127.0.0.2"),
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "leftmost X-Forwarded-For trusted (MDN X-Forwarded-For security notes)",
+        technique: "spoofed internal hop left of the real client",
+        target: b"/internal/x",
+        headers: &[("X-Forwarded-For", b"10.1.2.3, 198.51.100.7")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "leftmost X-Forwarded-For trusted (MDN X-Forwarded-For security notes)",
+        technique: "blocked client behind a spoofed internal hop",
+        target: b"/public",
+        headers: &[("X-Forwarded-For", b"10.1.2.3, 192.0.2.5")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: rule blocked-net",
+        technique: "blocked client named by the trusted proxy",
+        target: b"/public",
+        headers: &[("X-Forwarded-For", b"192.0.2.5")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy xff_num_trusted_hops (trusted-hop injection)",
+        technique: "trusted proxy's address appended after the real client",
+        target: b"/public",
+        headers: &[("X-Forwarded-For", b"192.0.2.5, 127.0.0.1")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy use_remote_address (internal-address detection)",
+        technique: "claiming to be the proxy itself",
+        target: b"/internal/x",
+        headers: &[("X-Forwarded-For", b"127.0.0.1")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy CVE-2020-25017 (only the first header line considered)",
+        technique: "spoofed line first, the proxy's line second",
+        target: b"/internal/x",
+        headers: &[
+            ("X-Forwarded-For", b"10.1.2.3"),
+            ("X-Forwarded-For", b"198.51.100.7"),
+        ],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy CVE-2020-25017 (only the first header line considered)",
+        technique: "internal line followed by an unreadable line",
+        target: b"/internal/x",
+        headers: &[
+            ("X-Forwarded-For", b"10.1.2.3"),
+            ("X-Forwarded-For", b"garbage"),
+        ],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Go CVE-2021-29923 / Rust CVE-2021-29922 (leading zeros)",
+        technique: "internal address with a leading zero",
+        target: b"/internal/x",
+        headers: &[("X-Forwarded-For", b"010.1.2.3")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "netmask npm CVE-2021-28918 (octal octets)",
+        technique: "octal loopback address",
+        target: b"/internal/x",
+        headers: &[("X-Forwarded-For", b"0177.0.0.1")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "inet_aton(3) legacy forms (ACL and SSRF filter evasion)",
+        technique: "hexadecimal octet",
+        target: b"/internal/x",
+        headers: &[("X-Forwarded-For", b"0x0a.1.2.3")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "inet_aton(3) legacy forms (ACL and SSRF filter evasion)",
+        technique: "32-bit decimal form of 10.1.2.3",
+        target: b"/internal/x",
+        headers: &[("X-Forwarded-For", b"167838211")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "inet_aton(3) legacy forms (ACL and SSRF filter evasion)",
+        technique: "three-part short form of 10.1.2.3",
+        target: b"/internal/x",
+        headers: &[("X-Forwarded-For", b"10.1.515")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "inet_aton(3) legacy forms (ACL and SSRF filter evasion)",
+        technique: "32-bit decimal form of a blocked address",
+        target: b"/public",
+        headers: &[("X-Forwarded-For", b"3221225989")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 4291 section 2.5.5.2 (IPv4-mapped IPv6)",
+        technique: "blocked address written as IPv4-mapped IPv6",
+        target: b"/public",
+        headers: &[("X-Forwarded-For", b"::ffff:192.0.2.5")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 4291 section 2.5.5.2 (IPv4-mapped IPv6)",
+        technique: "IPv4-mapped address in hexadecimal groups",
+        target: b"/public",
+        headers: &[("X-Forwarded-For", b"::ffff:c000:205")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 4291 section 2.5.5.2 (IPv4-mapped IPv6)",
+        technique: "IPv4-mapped address in brackets with a port",
+        target: b"/public",
+        headers: &[("X-Forwarded-For", b"[::ffff:192.0.2.5]:443")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: rule blocked-net (IPv6)",
+        technique: "blocked IPv6 client",
+        target: b"/public",
+        headers: &[("X-Forwarded-For", b"2001:db8:bad::1")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 5952 (non-canonical IPv6 text)",
+        technique: "uncompressed, upper-case IPv6",
+        target: b"/public",
+        headers: &[("X-Forwarded-For", b"2001:DB8:BAD:0:0:0:0:1")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 5952 (non-canonical IPv6 text)",
+        technique: "leading zeros in IPv6 groups",
+        target: b"/public",
+        headers: &[("X-Forwarded-For", b"2001:0db8:0bad::1")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 6874 (IPv6 zone identifiers)",
+        technique: "zone id on a blocked IPv6 address",
+        target: b"/public",
+        headers: &[("X-Forwarded-For", b"2001:db8:bad::1%eth0")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 6874 (IPv6 zone identifiers)",
+        technique: "link-local address with a zone id",
+        target: b"/internal/x",
+        headers: &[("X-Forwarded-For", b"fe80::1%eth0")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Azure Application Gateway (port in X-Forwarded-For)",
+        technique: "blocked address with a port",
+        target: b"/public",
+        headers: &[("X-Forwarded-For", b"192.0.2.5:8080")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 7239 section 6.3 (`unknown`)",
+        technique: "the hop is `unknown`",
+        target: b"/internal/x",
+        headers: &[("X-Forwarded-For", b"unknown")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9110 section 5.6.1 (empty list elements)",
+        technique: "trailing empty element after an internal address",
+        target: b"/internal/x",
+        headers: &[("X-Forwarded-For", b"10.1.2.3,")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9110 section 5.6.1 (empty list elements)",
+        technique: "empty header, hoping for the peer's address",
+        target: b"/internal/x",
+        headers: &[("X-Forwarded-For", b"")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9110 section 5.6.1 (list syntax)",
+        technique: "hops separated by a space, not a comma",
+        target: b"/internal/x",
+        headers: &[("X-Forwarded-For", b"10.1.2.3 198.51.100.7")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9110 section 5.5 (optional whitespace)",
+        technique: "blocked address padded with spaces and a tab",
+        target: b"/public",
+        headers: &[("X-Forwarded-For", b"  192.0.2.5\t")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "nginx realip module (X-Real-IP)",
+        technique: "internal address in a header the policy does not read",
+        target: b"/internal/x",
+        headers: &[("X-Real-IP", b"10.1.2.3")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Akamai / Cloudflare True-Client-IP",
+        technique: "internal address in True-Client-IP",
+        target: b"/internal/x",
+        headers: &[("True-Client-IP", b"10.1.2.3")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 7239 Forwarded vs X-Forwarded-For",
+        technique: "internal address in Forwarded `for=`",
+        target: b"/internal/x",
+        headers: &[("Forwarded", b"for=10.1.2.3")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "nginx underscores_in_headers / CGI header mangling",
+        technique: "X_Forwarded_For with underscores",
+        target: b"/internal/x",
+        headers: &[("X_Forwarded_For", b"10.1.2.3")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9110 section 5.1 (field names are case-insensitive)",
+        technique: "mixed-case header name",
+        target: b"/public",
+        headers: &[("x-FORWARDED-for", b"192.0.2.5")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    // ---------------------------------------------------------------------------------------
+    // Host tricks
+    // ---------------------------------------------------------------------------------------
+    Case {
+        source: "control: rule admin-host",
+        technique: "the forbidden host",
+        target: b"/public",
+        headers: &[("Host", b"admin.example.com")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 4343 (DNS names are case-insensitive)",
+        technique: "upper-case host",
+        target: b"/public",
+        headers: &[("Host", b"ADMIN.EXAMPLE.COM")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 1034 section 3.1 (absolute name, trailing dot)",
+        technique: "host with a trailing dot",
+        target: b"/public",
+        headers: &[("Host", b"admin.example.com.")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Istio AuthorizationPolicy hosts (port variants)",
+        technique: "host with a port and mixed case",
+        target: b"/public",
+        headers: &[("Host", b"ADMIN.example.com:8080")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 1034 section 3.1 (absolute name, trailing dot)",
+        technique: "mixed case, trailing dot and a port",
+        target: b"/public",
+        headers: &[("Host", b"Admin.Example.Com.:443")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 3986 section 3.2.3 (empty port)",
+        technique: "host with an empty port",
+        target: b"/public",
+        headers: &[("Host", b"admin.example.com:")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9110 section 5.5 (optional whitespace)",
+        technique: "host padded with spaces",
+        target: b"/public",
+        headers: &[("Host", b"  admin.example.com  ")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "trailing-dot normalisation differences",
+        technique: "two trailing dots (a backend may drop them)",
+        target: b"/public",
+        headers: &[("Host", b"admin.example.com..")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "empty DNS labels",
+        technique: "leading dot",
+        target: b"/public",
+        headers: &[("Host", b".admin.example.com")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Host of Troubles (Chen et al., CCS 2016)",
+        technique: "two Host lines, the forbidden one second",
+        target: b"/public",
+        headers: &[("Host", b"localhost"), ("Host", b"admin.example.com")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Host of Troubles (Chen et al., CCS 2016)",
+        technique: "the same Host line twice",
+        target: b"/public",
+        headers: &[
+            ("Host", b"admin.example.com"),
+            ("Host", b"admin.example.com"),
+        ],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Host of Troubles (Chen et al., CCS 2016)",
+        technique: "two hosts joined with a comma",
+        target: b"/public",
+        headers: &[("Host", b"localhost, admin.example.com")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "PortSwigger HTTP Host header attacks",
+        technique: "userinfo in the Host header",
+        target: b"/public",
+        headers: &[("Host", b"admin.example.com@localhost")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "PortSwigger HTTP Host header attacks",
+        technique: "port followed by userinfo syntax",
+        target: b"/public",
+        headers: &[("Host", b"localhost:80@admin.example.com")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "PortSwigger HTTP Host header attacks",
+        technique: "two ports",
+        target: b"/public",
+        headers: &[("Host", b"admin.example.com:80:80")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "PortSwigger HTTP Host header attacks",
+        technique: "percent-encoded dot in the host",
+        target: b"/public",
+        headers: &[("Host", b"admin%2eexample.com")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy CVE-2019-9900 (NUL in header values)",
+        technique: "NUL after the host name",
+        target: b"/public",
+        headers: &[("Host", b"admin.example.com\x00")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Django USE_X_FORWARDED_HOST / Symfony trusted headers",
+        technique: "forbidden host in X-Forwarded-Host",
+        target: b"/public",
+        headers: &[("X-Forwarded-Host", b"admin.example.com")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Django USE_X_FORWARDED_HOST / Symfony trusted headers",
+        technique: "forbidden host second in an X-Forwarded-Host list",
+        target: b"/public",
+        headers: &[("X-Forwarded-Host", b"localhost, admin.example.com")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Django USE_X_FORWARDED_HOST / Symfony trusted headers",
+        technique: "X-Forwarded-Host with upper case and a port",
+        target: b"/public",
+        headers: &[("X-Forwarded-Host", b"ADMIN.example.com:443")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Django USE_X_FORWARDED_HOST / Symfony trusted headers",
+        technique: "X-Forwarded-Host from an untrusted peer",
+        target: b"/public",
+        headers: &[("X-Forwarded-Host", b"admin.example.com")],
+        from: Some("127.0.0.2"),
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "trailing-dot normalisation differences",
+        technique: "X-Forwarded-Host with two trailing dots",
+        target: b"/public",
+        headers: &[("X-Forwarded-Host", b"admin.example.com..")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Host of Troubles (Chen et al., CCS 2016)",
+        technique: "more than three distinct host readings",
+        target: b"/public",
+        headers: &[("X-Forwarded-Host", b"a.example, b.example, c.example")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 7239 section 5.3 (Forwarded `host=`)",
+        technique: "forbidden host in Forwarded",
+        target: b"/public",
+        headers: &[("Forwarded", b"host=admin.example.com")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 7239 section 5.3 (Forwarded `host=`)",
+        technique: "quoted host among other Forwarded parameters",
+        target: b"/public",
+        headers: &[(
+            "Forwarded",
+            b"for=198.51.100.7;host=\"admin.example.com\";proto=https",
+        )],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9112 section 3.2.2 (absolute-form authority)",
+        technique: "forbidden host as the absolute-form authority",
+        target: b"http://admin.example.com/public",
+        headers: &[("Host", b"admin.example.com")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "PortSwigger HTTP Host header attacks (absolute URL)",
+        technique: "absolute-form authority disagrees with Host",
+        target: b"http://admin.example.com/public",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "PortSwigger HTTP Host header attacks (absolute URL)",
+        technique: "Host disagrees with the absolute-form authority",
+        target: b"http://localhost/public",
+        headers: &[("Host", b"admin.example.com")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    // ---------------------------------------------------------------------------------------
+    // Header and key tricks
+    // ---------------------------------------------------------------------------------------
+    Case {
+        source: "control: API key in the key header",
+        technique: "the admin client's key",
+        target: b"/admin/x",
+        headers: &[("X-Api-Key", b"admin-key")],
+        expect: Allowed,
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: API key as a bearer token",
+        technique: "the admin client's key in Authorization",
+        target: b"/admin/x",
+        headers: &[("Authorization", b"Bearer admin-key")],
+        expect: Allowed,
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: RFC 9110 section 11.1 (schemes are case-insensitive)",
+        technique: "mixed-case `bEaReR` scheme",
+        target: b"/admin/x",
+        headers: &[("Authorization", b"bEaReR admin-key")],
+        expect: Allowed,
+        ..DEFAULTS
+    },
+    Case {
+        source: "case-folded credential comparison",
+        technique: "the key in upper case",
+        target: b"/admin/x",
+        headers: &[("X-Api-Key", b"ADMIN-KEY")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy CVE-2021-32777 (one of several values reached ext_authz)",
+        technique: "valid key header plus another bearer token",
+        target: b"/admin/x",
+        headers: &[
+            ("X-Api-Key", b"admin-key"),
+            ("Authorization", b"Bearer other"),
+        ],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy CVE-2021-32777 (one of several values reached ext_authz)",
+        technique: "wrong key header plus the valid bearer token",
+        target: b"/admin/x",
+        headers: &[
+            ("X-Api-Key", b"other"),
+            ("Authorization", b"Bearer admin-key"),
+        ],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy CVE-2021-32777 (one of several values reached ext_authz)",
+        technique: "the key header twice with different keys",
+        target: b"/admin/x",
+        headers: &[("X-Api-Key", b"admin-key"), ("X-Api-Key", b"wrong")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy CVE-2021-32777 (one of several values reached ext_authz)",
+        technique: "two Authorization lines with different tokens",
+        target: b"/admin/x",
+        headers: &[
+            ("Authorization", b"Bearer wrong"),
+            ("Authorization", b"Bearer admin-key"),
+        ],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9110 section 5.3 (comma-joined field lines)",
+        technique: "wrong key and valid key joined with a comma",
+        target: b"/admin/x",
+        headers: &[("X-Api-Key", b"wrong, admin-key")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9110 section 5.3 (comma-joined field lines)",
+        technique: "two bearer credentials in one Authorization line",
+        target: b"/admin/x",
+        headers: &[("Authorization", b"Bearer wrong, Bearer admin-key")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 7617 Basic vs RFC 6750 Bearer",
+        technique: "the key as Basic credentials",
+        target: b"/admin/x",
+        headers: &[("Authorization", b"Basic YWRtaW4ta2V5")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 6750 section 2.1 (Bearer syntax)",
+        technique: "the scheme without a token",
+        target: b"/admin/x",
+        headers: &[("Authorization", b"Bearer")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 6750 section 2.1 (Bearer syntax)",
+        technique: "the scheme glued to the token",
+        target: b"/admin/x",
+        headers: &[("Authorization", b"Beareradmin-key")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 6750 section 2.3 (URI query parameter)",
+        technique: "the key in the query string, which the policy does not read",
+        target: b"/admin/x?api_key=admin-key",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "credentials in an unexpected place",
+        technique: "the key in a cookie",
+        target: b"/admin/x",
+        headers: &[("Cookie", b"x-api-key=admin-key")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9110 section 11.7.2 (Proxy-Authorization)",
+        technique: "the key in Proxy-Authorization",
+        target: b"/admin/x",
+        headers: &[("Proxy-Authorization", b"Bearer admin-key")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "client-asserted identity headers",
+        technique: "a role claimed in a request header",
+        target: b"/admin/x",
+        headers: &[("X-Role", b"admin")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: rule no-debug-header",
+        technique: "the debug header",
+        target: b"/public",
+        headers: &[("X-Debug", b"1")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9110 section 5.5 (empty field values)",
+        technique: "lower-case name, empty value",
+        target: b"/public",
+        headers: &[("x-debug", b"")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "header presence vs value",
+        technique: "upper-case name, value `false`",
+        target: b"/public",
+        headers: &[("X-DEBUG", b"false")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy CVE-2020-25017 (repeated header lines)",
+        technique: "the debug header twice",
+        target: b"/public",
+        headers: &[("X-Debug", b"0"), ("X-Debug", b"1")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9110 section 5.5 (optional whitespace)",
+        technique: "whitespace-only value",
+        target: b"/public",
+        headers: &[("X-Debug", b"\t")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy CVE-2019-9900 (bytes a matcher cannot read)",
+        technique: "obs-text byte that is not UTF-8",
+        target: b"/public",
+        headers: &[("X-Debug", b"\xff")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    // ---------------------------------------------------------------------------------------
+    // User-Agent evasions
+    // ---------------------------------------------------------------------------------------
+    Case {
+        source: "control: rule no-scanners",
+        technique: "sqlmap's own User-Agent",
+        target: b"/public",
+        headers: &[("User-Agent", b"sqlmap/1.7.2#stable (https://sqlmap.org)")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "OWASP CRS scanner detection (case variants)",
+        technique: "mixed-case scanner name",
+        target: b"/public",
+        headers: &[("User-Agent", b"SQLMap/1.0")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "OWASP CRS scanner detection (case variants)",
+        technique: "upper-case scanner name inside a browser string",
+        target: b"/public",
+        headers: &[("User-Agent", b"Mozilla/5.0 (compatible; NIKTO/2.5.0)")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9110 section 5.1 (field names are case-insensitive)",
+        technique: "lower-case header name",
+        target: b"/public",
+        headers: &[("user-agent", b"sqlmap/1.7")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy CVE-2020-25017 (only the first header line considered)",
+        technique: "a browser User-Agent first, the scanner second",
+        target: b"/public",
+        headers: &[
+            ("User-Agent", b"Mozilla/5.0"),
+            ("User-Agent", b"sqlmap/1.7"),
+        ],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy CVE-2020-25017 (only the first header line considered)",
+        technique: "the scanner first, a browser User-Agent second",
+        target: b"/public",
+        headers: &[
+            ("User-Agent", b"sqlmap/1.7"),
+            ("User-Agent", b"Mozilla/5.0"),
+        ],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9110 section 5.5 (optional whitespace)",
+        technique: "scanner name padded with spaces",
+        target: b"/public",
+        headers: &[("User-Agent", b"   sqlmap   ")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9110 section 5.3 (comma-joined field lines)",
+        technique: "browser and scanner joined with a comma",
+        target: b"/public",
+        headers: &[("User-Agent", b"Mozilla/5.0, sqlmap/1.7")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy CVE-2019-9900 (bytes a matcher cannot read)",
+        technique: "obs-text byte that is not UTF-8 before the scanner name",
+        target: b"/public",
+        headers: &[("User-Agent", b"Mozilla/5.0 \xff sqlmap/1.7")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy CVE-2019-9900 (NUL in header values)",
+        technique: "NUL inside the scanner name",
+        target: b"/public",
+        headers: &[("User-Agent", b"sql\x00map/1.7")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9112 section 5.2 (obs-fold)",
+        technique: "scanner name on a folded continuation line",
+        target: b"/public",
+        headers: &[("User-Agent", b"Mozilla/5.0\r\n sqlmap/1.7")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    // ---------------------------------------------------------------------------------------
+    // Method tricks
+    // ---------------------------------------------------------------------------------------
+    Case {
+        source: "Laravel / Rails `_method` parameter",
+        technique: "method override in the query",
+        target: b"/public?_method=DELETE",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Laravel / Rails `_method` parameter",
+        technique: "lower-case method override in the query, after another parameter",
+        method: "POST",
+        target: b"/public?x=1&_method=delete",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: rule no-delete",
+        technique: "DELETE",
+        method: "DELETE",
+        target: b"/public",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "HTTP verb tampering (Istio rejects non-upper-case methods)",
+        technique: "lower-case method",
+        method: "delete",
+        target: b"/public",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "HTTP verb tampering (Istio rejects non-upper-case methods)",
+        technique: "mixed-case method",
+        method: "DeLeTe",
+        target: b"/public",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "X-HTTP-Method-Override (Express method-override, Google APIs)",
+        technique: "GET overridden to DELETE",
+        target: b"/public",
+        headers: &[("X-HTTP-Method-Override", b"DELETE")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "X-HTTP-Method-Override (Express method-override, Google APIs)",
+        technique: "POST overridden to lower-case delete",
+        method: "POST",
+        target: b"/public",
+        headers: &[("X-HTTP-Method-Override", b"delete")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "X-HTTP-Method (Microsoft OData)",
+        technique: "GET overridden to DELETE with X-HTTP-Method",
+        target: b"/public",
+        headers: &[("X-HTTP-Method", b"DELETE")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "X-Method-Override (method-override middlewares)",
+        technique: "GET overridden to DELETE with X-Method-Override",
+        target: b"/public",
+        headers: &[("X-Method-Override", b"DELETE")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "X-HTTP-Method-Override (Express method-override, Google APIs)",
+        technique: "lower-case header name, padded value",
+        target: b"/public",
+        headers: &[("x-http-method-override", b"  DELETE  ")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Envoy CVE-2020-25017 (repeated header lines)",
+        technique: "two override lines, DELETE second",
+        target: b"/public",
+        headers: &[
+            ("X-HTTP-Method-Override", b"PUT"),
+            ("X-HTTP-Method-Override", b"DELETE"),
+        ],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "X-HTTP-Method-Override (Express method-override, Google APIs)",
+        technique: "DELETE disguised with an override to GET",
+        method: "DELETE",
+        target: b"/public",
+        headers: &[("X-HTTP-Method-Override", b"GET")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9110 section 5.3 (comma-joined field lines)",
+        technique: "two methods joined in one override",
+        target: b"/public",
+        headers: &[("X-HTTP-Method-Override", b"DELETE, GET")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "X-HTTP-Method-Override (Express method-override, Google APIs)",
+        technique: "empty override",
+        target: b"/public",
+        headers: &[("X-HTTP-Method-Override", b"")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "X-HTTP-Method-Override (Express method-override, Google APIs)",
+        technique: "more than three overrides",
+        target: b"/public",
+        headers: &[
+            ("X-HTTP-Method-Override", b"PUT"),
+            ("X-HTTP-Method-Override", b"PATCH"),
+            ("X-HTTP-Method-Override", b"POST"),
+            ("X-HTTP-Method-Override", b"DELETE"),
+        ],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "JBoss CVE-2010-0738 (HEAD passed GET/POST-only constraints)",
+        technique: "HEAD on the protected path",
+        method: "HEAD",
+        target: b"/admin/x",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "HTTP verb tampering (Aspect Security, 2008)",
+        technique: "an invented method on the protected path",
+        method: "FOO",
+        target: b"/admin/x",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "HTTP verb tampering (Aspect Security, 2008)",
+        technique: "OPTIONS on the protected path",
+        method: "OPTIONS",
+        target: b"/admin/x",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "HTTP verb tampering (WebDAV methods)",
+        technique: "PROPFIND on the internal path",
+        method: "PROPFIND",
+        target: b"/internal/x",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+];
+
+/// The policy text with the digest of `admin-key` in place.
+fn policy_text() -> String {
+    POLICY.replace("{digest}", &hash_key(b"admin-key"))
+}
+
+fn compile_policy() -> Engine {
+    Policy::from_toml(&policy_text())
+        .expect("the policy parses")
+        .compile()
+        .expect("the policy compiles")
+}
+
+fn has_host(case: &Case) -> bool {
+    case.headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+}
+
+/// The case as a request for the engine, with `target` (the case's, or a part of it).
+fn request_for(case: &Case, target: &[u8]) -> Request {
+    let peer: IpAddr = case
+        .from
+        .unwrap_or("127.0.0.1")
+        .parse()
+        .expect("a peer address");
+    let mut request = Request::new(case.method, target.to_vec()).peer(peer);
+    if !has_host(case) {
+        request = request.header("host", b"localhost".to_vec());
+    }
+    for (name, value) in case.headers {
+        request = request.header(*name, value.to_vec());
+    }
+    request
+}
+
+/// The case as raw HTTP/1.1 bytes; the target is copied byte for byte.
+fn raw_request(case: &Case) -> Vec<u8> {
+    let mut raw = Vec::new();
+    raw.extend_from_slice(case.method.as_bytes());
+    raw.push(b' ');
+    raw.extend_from_slice(case.target);
+    raw.extend_from_slice(b" HTTP/1.1\r\n");
+    if !has_host(case) {
+        raw.extend_from_slice(b"Host: localhost\r\n");
+    }
+    for (name, value) in case.headers {
+        raw.extend_from_slice(name.as_bytes());
+        raw.extend_from_slice(b": ");
+        raw.extend_from_slice(value);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"Connection: close\r\n\r\n");
+    raw
+}
+
+fn expect_of(verdict: &Verdict) -> Expect {
+    if verdict.is_allowed() {
+        Allowed
+    } else if verdict.status() == 400 {
+        Refused
+    } else {
+        Forbidden(verdict.status())
+    }
+}
+
+fn shown(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).escape_debug().to_string()
+}
+
+fn describe(case: &Case) -> String {
+    let headers: Vec<String> = case
+        .headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {}", shown(value)))
+        .collect();
+    format!(
+        "[{}] {}\n  {} {} {:?} from {}",
+        case.source,
+        case.technique,
+        case.method,
+        shown(case.target),
+        headers,
+        case.from.unwrap_or("127.0.0.1"),
+    )
+}
+
+#[test]
+fn every_case_through_the_engine() {
+    let engine = compile_policy();
+    let mut mismatches = Vec::new();
+    for case in CASES {
+        let request = request_for(case, case.target);
+        let got = expect_of(&engine.decide(&request));
+        if got != case.expect {
+            mismatches.push(format!(
+                "{}\n  expected {:?}, got {got:?}\n  {}",
+                describe(case),
+                case.expect,
+                engine.explain(&request),
+            ));
+        }
+    }
+    assert!(CASES.len() >= 80, "only {} cases", CASES.len());
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} cases disagree with the engine:\n\n{}",
+        mismatches.len(),
+        CASES.len(),
+        mismatches.join("\n\n")
+    );
+}
+
+/// What the gate behind a framework should answer. The frameworks' URI parsers (the `http`
+/// crate) drop a fragment before any middleware runs, so behind them the gate decides on the
+/// target without it; the engine alone refuses the raw `#`.
+fn adapter_expectation(engine: &Engine, case: &Case) -> Expect {
+    match case.target.iter().position(|&b| b == b'#') {
+        Some(at) => {
+            let before = case.target.get(..at).unwrap_or_default();
+            expect_of(&engine.decide(&request_for(case, before)))
+        }
+        None => case.expect,
+    }
+}
+
+/// Whether a framework's answer keeps the case's expectation. A framework's own HTTP parser
+/// may refuse a malformed request before the middleware sees it (400), or drop the connection;
+/// both are refusals, and acceptable for any case that must not be allowed.
+fn adapter_agrees(expect: Expect, got: &std::io::Result<support::Response>) -> bool {
+    use std::io::ErrorKind;
+    match got {
+        Ok(response) => match expect {
+            Allowed => matches!(response.status, 200 | 404),
+            // Status 0: the server closed the connection without answering.
+            Forbidden(status) => response.status == status || matches!(response.status, 400 | 0),
+            Refused => matches!(response.status, 400 | 0),
+        },
+        Err(e) => {
+            expect != Allowed
+                && matches!(
+                    e.kind(),
+                    ErrorKind::ConnectionReset
+                        | ErrorKind::ConnectionAborted
+                        | ErrorKind::BrokenPipe
+                        | ErrorKind::UnexpectedEof
+                )
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_case_through_both_adapters() {
+    let engine = compile_policy();
+    let mut mismatches = Vec::new();
+    for fw in support::FRAMEWORKS {
+        let server = support::start(fw, Gate::new(compile_policy()), "127.0.0.1:0").await;
+        for case in CASES {
+            let expect = adapter_expectation(&engine, case);
+            if case.expect != Allowed && expect == Allowed {
+                mismatches.push(format!(
+                    "{fw:?} {}\n  the framework's reading of the target is allowed",
+                    describe(case)
+                ));
+                continue;
+            }
+            let from = case.from.map(|f| f.parse().expect("a peer address"));
+            let got = support::send_raw(server.addr, from, &raw_request(case)).await;
+            if !adapter_agrees(expect, &got) {
+                let answer = match &got {
+                    Ok(response) => format!("{} {:?}", response.status, response.body),
+                    Err(e) => format!("I/O error: {e}"),
+                };
+                mismatches.push(format!(
+                    "{fw:?} {}\n  expected {expect:?}, got {answer}",
+                    describe(case)
+                ));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} answers disagree:\n\n{}",
+        mismatches.len(),
+        mismatches.join("\n\n")
+    );
+}
