@@ -198,6 +198,10 @@ fn watched_files_reload_and_bad_writes_are_refused() {
     std::fs::write(&path, "[policy]\ndefault = \"al").unwrap();
     std::thread::sleep(Duration::from_millis(400));
     assert!(!allowed());
+    // A file that disappears keeps the old engine too.
+    std::fs::remove_file(&path).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(!allowed());
     // Written through a rename, as editors do.
     let tmp = dir.join("policy.toml.tmp");
     std::fs::write(&tmp, "[policy]\ndefault = \"allow\"\n").unwrap();
