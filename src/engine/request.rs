@@ -117,6 +117,17 @@ pub struct RequestView<'a> {
     pub(crate) authority: Option<&'a [u8]>,
     pub(crate) headers: HeaderSource<'a>,
     pub(crate) peer: Option<IpAddr>,
+    /// Bit `n` is set when some header name is `n` bytes long (63 for longer ones): most
+    /// lookups are for headers a request does not carry, and this answers them at once.
+    pub(crate) name_lengths: u64,
+}
+
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
+}
+
+fn name_lengths<'n>(names: impl Iterator<Item = &'n [u8]>) -> u64 {
+    names.fold(0, |mask, n| mask | length_bit(n.len()))
 }
 
 #[derive(Clone, Copy)]
@@ -154,6 +165,7 @@ impl<'a> RequestView<'a> {
             authority: uri.authority().map(|a| a.as_str().as_bytes()),
             headers: HeaderSource::Map(request.headers()),
             peer,
+            name_lengths: name_lengths(request.headers().keys().map(|k| k.as_str().as_bytes())),
         }
     }
 
@@ -170,6 +182,7 @@ impl<'a> RequestView<'a> {
             authority: uri.authority().map(|a| a.as_str().as_bytes()),
             headers: HeaderSource::Actix(request.headers()),
             peer: request.peer_addr().map(|a| a.ip()),
+            name_lengths: name_lengths(request.headers().keys().map(|k| k.as_str().as_bytes())),
         }
     }
 
@@ -196,7 +209,11 @@ impl<'a> RequestView<'a> {
     }
 
     /// Every value of the header `name` (lowercase), in order.
+    #[inline]
     pub(crate) fn header_values(&self, name: &'a str) -> HeaderValues<'a> {
+        if self.name_lengths & length_bit(name.len()) == 0 {
+            return HeaderValues::Empty;
+        }
         match self.headers {
             HeaderSource::List(list) => HeaderValues::List { list, name },
             #[cfg(feature = "http")]
@@ -231,6 +248,7 @@ impl AsRequestView for Request {
             authority: None,
             headers: HeaderSource::List(&self.headers),
             peer: self.peer,
+            name_lengths: name_lengths(self.headers.iter().map(|(n, _)| n.as_bytes())),
         }
     }
 }
@@ -242,6 +260,7 @@ impl AsRequestView for RequestView<'_> {
 }
 
 pub(crate) enum HeaderValues<'a> {
+    Empty,
     List {
         list: &'a [(String, Vec<u8>)],
         name: &'a str,
@@ -255,8 +274,10 @@ pub(crate) enum HeaderValues<'a> {
 impl<'a> Iterator for HeaderValues<'a> {
     type Item = &'a [u8];
 
+    #[inline]
     fn next(&mut self) -> Option<&'a [u8]> {
         match self {
+            HeaderValues::Empty => None,
             HeaderValues::List { list, name } => {
                 let at = list
                     .iter()
