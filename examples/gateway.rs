@@ -17,17 +17,27 @@ use axum::routing::get;
 use axum::Router;
 use portcullis::gate::{Caller, Gate};
 
-fn app(gate: Gate) -> Router {
+fn routes() -> Router {
     Router::new()
         .route("/", get(|| async { "welcome to the example gateway\n" }))
         .route("/health", get(|| async { "ok\n" }))
         .route("/docs/{*rest}", get(|| async { "documentation\n" }))
         .route("/api/{*rest}", get(api).post(api))
         .route("/admin/{*rest}", get(|| async { "the admin area\n" }))
-        .layer(portcullis::adapters::axum::layer(gate))
 }
 
-async fn api(caller: Caller) -> String {
+fn app(gate: Gate, layer: bool) -> Router {
+    if layer {
+        routes().layer(portcullis::adapters::axum::layer(gate))
+    } else {
+        routes()
+    }
+}
+
+async fn api(caller: Option<Caller>) -> String {
+    let Some(caller) = caller else {
+        return "api answer (no policy layer)\n".to_owned();
+    };
     format!(
         "api answer for client {} (roles {:?}, address {})\n",
         caller.client.as_deref().unwrap_or("(anonymous)"),
@@ -63,9 +73,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     let addr = listener.local_addr()?;
     common::banner("axum", addr, &args.policy);
+    if args.no_layer {
+        println!("(serving without the policy layer)");
+    }
+    let app = app(gate.clone(), !args.no_layer);
     let server = axum::serve(
         listener,
-        app(gate.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+        app.into_make_service_with_connect_info::<SocketAddr>(),
     );
     if args.self_test {
         tokio::spawn(async move { server.await });

@@ -8,6 +8,8 @@ pub struct Args {
     pub policy: String,
     pub listen: String,
     pub self_test: bool,
+    /// Serve the routes without the policy layer (to measure what the layer costs).
+    pub no_layer: bool,
 }
 
 pub fn args() -> Result<Args, String> {
@@ -15,6 +17,7 @@ pub fn args() -> Result<Args, String> {
         policy: "examples/policy.toml".into(),
         listen: "127.0.0.1:3000".into(),
         self_test: false,
+        no_layer: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -22,9 +25,10 @@ pub fn args() -> Result<Args, String> {
             "--policy" => out.policy = it.next().ok_or("--policy needs a file")?,
             "--listen" => out.listen = it.next().ok_or("--listen needs an address")?,
             "--self-test" => out.self_test = true,
+            "--no-layer" => out.no_layer = true,
             other => {
                 return Err(format!(
-                    "unknown argument `{other}` (try --policy FILE, --listen ADDR, --self-test)"
+                    "unknown argument `{other}` (try --policy FILE, --listen ADDR, --self-test, --no-layer)"
                 ))
             }
         }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# What the axum layer costs: the example gateway with and without it, under the M policy,
+# loaded with wrk over loopback in alternation, three rounds each. Prints requests per second
+# and the ratio. Not part of CI: run it by hand on a quiet machine.
+#
+#   bash benches/middleware.sh            # needs wrk (apt-get install wrk)
+#   DURATION=20 CONNECTIONS=64 bash benches/middleware.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-32}
+ROUNDS=${ROUNDS:-3}
+PORT=${PORT:-38917}
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
+
+cargo build --release --quiet --features axum,watch --example gateway --example gen_policy
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+policy=$(./target/release/examples/gen_policy M "$dir")
+url="http://127.0.0.1:$PORT/docs/guide/intro"
+
+run() { # $1: extra gateway flags; prints requests per second
+    ./target/release/examples/gateway --policy "$policy" --listen "127.0.0.1:$PORT" $1 >/dev/null 2>&1 &
+    local pid=$!
+    for _ in $(seq 50); do curl -s -o /dev/null "$url" 2>/dev/null && break || sleep 0.1; done
+    local status
+    status=$(curl -s -o /dev/null -w '%{http_code}' "$url")
+    [ "$status" = 200 ] || { echo "the gateway answered $status, not 200" >&2; kill $pid; exit 1; }
+    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "$url" | awk '/Requests\/sec/ {print $2}'
+    kill $pid
+    wait $pid 2>/dev/null || true
+}
+
+with=(); without=()
+for r in $(seq "$ROUNDS"); do
+    without+=("$(run --no-layer)")
+    with+=("$(run '')")
+    echo "round $r: without ${without[-1]} req/s, with ${with[-1]} req/s"
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+mw=$(median "${with[@]}"); mo=$(median "${without[@]}")
+awk -v w="$mw" -v o="$mo" 'BEGIN { printf "median: without %.0f req/s, with %.0f req/s; the layer costs %.1f %% of throughput\n", o, w, (1 - w / o) * 100 }'
