@@ -66,7 +66,11 @@ impl std::fmt::Display for Warning {
 pub fn lint(policy: &Policy, engine: &Engine) -> Result<Vec<Warning>, PolicyError> {
     let doc = &policy.doc;
     let lists = lists::load(policy)?;
-    let cx = Cx { lists: &lists };
+    let cx = Cx {
+        lists: &lists,
+        unknown_evaluated: doc.client_ip.on_unknown
+            == crate::policy::model::OnUnknownClient::Evaluate,
+    };
     let mut out = Vec::new();
     let loc = |i: usize| engine.rules().get(i).and_then(|r| r.location().cloned());
     let warn = |out: &mut Vec<Warning>, code, i: usize, message: String| {
@@ -258,6 +262,7 @@ fn first_overlap(nets: &[IpNet]) -> Option<(IpNet, IpNet)> {
 
 struct Cx<'a> {
     lists: &'a [lists::List],
+    unknown_evaluated: bool,
 }
 
 fn is_literal(g: &str) -> bool {
@@ -311,7 +316,7 @@ impl Cx<'_> {
                 None => out.push(crate::compile::addr::parse_net(a).ok()?),
             }
             // Beyond this, say "not covered": never a false alarm, only a missed one.
-            if out.len() > 10_000 {
+            if out.len() > 1_000 {
                 return None;
             }
         }
@@ -331,9 +336,13 @@ impl Cx<'_> {
                 (Some(_), None) => false,
                 (Some(x), Some(y)) => y.0.iter().all(|v| x.0.contains(v)),
             };
+        // An unknown client (with `on_unknown = "evaluate"`) is read as matching in a forbid
+        // rule's `when` and as not matching in an allow rule's: the same asymmetry as headers.
+        let ip_polarity_ok = polarity_ok || !self.unknown_evaluated;
         let ip = match (&aw.ip, &bw.ip) {
             (None, _) => true,
             (Some(_), None) => false,
+            (Some(_), Some(_)) if !ip_polarity_ok => false,
             (Some(x), Some(y)) => match (self.nets(&x.0), self.nets(&y.0)) {
                 (Some(xs), Some(ys)) => ys.iter().all(|n| xs.iter().any(|o| o.contains(n))),
                 _ => false,

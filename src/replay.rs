@@ -16,6 +16,9 @@ use crate::{Engine, Request, Verdict};
 /// How many examples are kept per outcome.
 pub const EXAMPLES: usize = 3;
 
+/// The longest log line read, in bytes; longer lines are skipped and counted as unparsed.
+pub const MAX_LINE: usize = 64 * 1024;
+
 /// Access-log formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -275,22 +278,45 @@ pub fn replay(
     mut progress: impl FnMut(u64),
 ) -> std::io::Result<ReplayReport> {
     let mut report = ReplayReport::default();
-    let mut line = String::new();
+    let mut raw = Vec::new();
     let mut log = log;
     loop {
-        line.clear();
-        // Lines that are not UTF-8 are read lossily rather than stopping the replay.
-        let mut raw = Vec::new();
-        if log.read_until(b'\n', &mut raw)? == 0 {
+        raw.clear();
+        // A line is read up to MAX_LINE bytes; the rest of a longer one is skipped, so that a
+        // log without newlines cannot fill memory.
+        if std::io::Read::take(std::io::Read::by_ref(&mut log), MAX_LINE as u64)
+            .read_until(b'\n', &mut raw)?
+            == 0
+        {
             break;
         }
-        line.push_str(&String::from_utf8_lossy(&raw));
+        let too_long = raw.len() >= MAX_LINE && raw.last() != Some(&b'\n');
+        if too_long {
+            let mut skip = Vec::new();
+            loop {
+                skip.clear();
+                let n = std::io::Read::take(std::io::Read::by_ref(&mut log), MAX_LINE as u64)
+                    .read_until(b'\n', &mut skip)?;
+                if n == 0 || skip.last() == Some(&b'\n') {
+                    break;
+                }
+            }
+        }
+        // Lines that are not UTF-8 are read lossily rather than stopping the replay.
+        let line = String::from_utf8_lossy(&raw);
         let text = line.trim_end_matches(['\n', '\r']);
         report.lines += 1;
         if report.lines % 10_000 == 0 {
             progress(report.lines);
         }
         if text.trim().is_empty() {
+            continue;
+        }
+        if too_long {
+            let n = report.lines;
+            report
+                .unparsed
+                .add(|| format!("line {n} (longer than {MAX_LINE} bytes)"));
             continue;
         }
         let entry = match format {
@@ -331,6 +357,22 @@ pub fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn over_long_lines_are_skipped_not_buffered() {
+        let engine = crate::Policy::from_toml("[policy]\ndefault = \"allow\"")
+            .unwrap()
+            .compile()
+            .unwrap();
+        let mut log = "x".repeat(3 * MAX_LINE);
+        log.push('\n');
+        log.push_str(r#"192.0.2.1 - - [x] "GET / HTTP/1.1" 200 0 "-" "-""#);
+        log.push('\n');
+        let report = replay(log.as_bytes(), LogFormat::Combined, &engine, None, |_| {}).unwrap();
+        assert_eq!(report.lines, 2);
+        assert_eq!(report.unparsed.count, 1);
+        assert_eq!(report.outcomes.values().map(|t| t.count).sum::<u64>(), 1);
+    }
 
     #[test]
     fn combined_lines_parse() {

@@ -88,8 +88,12 @@ pub fn check(
         ));
     }
     if let Some(rule) = &expect.rule {
-        let got = explanation.rule_name().unwrap_or("default");
-        if got != rule {
+        let got = match &explanation.decided_by {
+            crate::explain::DecidedBy::Rule { rule, .. } => rule.name.clone(),
+            crate::explain::DecidedBy::Default { .. } => "default".to_owned(),
+            crate::explain::DecidedBy::Refused { reason, .. } => format!("refused: {reason}"),
+        };
+        if got != *rule {
             wrong.push(format!("expected rule {rule:?} to decide, got {got:?}"));
         }
     }

@@ -1409,6 +1409,22 @@ const CASES: &[Case] = &[
     // Method tricks
     // ---------------------------------------------------------------------------------------
     Case {
+        source: "Laravel / Symfony `_method` parameter (decoded by the backend)",
+        technique: "percent-encoded method override value",
+        method: "POST",
+        target: b"/public?_method=DEL%45TE",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Laravel / Symfony `_method` parameter (decoded by the backend)",
+        technique: "percent-encoded override key",
+        method: "POST",
+        target: b"/public?%5Fmethod=DELETE",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
         source: "Laravel / Rails `_method` parameter",
         technique: "method override in the query",
         target: b"/public?_method=DELETE",

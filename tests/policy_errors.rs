@@ -45,6 +45,7 @@ const CASES: &[(&str, usize, Option<&str>, &str)] = &[
     ("[[rules]]\nname = \"h\"\neffect = \"allow\"\nwhen = { header = { \"bad name\" = \"x\" } }\n", 6, Some("h"), "not a valid header name"),
     ("[[rules]]\nname = \"eh\"\neffect = \"forbid\"\nwhen = { path = \"/a\" }\nunless = { header = {} }\n", 7, Some("eh"), "`header` is empty"),
     ("[[rules]]\nname = \"re2\"\neffect = \"allow\"\nwhen = { header = { x-env = { regex = \"v1)|(v2\" } } }\n", 6, Some("re2"), "invalid regex"),
+    ("[[rules]]\nname = \"default\"\neffect = \"allow\"\n", 4, Some("default"), "choose another name"),
     // Keys.
     ("[keys]\n[keys.clients.a]\nsha256 = [\"abc\"]\n", 5, None, "64 hex digits"),
     ("[keys]\n[keys.clients.a]\nsha256 = [\"zz4c9e2d0e5b8ab1d3f5d0e1c8f7a9e4b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6\"]\n", 5, None, "64 hex digits"),

@@ -153,6 +153,17 @@ fn methods() {
             &[],
             (Forbidden, "refused: the method is not a valid token"),
         ),
+        // `_method` in the query, decoded as backends decode it.
+        ("POST", "/x?_method=PUT", &[], (Forbidden, "no-put")),
+        ("POST", "/x?_method=P%55T", &[], (Forbidden, "no-put")),
+        ("POST", "/x?%5Fmethod=put", &[], (Forbidden, "no-put")),
+        (
+            "POST",
+            "/x?a=1&_method=%zz",
+            &[],
+            (Forbidden, "refused: a method-override header is invalid"),
+        ),
+        ("POST", "/x?_methods=PUT", &[], (Allow, "default")),
     ];
     for (method, target, headers, want) in cases {
         let mut req = Request::new(*method, *target).peer(peer);
@@ -540,6 +551,11 @@ fn unknown_clients_can_be_evaluated_pessimistically() {
         .peer(peer)
         .header("x-real-ip", "203.0.113.7");
     assert_eq!(outcome(&e, &known), (Allow, "office-admin".to_owned()));
+    // No peer at all is refused even here: that is a misconfigured adapter.
+    assert_eq!(
+        e.decide(&Request::get("/public")).cause(),
+        Cause::Refused(Refusal::UnknownClient(UnknownClient::NoPeer))
+    );
 }
 
 #[test]

@@ -205,6 +205,65 @@ fn lint_fires_on_each_fixture_and_not_on_the_clean_one() {
 }
 
 #[test]
+fn lint_never_calls_a_rule_shadowed_that_can_decide() {
+    // With `on_unknown = "evaluate"`, `quarantine` decides for clients whose address cannot be
+    // read (ip conditions hold in forbid rules for them), though `internal` covers its CIDR.
+    let text = r#"
+[policy]
+default = "allow"
+[client_ip]
+source = "x-forwarded-for"
+trusted_proxies = ["192.0.2.10"]
+on_unknown = "evaluate"
+[[rules]]
+name = "internal"
+effect = "allow"
+when = { ip = "10.0.0.0/8" }
+[[rules]]
+name = "quarantine"
+effect = "forbid"
+when = { ip = "10.66.0.0/16" }
+"#;
+    let policy = Policy::from_toml(text).unwrap();
+    let engine = policy.compile().unwrap();
+    let warnings = portcullis::lint::lint(&policy, &engine).unwrap();
+    assert!(
+        warnings.iter().all(|w| w.code != "shadowed"),
+        "{warnings:?}"
+    );
+    let unknown = portcullis::Request::get("/")
+        .peer("192.0.2.10".parse().unwrap())
+        .header("x-forwarded-for", "garbage");
+    assert_forbids!(engine, unknown, rule = "quarantine");
+    // Without it, the same pair is shadowed.
+    let strict = Policy::from_toml(&text.replace("on_unknown = \"evaluate\"", "")).unwrap();
+    let warnings = portcullis::lint::lint(&strict, &strict.compile().unwrap()).unwrap();
+    assert!(
+        warnings.iter().any(|w| w.code == "shadowed"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn expecting_the_default_does_not_pass_for_a_refusal() {
+    let e = engine();
+    let expect = portcullis::testing::Expectation {
+        decision: portcullis::Decision::Forbidden,
+        rule: Some("default".into()),
+        status: None,
+    };
+    let err =
+        portcullis::testing::check(&e, &req("GET /a/../b from 198.51.100.7"), &expect).unwrap_err();
+    assert!(
+        err.contains("got \"refused: the path holds a dot segment\""),
+        "{err}"
+    );
+    // References work too.
+    let r = req("GET / from 198.51.100.7");
+    assert_allows!(e, &r);
+}
+
+#[test]
 fn hash_key_reads_stdin_and_prints_the_entry() {
     let o = run(&["hash-key"], Some("abc\n"));
     assert!(o.status.success());

@@ -100,7 +100,11 @@ pub(crate) fn compile(
         ip: IpBuilder::default(),
         method: MethodBuilder::default(),
         ident: IdentBuilder::default(),
-        path: ValueBuilder::new(ValueSource::Path, false),
+        path: if policy.doc.paths.case_sensitive {
+            ValueBuilder::new(ValueSource::Path, false)
+        } else {
+            ValueBuilder::new(ValueSource::Path, false).case_insensitive()
+        },
         host: ValueBuilder::new(ValueSource::Host, false),
         headers: Vec::new(),
         header_index: HashMap::new(),
@@ -121,6 +125,12 @@ pub(crate) fn compile(
             .in_rule(&def.name)
         };
         check_rule_name(&def.name).map_err(|m| fail(m, "name"))?;
+        if def.name == "default" {
+            return Err(fail(
+                "`default` names the policy default in tests; choose another name".to_owned(),
+                "name",
+            ));
+        }
         if !names.insert(def.name.as_str()) {
             return Err(fail(
                 format!("rule name `{}` is used more than once", def.name),

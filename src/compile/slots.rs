@@ -3,11 +3,12 @@
 
 use std::collections::HashMap;
 
-use globset::{Glob, GlobSetBuilder};
+use globset::Glob;
 
 use crate::compile::ip::{self, SetInterner};
 use crate::compile::patterns;
 use crate::engine::bits::Bits;
+use crate::engine::globs::GlobIndex;
 use crate::engine::slots::{IdentSlot, IpSlot, MethodSlot, SparseSlot, ValueSlot, ValueSource};
 use crate::engine::{Atom, ClientInfo, PatternRef};
 
@@ -238,6 +239,7 @@ impl IdentBuilder {
 pub(crate) struct ValueBuilder {
     source: ValueSource,
     split_lists: bool,
+    case_sensitive: bool,
     claimed: Claimed,
     exact: HashMap<Box<[u8]>, Vec<u32>>,
     globs: Vec<Glob>,
@@ -255,6 +257,7 @@ impl ValueBuilder {
         ValueBuilder {
             source,
             split_lists,
+            case_sensitive: true,
             claimed: Claimed::default(),
             exact: HashMap::new(),
             globs: Vec::new(),
@@ -266,6 +269,12 @@ impl ValueBuilder {
             present: Vec::new(),
             absent: Vec::new(),
         }
+    }
+
+    /// Marks the globs as case-insensitive (they are then not grouped by segment).
+    pub(crate) fn case_insensitive(mut self) -> Self {
+        self.case_sensitive = false;
+        self
     }
 
     pub(crate) fn claim(&mut self, bit: u32) {
@@ -342,13 +351,9 @@ impl ValueBuilder {
                 poisoned.set(bit);
             }
         }
-        let mut set = GlobSetBuilder::new();
-        for g in &self.globs {
-            set.add(g.clone());
-        }
-        let globs = set
-            .build()
-            .map_err(|e| format!("cannot build the glob set: {e}"))?;
+        // Path globs are grouped by their first segment, unless they match case-insensitively.
+        let group = self.source == ValueSource::Path && self.case_sensitive;
+        let globs = GlobIndex::build(&self.globs, group)?;
         let regexes = if self.regexes.is_empty() {
             None
         } else {

@@ -8,6 +8,7 @@
 
 pub(crate) mod bits;
 pub(crate) mod client_ip;
+pub(crate) mod globs;
 pub(crate) mod iptable;
 pub(crate) mod keys;
 pub(crate) mod path;
@@ -254,6 +255,7 @@ pub(crate) struct Scratch {
     /// The host readings: the request's own host, then hosts that forwarding headers claim.
     pub(crate) hosts: [String; MAX_HOST_READINGS],
     host_tmp: String,
+    query_tmp: Vec<u8>,
     tmp: Vec<u64>,
     slot: SlotScratch,
 }
@@ -503,12 +505,28 @@ impl Engine {
         // `?_method=DELETE` is one more override (Laravel, Rails and others honour it).
         if let Some(query) = path::query(view.target) {
             for pair in query.split(|&b| b == b'&') {
-                if let Some(value) = pair.strip_prefix(b"_method=") {
-                    if !path::is_token(value) {
-                        return Err(Refusal::InvalidMethodOverride);
-                    }
-                    push_method(&mut s.methods, &mut methods, value)?;
+                let Some(at) = pair.iter().position(|&b| b == b'=') else {
+                    continue;
+                };
+                let (key, value) = (
+                    pair.get(..at).unwrap_or(&[]),
+                    pair.get(at + 1..).unwrap_or(&[]),
+                );
+                // Backends decode the query before reading `_method`: so does the engine.
+                path::percent_decode(key, &mut s.query_tmp)
+                    .ok_or(Refusal::InvalidMethodOverride)?;
+                if s.query_tmp != b"_method" {
+                    continue;
                 }
+                path::percent_decode(value, &mut s.query_tmp)
+                    .ok_or(Refusal::InvalidMethodOverride)?;
+                if !path::is_token(&s.query_tmp) {
+                    return Err(Refusal::InvalidMethodOverride);
+                }
+                let value = std::mem::take(&mut s.query_tmp);
+                let pushed = push_method(&mut s.methods, &mut methods, &value);
+                s.query_tmp = value;
+                pushed?;
             }
         }
         // Some backends route on these headers instead of the target: when rules read the
@@ -578,7 +596,8 @@ impl Engine {
 
         let client = self.client_ip.derive(view);
         if let Err(unknown) = client {
-            if self.on_unknown == OnUnknownClient::Forbid {
+            // No peer at all is a misconfigured adapter, not a client to evaluate.
+            if self.on_unknown == OnUnknownClient::Forbid || unknown == UnknownClient::NoPeer {
                 return Err(Refusal::UnknownClient(unknown));
             }
         }

@@ -70,6 +70,24 @@ fn strip_scheme(target: &[u8]) -> Option<&[u8]> {
     None
 }
 
+/// Percent-decodes `raw` into `out` (`+` stays `+`); `None` on an invalid escape.
+pub(crate) fn percent_decode(raw: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    out.clear();
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        if b == b'%' {
+            let h = hex(*raw.get(i + 1)?)?;
+            let l = hex(*raw.get(i + 2)?)?;
+            out.push(h << 4 | l);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    Some(())
+}
+
 /// The query of a raw target (after the first `?`), if any.
 pub(crate) fn query(target: &[u8]) -> Option<&[u8]> {
     let at = target.iter().position(|&b| b == b'?')?;

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use globset::GlobSet;
+use crate::engine::globs::GlobIndex;
 use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input, PatternSet};
 
@@ -146,7 +146,7 @@ pub(crate) struct ValueSlot {
     /// The bits of every condition in this slot that a poisoned value makes hold.
     pub(crate) poisoned: Bits,
     pub(crate) exact: HashMap<Box<[u8]>, Vec<u32>>,
-    pub(crate) globs: GlobSet,
+    pub(crate) globs: GlobIndex,
     pub(crate) glob_bits: Vec<Vec<u32>>,
     pub(crate) regexes: Option<Regex>,
     pub(crate) regex_bits: Vec<Vec<u32>>,
@@ -161,6 +161,7 @@ pub(crate) struct SlotScratch {
     pub(crate) any: Vec<u64>,
     pub(crate) all: Vec<u64>,
     pub(crate) glob_hits: Vec<usize>,
+    pub(crate) glob_local: Vec<usize>,
     pub(crate) patterns: Option<PatternSet>,
 }
 
@@ -171,6 +172,7 @@ impl ValueSlot {
         value: &[u8],
         hits: &mut [u64],
         scratch_globs: &mut Vec<usize>,
+        glob_local: &mut Vec<usize>,
         patterns: &mut Option<PatternSet>,
     ) {
         hits.fill(0);
@@ -189,7 +191,7 @@ impl ValueSlot {
             }
         }
         if !self.globs.is_empty() {
-            self.globs.matches_into(text, scratch_globs);
+            self.globs.matches_into(text, scratch_globs, glob_local);
             for &i in scratch_globs.iter() {
                 if let Some(bits) = self.glob_bits.get(i) {
                     set_all(hits, bits);
@@ -235,7 +237,13 @@ impl ValueSlot {
         }
         if let Some(value) = single {
             // One value (a path or a host): "any" and "all" agree.
-            self.hits(value, &mut s.hits, &mut s.glob_hits, &mut s.patterns);
+            self.hits(
+                value,
+                &mut s.hits,
+                &mut s.glob_hits,
+                &mut s.glob_local,
+                &mut s.patterns,
+            );
             for ((h, n), a) in s
                 .hits
                 .iter_mut()
@@ -251,7 +259,13 @@ impl ValueSlot {
         let mut count = 0usize;
         let mut visit = |value: &[u8], s: &mut SlotScratch| {
             count += 1;
-            self.hits(value, &mut s.hits, &mut s.glob_hits, &mut s.patterns);
+            self.hits(
+                value,
+                &mut s.hits,
+                &mut s.glob_hits,
+                &mut s.glob_local,
+                &mut s.patterns,
+            );
             for ((a, l), h) in s.any.iter_mut().zip(s.all.iter_mut()).zip(&s.hits) {
                 *a |= h;
                 *l &= h;

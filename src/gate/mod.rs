@@ -39,7 +39,7 @@ pub struct Caller {
     pub roles: Arc<[String]>,
     /// The rule that allowed the request (`None` for the default).
     pub rule: Option<Arc<str>>,
-    /// The decision; `Forbidden` only when the policy or the rule is in report mode.
+    /// The decision; `Forbidden` only when the policy is in report mode.
     pub decision: Decision,
 }
 

@@ -37,6 +37,10 @@ impl Gate {
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
                 if let Ok(event) = event {
+                    // Reading the file (as a reload does) is an access event: only changes count.
+                    if matches!(event.kind, notify::EventKind::Access(_)) {
+                        return;
+                    }
                     if event
                         .paths
                         .iter()

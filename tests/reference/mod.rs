@@ -410,6 +410,27 @@ fn decide_one(cx: &Ctx<'_>) -> (bool, Option<String>) {
     }
 }
 
+/// Percent-decodes a query part; `None` on an invalid escape.
+fn decode(s: &str) -> Option<Vec<u8>> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            if !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return None;
+            }
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
 pub fn evaluate(policy: &RefPolicy, req: &RefRequest) -> Answer {
     let Some(path) = read_path(&req.target) else {
         return Answer::Refused;
@@ -447,8 +468,20 @@ pub fn evaluate(policy: &RefPolicy, req: &RefRequest) -> Answer {
     // `_method=` in the query is one more override.
     if let Some((_, query)) = req.target.split_once('?') {
         for pair in query.split('&') {
-            if let Some(v) = pair.strip_prefix("_method=") {
-                if !token(v) {
+            let Some((k, v)) = pair.split_once('=') else {
+                continue;
+            };
+            let (Some(k), Some(v)) = (decode(k), decode(v)) else {
+                return Answer::Refused;
+            };
+            if k != b"_method" {
+                continue;
+            }
+            {
+                let Ok(v) = String::from_utf8(v) else {
+                    return Answer::Refused;
+                };
+                if !token(&v) {
                     return Answer::Refused;
                 }
                 let v = v.to_ascii_uppercase();
