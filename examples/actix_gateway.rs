@@ -13,15 +13,7 @@ use portcullis::adapters::actix::PolicyMiddleware;
 use portcullis::gate::{Caller, Gate};
 
 async fn api(caller: web::ReqData<Caller>) -> String {
-    format!(
-        "api answer for client {} (roles {:?}, address {})\n",
-        caller.client.as_deref().unwrap_or("(anonymous)"),
-        caller.roles,
-        caller
-            .client_ip
-            .map(|ip| ip.to_string())
-            .unwrap_or_default(),
-    )
+    common::api_answer(&caller)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -38,15 +38,7 @@ async fn api(caller: Option<Caller>) -> String {
     let Some(caller) = caller else {
         return "api answer (no policy layer)\n".to_owned();
     };
-    format!(
-        "api answer for client {} (roles {:?}, address {})\n",
-        caller.client.as_deref().unwrap_or("(anonymous)"),
-        caller.roles,
-        caller
-            .client_ip
-            .map(|ip| ip.to_string())
-            .unwrap_or_default(),
-    )
+    common::api_answer(&caller)
 }
 
 #[tokio::main]

@@ -246,27 +246,17 @@ pub fn load_cases(path: impl AsRef<Path>, engine: &Engine) -> Result<Vec<TestCas
     let source = Source::new(name, text);
     #[cfg(feature = "toml")]
     {
-        let source = source.with_toml_spans();
-        let file: TestFile = toml::from_str(source.text()).map_err(|e| {
-            let err = PolicyError::new(
-                ErrorKind::Syntax,
-                e.message().lines().next().unwrap_or("").to_owned(),
-            );
-            match e.span() {
-                Some(span) => source.error_at_offset(err, span.start),
-                None => err.in_file(source.name.clone()),
-            }
-        })?;
+        let (file, source) = crate::policy::parse_toml_as::<TestFile>(source)?;
         cases(&source, &file.tests, engine)
     }
     #[cfg(not(feature = "toml"))]
     {
-        let _ = (source, engine, std::marker::PhantomData::<TestFile>);
+        let _ = (engine, std::marker::PhantomData::<TestFile>);
         Err(PolicyError::new(
             ErrorKind::Syntax,
             "test files are TOML: enable the `toml` feature",
         )
-        .in_file(name))
+        .in_file(source.name))
     }
 }
 

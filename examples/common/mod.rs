@@ -4,6 +4,19 @@ use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// What the example API answers: who the policy says the caller is.
+pub fn api_answer(caller: &portcullis::gate::Caller) -> String {
+    format!(
+        "api answer for client {} (roles {:?}, address {})\n",
+        caller.client.as_deref().unwrap_or("(anonymous)"),
+        caller.roles,
+        caller
+            .client_ip
+            .map(|ip| ip.to_string())
+            .unwrap_or_default(),
+    )
+}
+
 pub struct Args {
     pub policy: String,
     pub listen: String,

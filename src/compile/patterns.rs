@@ -130,13 +130,13 @@ pub(crate) fn check_regex(p: &str) -> Result<String, String> {
     // The bare pattern must parse on its own: then it cannot close the anchoring group early
     // (`v1)|(v2` would make `^(?:v1)|(v2)$`, whose first branch is not anchored at the end).
     regex_automata::util::syntax::parse_with(p, &syntax_config())
-        .map_err(|e| format!("invalid regex `{p}`: {}", first_line(&e.to_string())))?;
+        .map_err(|e| format!("invalid regex `{p}`: {}", last_line(&e.to_string())))?;
     let text = anchored(p);
     Regex::builder()
         .configure(regex_config())
         .syntax(syntax_config())
         .build(&text)
-        .map_err(|e| format!("invalid regex `{p}`: {}", first_line(&e.to_string())))?;
+        .map_err(|e| format!("invalid regex `{p}`: {}", last_line(&e.to_string())))?;
     Ok(text)
 }
 
@@ -149,7 +149,8 @@ pub(crate) fn regex_set(patterns: &[String]) -> Result<Regex, String> {
         .map_err(|e| format!("the regexes of one header are too large together: {e}"))
 }
 
-fn first_line(s: &str) -> &str {
+/// The last line of an error: regex errors end with the reason.
+fn last_line(s: &str) -> &str {
     s.lines().last().unwrap_or(s).trim()
 }
 

@@ -166,22 +166,23 @@ pub(crate) struct SlotScratch {
 }
 
 impl ValueSlot {
-    /// Sets in `hits` the bits of the conditions that `value` satisfies.
-    fn hits(
-        &self,
-        value: &[u8],
-        hits: &mut [u64],
-        scratch_globs: &mut Vec<usize>,
-        glob_local: &mut Vec<usize>,
-        patterns: &mut Option<PatternSet>,
-    ) {
+    /// Sets in `s.hits` the bits of the conditions that `value` satisfies.
+    fn hits(&self, value: &[u8], s: &mut SlotScratch) {
+        let SlotScratch {
+            hits,
+            glob_hits: scratch_globs,
+            glob_local,
+            patterns,
+            ..
+        } = s;
         hits.fill(0);
         let text = match std::str::from_utf8(value) {
             Ok(t) if !has_control(value) => t,
             // A value that cannot be read as text satisfies every condition that can only
             // forbid, and no other: it never makes a condition silently not apply.
             _ => {
-                hits.copy_from_slice(self.poisoned.words());
+                hits.clear();
+                hits.extend_from_slice(self.poisoned.words());
                 return;
             }
         };
@@ -237,13 +238,7 @@ impl ValueSlot {
         }
         if let Some(value) = single {
             // One value (a path or a host): "any" and "all" agree.
-            self.hits(
-                value,
-                &mut s.hits,
-                &mut s.glob_hits,
-                &mut s.glob_local,
-                &mut s.patterns,
-            );
+            self.hits(value, s);
             for ((h, n), a) in s
                 .hits
                 .iter_mut()
@@ -259,13 +254,7 @@ impl ValueSlot {
         let mut count = 0usize;
         let mut visit = |value: &[u8], s: &mut SlotScratch| {
             count += 1;
-            self.hits(
-                value,
-                &mut s.hits,
-                &mut s.glob_hits,
-                &mut s.glob_local,
-                &mut s.patterns,
-            );
+            self.hits(value, s);
             for ((a, l), h) in s.any.iter_mut().zip(s.all.iter_mut()).zip(&s.hits) {
                 *a |= h;
                 *l &= h;

@@ -181,8 +181,17 @@ fn syntax(message: impl Into<String>) -> PolicyError {
 
 #[cfg(feature = "toml")]
 fn parse_toml(source: Source) -> Result<(Document, Source), PolicyError> {
+    parse_toml_as(source)
+}
+
+/// Deserializes TOML text into `T`, placing a syntax error at its line and column. Policies
+/// and test files share it.
+#[cfg(feature = "toml")]
+pub(crate) fn parse_toml_as<T: serde::de::DeserializeOwned>(
+    source: Source,
+) -> Result<(T, Source), PolicyError> {
     let source = source.with_toml_spans();
-    match toml::from_str::<Document>(source.text()) {
+    match toml::from_str::<T>(source.text()) {
         Ok(doc) => Ok((doc, source)),
         Err(e) => {
             let err = syntax(first_line(e.message()));
@@ -243,7 +252,7 @@ fn parse_yaml(source: Source) -> Result<(Document, Source), PolicyError> {
     Err(syntax("YAML support is not compiled in (enable the `yaml` feature)").in_file(source.name))
 }
 
-#[allow(dead_code)]
+#[cfg_attr(not(any(feature = "toml", feature = "yaml")), allow(dead_code))]
 fn first_line(message: &str) -> String {
     message.lines().next().unwrap_or("").trim().to_owned()
 }
