@@ -9,6 +9,7 @@ use crate::compile::slots::{
     IdentBuilder, IdentCondition, IpBuilder, MethodBuilder, Pattern, ValueBuilder,
 };
 use crate::compile::Layout;
+use crate::engine::globs::GlobMode;
 use crate::engine::keys::KeyTable;
 use crate::engine::path::is_token;
 use crate::engine::slots::ValueSource;
@@ -100,12 +101,20 @@ pub(crate) fn compile(
         ip: IpBuilder::default(),
         method: MethodBuilder::default(),
         ident: IdentBuilder::default(),
-        path: if policy.doc.paths.case_sensitive {
-            ValueBuilder::new(ValueSource::Path, false)
-        } else {
-            ValueBuilder::new(ValueSource::Path, false).case_insensitive()
-        },
-        host: ValueBuilder::new(ValueSource::Host, false),
+        path: ValueBuilder::new(
+            ValueSource::Path,
+            false,
+            GlobMode::Path {
+                case_sensitive: policy.doc.paths.case_sensitive,
+            },
+        ),
+        host: ValueBuilder::new(
+            ValueSource::Host,
+            false,
+            GlobMode::Text {
+                case_sensitive: false,
+            },
+        ),
         headers: Vec::new(),
         header_index: HashMap::new(),
         user_agent: None,
@@ -511,9 +520,13 @@ fn header_slot(b: &mut Builders, name: &str, user_agent: bool) -> usize {
     if let Some(i) = existing {
         return i;
     }
+    // User-Agent globs ignore case; header value globs do not.
     b.headers.push(ValueBuilder::new(
         ValueSource::Header(name.to_owned()),
         !user_agent,
+        GlobMode::Text {
+            case_sensitive: !user_agent,
+        },
     ));
     let i = b.headers.len() - 1;
     if user_agent {

@@ -8,7 +8,8 @@ use globset::Glob;
 use crate::compile::ip::{self, SetInterner};
 use crate::compile::patterns;
 use crate::engine::bits::Bits;
-use crate::engine::globs::GlobIndex;
+use crate::engine::bytemap::ByteMap;
+use crate::engine::globs::{GlobMatcher, GlobMode};
 use crate::engine::slots::{IdentSlot, IpSlot, MethodSlot, SparseSlot, ValueSlot, ValueSource};
 use crate::engine::{Atom, ClientInfo, PatternRef};
 
@@ -142,14 +143,14 @@ impl MethodBuilder {
         if self.claimed.is_empty() {
             return None;
         }
-        let mut ids = HashMap::new();
+        let mut ids = Vec::with_capacity(self.methods.len());
         let mut keys = Vec::with_capacity(self.methods.len());
         for (m, bits) in self.methods {
-            ids.insert(m, u32::try_from(keys.len()).unwrap_or(u32::MAX));
+            ids.push((m, u32::try_from(keys.len()).unwrap_or(u32::MAX)));
             keys.push(bits.into_boxed_slice());
         }
         Some(MethodSlot {
-            ids,
+            ids: ByteMap::new(ids),
             methods: SparseSlot {
                 neutral: self.claimed.neutral(exists),
                 keys,
@@ -239,7 +240,7 @@ impl IdentBuilder {
 pub(crate) struct ValueBuilder {
     source: ValueSource,
     split_lists: bool,
-    case_sensitive: bool,
+    glob_mode: GlobMode,
     claimed: Claimed,
     exact: HashMap<Box<[u8]>, Vec<u32>>,
     globs: Vec<Glob>,
@@ -253,11 +254,12 @@ pub(crate) struct ValueBuilder {
 }
 
 impl ValueBuilder {
-    pub(crate) fn new(source: ValueSource, split_lists: bool) -> Self {
+    /// A builder for the conditions on one value; `glob_mode` says how its globs read it.
+    pub(crate) fn new(source: ValueSource, split_lists: bool, glob_mode: GlobMode) -> Self {
         ValueBuilder {
             source,
             split_lists,
-            case_sensitive: true,
+            glob_mode,
             claimed: Claimed::default(),
             exact: HashMap::new(),
             globs: Vec::new(),
@@ -269,12 +271,6 @@ impl ValueBuilder {
             present: Vec::new(),
             absent: Vec::new(),
         }
-    }
-
-    /// Marks the globs as case-insensitive (they are then not grouped by segment).
-    pub(crate) fn case_insensitive(mut self) -> Self {
-        self.case_sensitive = false;
-        self
     }
 
     pub(crate) fn claim(&mut self, bit: u32) {
@@ -351,9 +347,7 @@ impl ValueBuilder {
                 poisoned.set(bit);
             }
         }
-        // Path globs are grouped by their first segment, unless they match case-insensitively.
-        let group = self.source == ValueSource::Path && self.case_sensitive;
-        let globs = GlobIndex::build(&self.globs, group)?;
+        let globs = GlobMatcher::build(&self.globs, self.glob_mode)?;
         let regexes = if self.regexes.is_empty() {
             None
         } else {
@@ -364,7 +358,7 @@ impl ValueBuilder {
             split_lists: self.split_lists,
             neutral,
             poisoned,
-            exact: self.exact,
+            exact: ByteMap::new(self.exact),
             globs,
             glob_bits: self.glob_bits,
             regexes,

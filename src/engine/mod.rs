@@ -7,6 +7,7 @@
 //! thread's scratch buffers have grown, takes a lock, or compiles a pattern.
 
 pub(crate) mod bits;
+pub(crate) mod bytemap;
 pub(crate) mod client_ip;
 pub(crate) mod globs;
 pub(crate) mod iptable;

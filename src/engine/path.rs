@@ -188,17 +188,23 @@ fn check_segments(path: &[u8]) -> Result<(), Refusal> {
     let Some(rest) = path.strip_prefix(b"/") else {
         return Err(Refusal::TargetForm);
     };
-    let mut segments = rest.split(|&b| b == b'/').peekable();
-    while let Some(seg) = segments.next() {
-        let last = segments.peek().is_none();
-        match seg {
-            b"." | b".." => return Err(Refusal::DotSegment),
-            b"" if !last => return Err(Refusal::EmptySegment),
-            [b' ', ..] | [.., b' '] => return Err(Refusal::EdgeSpace),
-            _ => {}
+    let mut start = 0;
+    for (i, &b) in rest.iter().enumerate() {
+        if b == b'/' {
+            check_segment(rest.get(start..i).unwrap_or(&[]), false)?;
+            start = i + 1;
         }
     }
-    Ok(())
+    check_segment(rest.get(start..).unwrap_or(&[]), true)
+}
+
+fn check_segment(seg: &[u8], last: bool) -> Result<(), Refusal> {
+    match seg {
+        b"." | b".." => Err(Refusal::DotSegment),
+        b"" if !last => Err(Refusal::EmptySegment),
+        [b' ', ..] | [.., b' '] => Err(Refusal::EdgeSpace),
+        _ => Ok(()),
+    }
 }
 
 fn hex(b: u8) -> Option<u8> {

@@ -5,10 +5,10 @@
 //! ANDs the slots together, so the cost of a decision grows with the request and the number of
 //! slots, not with the number of rules, addresses or patterns.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::engine::globs::GlobIndex;
+use crate::engine::bytemap::ByteMap;
+use crate::engine::globs::{GlobMatcher, GlobScratch};
 use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input, PatternSet};
 
@@ -77,7 +77,7 @@ impl IpSlot {
 /// Method conditions.
 #[derive(Debug, Clone)]
 pub(crate) struct MethodSlot {
-    pub(crate) ids: HashMap<Box<[u8]>, u32>,
+    pub(crate) ids: ByteMap<u32>,
     pub(crate) methods: SparseSlot,
 }
 
@@ -145,8 +145,8 @@ pub(crate) struct ValueSlot {
     pub(crate) neutral: Bits,
     /// The bits of every condition in this slot that a poisoned value makes hold.
     pub(crate) poisoned: Bits,
-    pub(crate) exact: HashMap<Box<[u8]>, Vec<u32>>,
-    pub(crate) globs: GlobIndex,
+    pub(crate) exact: ByteMap<Vec<u32>>,
+    pub(crate) globs: GlobMatcher,
     pub(crate) glob_bits: Vec<Vec<u32>>,
     pub(crate) regexes: Option<Regex>,
     pub(crate) regex_bits: Vec<Vec<u32>>,
@@ -161,7 +161,7 @@ pub(crate) struct SlotScratch {
     pub(crate) any: Vec<u64>,
     pub(crate) all: Vec<u64>,
     pub(crate) glob_hits: Vec<usize>,
-    pub(crate) glob_local: Vec<usize>,
+    pub(crate) globs: GlobScratch,
     pub(crate) patterns: Option<PatternSet>,
 }
 
@@ -171,28 +171,25 @@ impl ValueSlot {
         let SlotScratch {
             hits,
             glob_hits: scratch_globs,
-            glob_local,
+            globs: glob_scratch,
             patterns,
             ..
         } = s;
         hits.fill(0);
-        let text = match std::str::from_utf8(value) {
-            Ok(t) if !has_control(value) => t,
-            // A value that cannot be read as text satisfies every condition that can only
-            // forbid, and no other: it never makes a condition silently not apply.
-            _ => {
-                hits.clear();
-                hits.extend_from_slice(self.poisoned.words());
-                return;
-            }
-        };
+        // A value that cannot be read as text satisfies every condition that can only forbid,
+        // and no other: it never makes a condition silently not apply.
+        if !readable(value) {
+            hits.clear();
+            hits.extend_from_slice(self.poisoned.words());
+            return;
+        }
         if !self.exact.is_empty() {
             if let Some(bits) = self.exact.get(value) {
                 set_all(hits, bits);
             }
         }
         if !self.globs.is_empty() {
-            self.globs.matches_into(text, scratch_globs, glob_local);
+            self.globs.matches_into(value, scratch_globs, glob_scratch);
             for &i in scratch_globs.iter() {
                 if let Some(bits) = self.glob_bits.get(i) {
                     set_all(hits, bits);
@@ -205,7 +202,7 @@ impl ValueSlot {
                 _ => patterns.insert(PatternSet::new(re.pattern_len())),
             };
             set.clear();
-            re.which_overlapping_matches(&Input::new(text).anchored(Anchored::Yes), set);
+            re.which_overlapping_matches(&Input::new(value).anchored(Anchored::Yes), set);
             for pid in set.iter() {
                 if let Some(bits) = self.regex_bits.get(pid.as_usize()) {
                     set_all(hits, bits);
@@ -230,75 +227,77 @@ impl ValueSlot {
         s: &mut SlotScratch,
     ) {
         let words = acc.len();
-        for v in [&mut s.hits, &mut s.any, &mut s.all] {
+        if s.hits.len() != words {
+            s.hits.clear();
+            s.hits.resize(words, 0);
+        }
+        let mut values = match (&self.source, single) {
+            // One value (a path or a host): "any" and "all" agree.
+            (_, Some(value)) => return self.and_one(acc, value, s),
+            (ValueSource::Header(name), None) => request.header_values(name),
+            // A request without a host: as if the header were absent.
+            (_, None) => return self.and_absent(acc, s),
+        };
+        let Some(first) = values.next() else {
+            return self.and_absent(acc, s);
+        };
+        let first = trim_ows(first);
+        let mut rest = values.peekable();
+        // The usual case, one value that is not a list: "any" and "all" agree again.
+        if rest.peek().is_none() && !(self.split_lists && first.contains(&b',')) {
+            return self.and_one(acc, first, s);
+        }
+        for v in [&mut s.any, &mut s.all] {
             if v.len() != words {
                 v.clear();
                 v.resize(words, 0);
             }
         }
-        if let Some(value) = single {
-            // One value (a path or a host): "any" and "all" agree.
-            self.hits(value, s);
-            for ((h, n), a) in s
-                .hits
-                .iter_mut()
-                .zip(self.neutral.words())
-                .zip(acc.iter_mut())
-            {
-                *a &= *h | n;
-            }
-            return;
-        }
         s.any.fill(0);
         s.all.fill(u64::MAX);
-        let mut count = 0usize;
-        let mut visit = |value: &[u8], s: &mut SlotScratch| {
-            count += 1;
+        let visit = |value: &[u8], s: &mut SlotScratch| {
             self.hits(value, s);
             for ((a, l), h) in s.any.iter_mut().zip(s.all.iter_mut()).zip(&s.hits) {
                 *a |= h;
                 *l &= h;
             }
         };
-        match &self.source {
-            ValueSource::Header(name) => {
-                for value in request.header_values(name) {
-                    let value = trim_ows(value);
-                    visit(value, s);
-                    // An intermediary may join repeated lines with commas and a backend may
-                    // split them again: each element is one more value.
-                    if self.split_lists && value.contains(&b',') {
-                        for element in value.split(|&b| b == b',') {
-                            let element = trim_ows(element);
-                            if !element.is_empty() {
-                                visit(element, s);
-                            }
-                        }
+        for value in std::iter::once(first).chain(rest.map(trim_ows)) {
+            visit(value, s);
+            // An intermediary may join repeated lines with commas and a backend may split
+            // them again: each element is one more value.
+            if self.split_lists && value.contains(&b',') {
+                for element in value.split(|&b| b == b',') {
+                    let element = trim_ows(element);
+                    if !element.is_empty() {
+                        visit(element, s);
                     }
                 }
             }
-            _ => {
-                if let Some(value) = single {
-                    visit(value, s);
-                }
-            }
         }
-        if count == 0 {
-            s.all.fill(0);
-        }
-        // The result, built in `hits`.
-        for (((h, n), (a, l)), f) in s
-            .hits
+        for (((a, n), (any, all)), f) in acc
             .iter_mut()
             .zip(self.neutral.words())
             .zip(s.any.iter().zip(&s.all))
             .zip(forbid_favouring)
         {
-            *h = n | (a & f) | (l & !f);
+            *a &= n | (any & f) | (all & !f);
         }
-        if count == 0 {
-            set_all(&mut s.hits, &self.absent);
+    }
+
+    /// `acc &= neutral | hits(value)`.
+    fn and_one(&self, acc: &mut [u64], value: &[u8], s: &mut SlotScratch) {
+        self.hits(value, s);
+        for ((a, h), n) in acc.iter_mut().zip(&s.hits).zip(self.neutral.words()) {
+            *a &= h | n;
         }
+    }
+
+    /// `acc &= neutral | absent`: the slot when the request has no value for it.
+    fn and_absent(&self, acc: &mut [u64], s: &mut SlotScratch) {
+        s.hits.clear();
+        s.hits.extend_from_slice(self.neutral.words());
+        set_all(&mut s.hits, &self.absent);
         and_into(acc, &s.hits);
     }
 
@@ -320,6 +319,15 @@ impl ValueSlot {
         };
         (globs, regexes)
     }
+}
+
+/// Whether the value is text: UTF-8 without control characters.
+#[inline]
+fn readable(v: &[u8]) -> bool {
+    // Most values are printable ASCII, which is UTF-8: a pass without early exits, which the
+    // compiler vectorises, says so.
+    let printable = v.iter().fold(true, |ok, &b| ok & (0x20..0x7f).contains(&b));
+    printable || (std::str::from_utf8(v).is_ok() && !has_control(v))
 }
 
 /// Whether a header value holds a control character (C0 other than tab, DEL, or C1).

@@ -1,8 +1,9 @@
-//! Path globs indexed by their first segment.
+//! Globs for globset, path globs indexed by their first segment.
 //!
 //! A glob set's cost grows with the number of globs that need a regex. Most path globs start
 //! with a literal segment (`/api/...`, `/admin/**`): those are grouped by it, and a path only
 //! meets the group of its own first segment and the globs whose first segment is not literal.
+//! This is the fallback for the globs the faster strategies of [`super`] do not take.
 
 use std::collections::HashMap;
 
@@ -69,12 +70,17 @@ fn literal_first_segment(pattern: &str) -> Option<&[u8]> {
 }
 
 impl GlobIndex {
-    /// Indexes `globs` (ids are their positions). `by_segment` groups path globs; it must be
-    /// false for case-insensitive globs, whose segments can match under Unicode case folding.
-    pub(crate) fn build(globs: &[Glob], by_segment: bool) -> Result<GlobIndex, String> {
+    /// Indexes `globs`, each with its id. `by_segment` groups path globs; it must be false for
+    /// case-insensitive globs, whose segments can match under Unicode case folding.
+    pub(crate) fn build<'g>(
+        globs: impl IntoIterator<Item = (usize, &'g Glob)>,
+        by_segment: bool,
+    ) -> Result<GlobIndex, String> {
         let mut groups: HashMap<Box<[u8]>, Vec<(usize, Glob)>> = HashMap::new();
         let mut rest = Vec::new();
-        for (id, g) in globs.iter().enumerate() {
+        let mut len = 0;
+        for (id, g) in globs {
+            len += 1;
             match literal_first_segment(g.glob()).filter(|_| by_segment) {
                 Some(seg) => groups.entry(seg.into()).or_default().push((id, g.clone())),
                 None => rest.push((id, g.clone())),
@@ -87,7 +93,7 @@ impl GlobIndex {
         Ok(GlobIndex {
             by_segment,
             rest: Group::build(rest)?,
-            len: globs.len(),
+            len,
         })
     }
 
@@ -95,9 +101,8 @@ impl GlobIndex {
         self.len == 0
     }
 
-    /// The ids of the globs `text` matches, into `out` (cleared first; not sorted).
+    /// Appends the ids of the globs `text` matches to `out` (not sorted).
     pub(crate) fn matches_into(&self, text: &str, out: &mut Vec<usize>, local: &mut Vec<usize>) {
-        out.clear();
         self.rest.matches_into(text, out, local);
         if !self.by_segment.is_empty() {
             if let Some(group) = self.by_segment.get(first_segment(text.as_bytes())) {
@@ -106,8 +111,8 @@ impl GlobIndex {
         }
     }
 
-    /// The ids of the globs `text` matches. Allocates.
-    pub(crate) fn matches(&self, text: &str) -> Vec<usize> {
+    #[cfg(test)]
+    fn matches(&self, text: &str) -> Vec<usize> {
         let mut out = Vec::new();
         self.matches_into(text, &mut out, &mut Vec::new());
         out
@@ -145,8 +150,8 @@ mod tests {
             "/\\*/z",
         ];
         let globs = path_globs(&patterns);
-        let grouped = GlobIndex::build(&globs, true).unwrap();
-        let flat = GlobIndex::build(&globs, false).unwrap();
+        let grouped = GlobIndex::build(globs.iter().enumerate(), true).unwrap();
+        let flat = GlobIndex::build(globs.iter().enumerate(), false).unwrap();
         for path in [
             "/",
             "/admin",

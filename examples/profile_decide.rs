@@ -1,0 +1,45 @@
+//! Decides one request of the benchmark mix many times, for an instruction-counting profiler:
+//!
+//! ```sh
+//! cargo build --release --example profile_decide
+//! valgrind --tool=callgrind ./target/release/examples/profile_decide S allowed 10000
+//! ```
+//!
+//! Instruction counts repeat exactly on a busy machine, where wall-clock times do not.
+
+#[path = "../benches/support/mod.rs"]
+mod support;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let size = match args.next().as_deref() {
+        Some("S") => support::S,
+        Some("M") => support::M,
+        Some("L") => support::L,
+        _ => {
+            eprintln!("usage: profile_decide S|M|L REQUEST [COUNT]");
+            std::process::exit(2);
+        }
+    };
+    let wanted = args.next().unwrap_or_else(|| "allowed".into());
+    let count: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(10_000);
+    let dir = std::env::temp_dir().join(format!("portcullis-profile-{}", std::process::id()));
+    let path = support::write_policy(size, &dir);
+    let engine = match portcullis::Policy::from_path(&path).and_then(|p| p.compile()) {
+        Ok(engine) => engine,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    let Some((_, request)) = support::requests().into_iter().find(|(n, _)| *n == wanted) else {
+        eprintln!("no request named {wanted}");
+        std::process::exit(2);
+    };
+    let mut allowed = 0u64;
+    for _ in 0..count {
+        allowed += u64::from(engine.decide(std::hint::black_box(&request)).is_allowed());
+    }
+    println!("{wanted}: {allowed} of {count} allowed");
+}
