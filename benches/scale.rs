@@ -30,15 +30,18 @@ fn scale(c: &mut Criterion) {
             .expect("generated policy");
         let stats = engine.stats();
         let prefixes = stats.ipv4_prefixes + stats.ipv6_prefixes;
+        let per = |bytes: usize, n: usize| bytes as f64 / n.max(1) as f64;
         println!(
-            "{}: {} rules, {} IPv4 + {} IPv6 prefixes, {} globs; range table {} bytes ({:.1} bytes per prefix)",
+            "{}: {} rules, {} IPv4 + {} IPv6 prefixes, {} globs; range tables {} bytes: {:.1} per prefix ({:.1} per IPv4, {:.1} per IPv6)",
             size.name,
             stats.rules,
             stats.ipv4_prefixes,
             stats.ipv6_prefixes,
             stats.globs,
             stats.ip_table_bytes,
-            stats.ip_table_bytes as f64 / prefixes.max(1) as f64
+            per(stats.ip_table_bytes, prefixes),
+            per(stats.ipv4_table_bytes, stats.ipv4_prefixes),
+            per(stats.ipv6_table_bytes, stats.ipv6_prefixes),
         );
         let mut group = c.benchmark_group(format!("decide/{}", size.name));
         for (name, request) in requests() {
@@ -49,8 +52,16 @@ fn scale(c: &mut Criterion) {
             );
             group.bench_function(name, |b| b.iter(|| engine.decide(black_box(&request))));
         }
-        group.finish();
+        // The whole mix, one decision per request: the figure to divide by five.
         let reqs = requests();
+        group.bench_function("mix-of-5", |b| {
+            b.iter(|| {
+                for (_, r) in &reqs {
+                    black_box(engine.decide(black_box(r)));
+                }
+            })
+        });
+        group.finish();
         c.bench_function(&format!("explain/{}/default", size.name), |b| {
             b.iter(|| engine.explain(black_box(&reqs[3].1)))
         });

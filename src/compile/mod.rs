@@ -113,6 +113,8 @@ pub(crate) fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
         clients: clients.len(),
         keys: keys.as_ref().map_or(0, |k| k.digests.len()),
         ip_table_bytes: ip.as_ref().map_or(0, |s| s.table.heap_bytes()),
+        ipv4_table_bytes: ip.as_ref().map_or(0, |s| s.table.v4_bytes()),
+        ipv6_table_bytes: ip.as_ref().map_or(0, |s| s.table.v6_bytes()),
     };
     Ok(Engine {
         name: src.name.clone(),

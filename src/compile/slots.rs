@@ -36,6 +36,9 @@ impl Claimed {
     }
 }
 
+/// The memory always allowed for whole bit sets per address set.
+const DENSE_FLOOR_BYTES: usize = 64 * 1024;
+
 /// Address conditions.
 #[derive(Debug, Default)]
 pub(crate) struct IpBuilder {
@@ -100,21 +103,41 @@ impl IpBuilder {
                 unknown.set(bit);
             }
         }
-        let slot = IpSlot {
-            table,
-            set_atoms: interner
-                .sets
+        let set_atoms: Vec<Box<[u32]>> = interner
+            .sets
+            .into_iter()
+            .map(Vec::into_boxed_slice)
+            .collect();
+        let atoms = SparseSlot {
+            neutral,
+            keys: self
+                .atom_bits
                 .into_iter()
                 .map(Vec::into_boxed_slice)
                 .collect(),
-            atoms: SparseSlot {
-                neutral,
-                keys: self
-                    .atom_bits
-                    .into_iter()
-                    .map(Vec::into_boxed_slice)
-                    .collect(),
-            },
+        };
+        // A whole bit set per address set makes a lookup one AND; it is kept when it costs no
+        // more than the range table itself (and at least a few kilobytes are allowed).
+        let dense_bytes = set_atoms.len() * exists.words().len() * 8;
+        let set_bits = (dense_bytes <= table.heap_bytes().max(DENSE_FLOOR_BYTES)).then(|| {
+            set_atoms
+                .iter()
+                .map(|atoms_of_set| {
+                    let mut bits = atoms.neutral.clone();
+                    for &a in atoms_of_set.iter() {
+                        for &bit in atoms.keys.get(a as usize).into_iter().flatten() {
+                            bits.set(bit);
+                        }
+                    }
+                    bits
+                })
+                .collect()
+        });
+        let slot = IpSlot {
+            table,
+            set_atoms,
+            atoms,
+            set_bits,
             unknown,
         };
         (Some(slot), self.atoms)
@@ -143,18 +166,21 @@ impl MethodBuilder {
         if self.claimed.is_empty() {
             return None;
         }
+        let neutral = self.claimed.neutral(exists);
         let mut ids = Vec::with_capacity(self.methods.len());
-        let mut keys = Vec::with_capacity(self.methods.len());
+        let mut dense = Vec::with_capacity(self.methods.len());
         for (m, bits) in self.methods {
-            ids.push((m, u32::try_from(keys.len()).unwrap_or(u32::MAX)));
-            keys.push(bits.into_boxed_slice());
+            ids.push((m, u32::try_from(dense.len()).unwrap_or(u32::MAX)));
+            let mut d = neutral.clone();
+            for bit in bits {
+                d.set(bit);
+            }
+            dense.push(d);
         }
         Some(MethodSlot {
             ids: ByteMap::new(ids),
-            methods: SparseSlot {
-                neutral: self.claimed.neutral(exists),
-                keys,
-            },
+            bits: dense,
+            neutral,
         })
     }
 }

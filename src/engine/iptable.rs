@@ -43,9 +43,16 @@ impl IpTable {
 
     /// Bytes held by the range tables.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.v4.starts.capacity() * 4
-            + self.v4.sets.capacity() * 4
-            + self.v6.starts.capacity() * 16
-            + self.v6.sets.capacity() * 4
+        self.v4_bytes() + self.v6_bytes()
+    }
+
+    /// Bytes held by the IPv4 table.
+    pub(crate) fn v4_bytes(&self) -> usize {
+        self.v4.starts.capacity() * 4 + self.v4.sets.capacity() * 4
+    }
+
+    /// Bytes held by the IPv6 table.
+    pub(crate) fn v6_bytes(&self) -> usize {
+        self.v6.starts.capacity() * 16 + self.v6.sets.capacity() * 4
     }
 }

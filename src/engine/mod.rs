@@ -244,6 +244,10 @@ pub struct Stats {
     pub keys: usize,
     /// Bytes held by the address range tables.
     pub ip_table_bytes: usize,
+    /// Of those, the IPv4 table's.
+    pub ipv4_table_bytes: usize,
+    /// Of those, the IPv6 table's.
+    pub ipv6_table_bytes: usize,
 }
 
 /// Per-thread buffers, so that a decision allocates nothing once they have grown.
@@ -658,7 +662,7 @@ impl Engine {
                 .methods
                 .get(reading.method)
                 .map_or(&[][..], |m| m.as_slice());
-            method.and_into(&mut s.acc, m, &mut s.tmp);
+            method.and_into(&mut s.acc, m);
         }
         let fav = self.forbid_favouring.words();
         if let Some(path) = &self.path {
@@ -702,7 +706,7 @@ impl Engine {
                         .methods
                         .get(reading.method)
                         .map_or(&[][..], |m| m.as_slice());
-                    m.and_into(&mut acc, method, &mut s.tmp);
+                    m.and_into(&mut acc, method);
                 }
             }
             SlotRef::Ident => {

@@ -265,14 +265,25 @@ pub(crate) enum HeaderValues<'a> {
 impl<'a> Iterator for HeaderValues<'a> {
     type Item = &'a [u8];
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<&'a [u8]> {
+        // Most lookups are for headers the request does not carry: answered without a call.
+        if let HeaderValues::Empty = self {
+            return None;
+        }
+        self.next_value()
+    }
+}
+
+impl<'a> HeaderValues<'a> {
+    fn next_value(&mut self) -> Option<&'a [u8]> {
         match self {
             HeaderValues::Empty => None,
             HeaderValues::List { list, name } => {
-                let at = list
-                    .iter()
-                    .position(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name))?;
+                let at = list.iter().position(|(n, _)| {
+                    // Names are most often written in lowercase: compare bytes first.
+                    n.len() == name.len() && (n == name || n.eq_ignore_ascii_case(name))
+                })?;
                 let value = list.get(at).map(|(_, v)| v.as_slice());
                 *list = list.get(at + 1..).unwrap_or(&[]);
                 value

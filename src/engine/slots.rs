@@ -53,6 +53,9 @@ pub(crate) struct IpSlot {
     /// Per set id: the atoms containing the addresses of that set.
     pub(crate) set_atoms: Vec<Box<[u32]>>,
     pub(crate) atoms: SparseSlot,
+    /// Per set id, when they fit the memory budget: the slot's whole bit set for that set, so
+    /// that a decision is one lookup and one AND.
+    pub(crate) set_bits: Option<Box<[Bits]>>,
     /// The bits for a client whose address is unknown: neutral clauses, and the conditions whose
     /// holding can only forbid.
     pub(crate) unknown: Bits,
@@ -60,11 +63,16 @@ pub(crate) struct IpSlot {
 
 impl IpSlot {
     pub(crate) fn and_into(&self, acc: &mut [u64], ip: Option<IpAddr>, tmp: &mut Vec<u64>) {
-        match ip {
-            Some(ip) => self
-                .atoms
-                .and_into(acc, self.atoms_of(ip).iter().copied(), tmp),
-            None => and_into(acc, self.unknown.words()),
+        let Some(ip) = ip else {
+            return and_into(acc, self.unknown.words());
+        };
+        let set = self.table.lookup(ip) as usize;
+        match self.set_bits.as_deref().and_then(|b| b.get(set)) {
+            Some(bits) => and_into(acc, bits.words()),
+            None => {
+                let atoms = self.set_atoms.get(set).map_or(&[][..], |a| a);
+                self.atoms.and_into(acc, atoms.iter().copied(), tmp)
+            }
         }
     }
 
@@ -74,17 +82,24 @@ impl IpSlot {
     }
 }
 
-/// Method conditions.
+/// Method conditions: few keys, so each keeps its whole bit set.
 #[derive(Debug, Clone)]
 pub(crate) struct MethodSlot {
     pub(crate) ids: ByteMap<u32>,
-    pub(crate) methods: SparseSlot,
+    /// Per method id: the neutral clauses and those the method satisfies.
+    pub(crate) bits: Vec<Bits>,
+    /// A method no condition names: the neutral clauses.
+    pub(crate) neutral: Bits,
 }
 
 impl MethodSlot {
-    pub(crate) fn and_into(&self, acc: &mut [u64], method: &[u8], tmp: &mut Vec<u64>) {
-        self.methods
-            .and_into(acc, self.ids.get(method).copied().into_iter(), tmp);
+    pub(crate) fn and_into(&self, acc: &mut [u64], method: &[u8]) {
+        let bits = self
+            .ids
+            .get(method)
+            .and_then(|&id| self.bits.get(id as usize))
+            .unwrap_or(&self.neutral);
+        and_into(acc, bits.words());
     }
 }
 

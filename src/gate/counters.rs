@@ -1,35 +1,84 @@
 //! Per-rule decision counters: relaxed atomics on the hot path, kept by rule name across
 //! reloads.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-/// One rule's counters.
+/// How many ways counters (and the names handed to callers) are split. Each thread counts in
+/// its own shard, so that threads on different cores do not fight over one cache line on
+/// every request; a snapshot adds the shards up.
+pub(crate) const SHARDS: usize = 8;
+
+/// The shard of the calling thread: threads take shards in turn, on first use.
+pub(crate) fn shard() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+    SHARD
+        .try_with(|s| match s.get() {
+            Some(i) => i,
+            None => {
+                let i = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+                s.set(Some(i));
+                i
+            }
+        })
+        .unwrap_or(0)
+}
+
+/// One shard of a rule's counters, alone on its cache line.
 #[derive(Debug, Default)]
-pub(crate) struct RuleCounters {
+#[repr(align(64))]
+pub(crate) struct RuleLine {
     pub(crate) allowed: AtomicU64,
     pub(crate) forbidden: AtomicU64,
     pub(crate) would_forbid: AtomicU64,
     pub(crate) would_allow: AtomicU64,
 }
 
+/// One rule's counters.
+#[derive(Debug, Default)]
+pub(crate) struct RuleCounters {
+    lines: [RuleLine; SHARDS],
+}
+
 impl RuleCounters {
+    /// The counters the calling thread bumps.
+    pub(crate) fn line(&self, shard: usize) -> &RuleLine {
+        &self.lines[shard % SHARDS]
+    }
+
     pub(crate) fn snapshot(&self) -> RuleCounts {
+        let sum = |f: fn(&RuleLine) -> &AtomicU64| {
+            self.lines
+                .iter()
+                .map(|l| f(l).load(Ordering::Relaxed))
+                .sum()
+        };
         RuleCounts {
-            allowed: self.allowed.load(Ordering::Relaxed),
-            forbidden: self.forbidden.load(Ordering::Relaxed),
-            would_forbid: self.would_forbid.load(Ordering::Relaxed),
-            would_allow: self.would_allow.load(Ordering::Relaxed),
+            allowed: sum(|l| &l.allowed),
+            forbidden: sum(|l| &l.forbidden),
+            would_forbid: sum(|l| &l.would_forbid),
+            would_allow: sum(|l| &l.would_allow),
         }
     }
+}
+
+/// One shard of the counters that belong to no rule.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub(crate) struct OtherLine {
+    pub(crate) default_allowed: AtomicU64,
+    pub(crate) default_forbidden: AtomicU64,
+    pub(crate) refused: AtomicU64,
 }
 
 /// Counters that belong to no rule.
 #[derive(Debug, Default)]
 pub(crate) struct OtherCounters {
-    pub(crate) default_allowed: AtomicU64,
-    pub(crate) default_forbidden: AtomicU64,
-    pub(crate) refused: AtomicU64,
+    lines: [OtherLine; SHARDS],
 }
 
 pub(crate) fn bump(c: &AtomicU64) {
@@ -63,9 +112,20 @@ pub struct Counts {
 }
 
 impl OtherCounters {
+    /// The counters the calling thread bumps.
+    pub(crate) fn line(&self, shard: usize) -> &OtherLine {
+        &self.lines[shard % SHARDS]
+    }
+
     pub(crate) fn fill(&self, counts: &mut Counts) {
-        counts.default_allowed = self.default_allowed.load(Ordering::Relaxed);
-        counts.default_forbidden = self.default_forbidden.load(Ordering::Relaxed);
-        counts.refused = self.refused.load(Ordering::Relaxed);
+        let sum = |f: fn(&OtherLine) -> &AtomicU64| {
+            self.lines
+                .iter()
+                .map(|l| f(l).load(Ordering::Relaxed))
+                .sum()
+        };
+        counts.default_allowed = sum(|l| &l.default_allowed);
+        counts.default_forbidden = sum(|l| &l.default_forbidden);
+        counts.refused = sum(|l| &l.refused);
     }
 }

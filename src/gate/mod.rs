@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
-use counters::{bump, OtherCounters, RuleCounters};
+use counters::{bump, shard, OtherCounters, RuleCounters, SHARDS};
 pub use counters::{Counts, RuleCounts};
 pub use respond::{Denial, Responder, ResponseOptions};
 #[cfg(feature = "watch")]
@@ -55,8 +55,17 @@ impl Caller {
 struct Loaded {
     engine: Engine,
     counters: Vec<Arc<RuleCounters>>,
-    rule_names: Vec<Arc<str>>,
+    /// One copy per counter shard: a thread clones the names of its own shard, so that the
+    /// reference counts of one name are not contended by every core.
+    names: Box<[Names]>,
+}
+
+/// The names a [`Caller`] carries.
+#[derive(Debug)]
+struct Names {
+    rules: Vec<Arc<str>>,
     clients: Vec<(Arc<str>, Arc<[String]>)>,
+    no_roles: Arc<[String]>,
 }
 
 #[derive(Debug)]
@@ -67,7 +76,6 @@ struct Shared {
     registry: Mutex<HashMap<String, Arc<RuleCounters>>>,
     other: OtherCounters,
     warned_no_peer: AtomicBool,
-    no_roles: Arc<[String]>,
 }
 
 /// What an adapter must do with a request.
@@ -144,7 +152,6 @@ impl GateBuilder {
                 registry,
                 other: OtherCounters::default(),
                 warned_no_peer: AtomicBool::new(false),
-                no_roles: Arc::from(Vec::new()),
             }),
         }
     }
@@ -162,17 +169,21 @@ fn load(registry: &Mutex<HashMap<String, Arc<RuleCounters>>>, engine: Engine) ->
         .map(|r| registry.entry(r.name().to_owned()).or_default().clone())
         .collect();
     drop(registry);
-    let rule_names = engine.rules().iter().map(|r| Arc::from(r.name())).collect();
-    let clients = engine
-        .clients
-        .iter()
-        .map(|c| (Arc::from(c.name.as_str()), Arc::from(c.roles.clone())))
+    let names = (0..SHARDS)
+        .map(|_| Names {
+            rules: engine.rules().iter().map(|r| Arc::from(r.name())).collect(),
+            clients: engine
+                .clients
+                .iter()
+                .map(|c| (Arc::from(c.name.as_str()), Arc::from(c.roles.clone())))
+                .collect(),
+            no_roles: Arc::from(Vec::new()),
+        })
         .collect();
     Loaded {
         engine,
         counters,
-        rule_names,
-        clients,
+        names,
     }
 }
 
@@ -258,7 +269,8 @@ impl Gate {
         let loaded = self.shared.current.load();
         let engine = &loaded.engine;
         let verdict = engine.decide(request);
-        self.count(&loaded, &verdict);
+        let shard = shard();
+        self.count(&loaded, &verdict, shard);
         self.log(engine, request, &verdict);
         if verdict.blocks() {
             let id = || {
@@ -267,9 +279,13 @@ impl Gate {
             };
             return Outcome::Deny(self.shared.responses.deny(&verdict, engine, id));
         }
-        let (client, roles) = match verdict.client().and_then(|c| loaded.clients.get(c.index())) {
+        let Some(names) = loaded.names.get(shard % SHARDS) else {
+            // INVARIANT: `load` makes one `Names` per shard.
+            return Outcome::Deny(Denial::plain(403, "Forbidden\n"));
+        };
+        let (client, roles) = match verdict.client().and_then(|c| names.clients.get(c.index())) {
             Some((name, roles)) => (Some(name.clone()), roles.clone()),
-            None => (None, self.shared.no_roles.clone()),
+            None => (None, names.no_roles.clone()),
         };
         Outcome::Pass(Caller {
             client_ip: verdict.client_ip(),
@@ -277,16 +293,17 @@ impl Gate {
             roles,
             rule: verdict
                 .rule()
-                .and_then(|id| loaded.rule_names.get(id.index()).cloned()),
+                .and_then(|id| names.rules.get(id.index()).cloned()),
             decision: verdict.decision(),
         })
     }
 
-    fn count(&self, loaded: &Loaded, verdict: &Verdict) {
-        let other = &self.shared.other;
+    fn count(&self, loaded: &Loaded, verdict: &Verdict, shard: usize) {
+        let other = self.shared.other.line(shard);
         match verdict.cause() {
             Cause::Rule(id) => {
                 if let Some(c) = loaded.counters.get(id.index()) {
+                    let c = c.line(shard);
                     bump(if verdict.is_allowed() {
                         &c.allowed
                     } else {
@@ -303,6 +320,7 @@ impl Gate {
                 loaded.counters.get(id.index()),
                 loaded.engine.rules().get(id.index()),
             ) {
+                let c = c.line(shard);
                 bump(if rule.effect() == Effect::Forbid {
                     &c.would_forbid
                 } else {
