@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the axum layer costs: the example gateway with and without it, under the M policy,
 # loaded with wrk over loopback in alternation, three rounds each. Prints requests per second
-# and the ratio. Not part of CI: run it by hand on a quiet machine.
+# and the ratio, from the medians and from each round's back-to-back pair. Not part of CI: run
+# it by hand on a quiet machine.
 #
 #   bash benches/middleware.sh            # needs wrk (apt-get install wrk)
 #   DURATION=20 CONNECTIONS=64 bash benches/middleware.sh
@@ -34,10 +35,20 @@ run() { # $1: extra gateway flags; prints requests per second
 
 with=(); without=()
 for r in $(seq "$ROUNDS"); do
-    without+=("$(run --no-layer)")
-    with+=("$(run '')")
+    # Alternate which goes first, so that neither gets the warmer machine every round.
+    if [ $((r % 2)) = 1 ]; then
+        without+=("$(run --no-layer)")
+        with+=("$(run '')")
+    else
+        with+=("$(run '')")
+        without+=("$(run --no-layer)")
+    fi
     echo "round $r: without ${without[-1]} req/s, with ${with[-1]} req/s"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 mw=$(median "${with[@]}"); mo=$(median "${without[@]}")
-awk -v w="$mw" -v o="$mo" 'BEGIN { printf "median: without %.0f req/s, with %.0f req/s; the layer costs %.1f %% of throughput\n", o, w, (1 - w / o) * 100 }'
+# Each round's pair ran back to back, so its ratio is less exposed to drift on a shared box.
+ratios=()
+for i in "${!with[@]}"; do ratios+=("$(awk -v w="${with[$i]}" -v o="${without[$i]}" 'BEGIN { print (1 - w / o) * 100 }')"); done
+mr=$(median "${ratios[@]}")
+awk -v w="$mw" -v o="$mo" -v r="$mr" 'BEGIN { printf "median: without %.0f req/s, with %.0f req/s; the layer costs %.1f %% of throughput (median of the rounds'"'"' own ratios: %.1f %%)\n", o, w, (1 - w / o) * 100, r }'

@@ -7,14 +7,9 @@ mod support;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let size = match args.next().as_deref() {
-        Some("S") => support::S,
-        Some("M") => support::M,
-        Some("L") => support::L,
-        _ => {
-            eprintln!("usage: gen_policy S|M|L DIR");
-            std::process::exit(2);
-        }
+    let Some(size) = args.next().as_deref().and_then(support::size_named) else {
+        eprintln!("usage: gen_policy S|M|L DIR");
+        std::process::exit(2);
     };
     let Some(dir) = args.next() else {
         eprintln!("usage: gen_policy S|M|L DIR");

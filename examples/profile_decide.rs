@@ -12,14 +12,9 @@ mod support;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let size = match args.next().as_deref() {
-        Some("S") => support::S,
-        Some("M") => support::M,
-        Some("L") => support::L,
-        _ => {
-            eprintln!("usage: profile_decide S|M|L REQUEST [COUNT]");
-            std::process::exit(2);
-        }
+    let Some(size) = args.next().as_deref().and_then(support::size_named) else {
+        eprintln!("usage: profile_decide S|M|L REQUEST [COUNT]");
+        std::process::exit(2);
     };
     let wanted = args.next().unwrap_or_else(|| "allowed".into());
     let count: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(10_000);

@@ -44,9 +44,10 @@
 //!
 //! The phases each live in their own module: [`policy`] (the serde model of a document and the
 //! source positions), `compile` (validation; conditions sorted into slots: one address range
-//! table for every CIDR of every list and rule, one glob set per value, hash maps for exact
-//! values and key digests), the engine (reading the request once, strictly; ANDing one bit set
-//! per slot; picking the deciding rule) and [`explain`].
+//! table for every CIDR of every list and rule, one glob matcher per value (a tree of segments
+//! for path globs), hash maps for exact values and key digests), the engine (reading the
+//! request once, strictly; ANDing one bit set per slot; picking the deciding rule) and
+//! [`explain`].
 //!
 //! # Policy reference
 //!
@@ -80,11 +81,17 @@
 //!   forbidden with the reason before any rule runs.
 //! - Deciding costs time proportional to the request (its target, its headers), the number of
 //!   condition slots, and one machine word per 64 rules — not the number of addresses or
-//!   patterns. It takes no lock of its own (the glob and regex matchers keep caches in a pool
-//!   that is lock-free for the thread that made them) and, once a thread's scratch buffers have
-//!   grown, allocates nothing.
+//!   patterns. Path globs are one tree of segments that a path walks once: its cost is the
+//!   path's segments times the tree nodes its prefix reaches (at most eight segment globs are
+//!   tried per node; more go to globset's automaton). Other globs of literal text and `*` are
+//!   matched piece by piece, at most sixteen per slot; richer globs and regexes run in one
+//!   automaton per slot. Deciding takes no lock of its own (the automata keep caches in a pool
+//!   that is lock-free for the thread that made them) and, once a thread's scratch buffers
+//!   have grown, allocates nothing.
 //! - Compiled memory grows with the policy's text: address ranges, patterns and per-key rule
-//!   lists are stored sparsely; only a handful of bit sets per slot span all rules.
+//!   lists are stored sparsely; only a handful of bit sets per slot span all rules (one per
+//!   method, and one per distinct address set while those take no more room than the range
+//!   table).
 //! - Policies are bounded: documents up to [`MAX_POLICY_BYTES`], patterns up to
 //!   [`MAX_PATTERN_LEN`] bytes, regexes anchored and limited to [`MAX_REGEX_BYTES`] of
 //!   compiled size, list files up to [`MAX_LIST_FILE_BYTES`] and [`MAX_LIST_ENTRIES`] entries.

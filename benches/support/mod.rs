@@ -40,6 +40,11 @@ pub const L: Size = Size {
     keys: 50,
 };
 
+/// The size named `S`, `M` or `L`.
+pub fn size_named(name: &str) -> Option<Size> {
+    [S, M, L].into_iter().find(|s| s.name == name)
+}
+
 /// A deterministic pseudo-random sequence (xorshift), so every run builds the same policy.
 pub struct Rng(u64);
 
