@@ -6,6 +6,7 @@
 #
 #   bash benches/middleware.sh            # needs wrk (apt-get install wrk)
 #   DURATION=20 CONNECTIONS=64 bash benches/middleware.sh
+#   PIN=1 ROUNDS=11 DURATION=3 bash benches/middleware.sh   # gateway and wrk on separate cores
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,13 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-32}
 ROUNDS=${ROUNDS:-3}
 PORT=${PORT:-38917}
+# PIN=1 puts the gateway on CPU 0 and wrk on CPU 1, so that the gateway's own CPU time is what
+# limits throughput and the two do not trade cores between rounds.
+if [ "${PIN:-0}" = 1 ]; then
+    SERVER_CPUS="taskset -c 0"; LOAD_CPUS="taskset -c 1"; THREADS=${THREADS:-1}
+else
+    SERVER_CPUS=""; LOAD_CPUS=""; THREADS=${THREADS:-2}
+fi
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
 
 cargo build --release --quiet --features axum,watch --example gateway --example gen_policy
@@ -22,13 +30,13 @@ policy=$(./target/release/examples/gen_policy M "$dir")
 url="http://127.0.0.1:$PORT/docs/guide/intro"
 
 run() { # $1: extra gateway flags; prints requests per second
-    ./target/release/examples/gateway --policy "$policy" --listen "127.0.0.1:$PORT" $1 >/dev/null 2>&1 &
+    $SERVER_CPUS ./target/release/examples/gateway --policy "$policy" --listen "127.0.0.1:$PORT" $1 >/dev/null 2>&1 &
     local pid=$!
     for _ in $(seq 50); do curl -s -o /dev/null "$url" 2>/dev/null && break || sleep 0.1; done
     local status
     status=$(curl -s -o /dev/null -w '%{http_code}' "$url")
     [ "$status" = 200 ] || { echo "the gateway answered $status, not 200" >&2; kill $pid; exit 1; }
-    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "$url" | awk '/Requests\/sec/ {print $2}'
+    $LOAD_CPUS wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" "$url" | awk '/Requests\/sec/ {print $2}'
     kill $pid
     wait $pid 2>/dev/null || true
 }

@@ -1,7 +1,8 @@
 //! How `decide`, `explain` and compiling grow with the policy: S, M and L policies generated
 //! by code. `cargo bench --bench scale` (L takes a while to build: 1,000,000 CIDRs).
 //!
-//! Set `PORTCULLIS_BENCH_SIZES=S,M` to run only some sizes.
+//! Set `PORTCULLIS_BENCH_SIZES=S,M` to run only some sizes (`S`, `M`, `M100k`: M with 100,000
+//! CIDRs, `L`).
 
 mod support;
 
@@ -10,11 +11,11 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use portcullis::Policy;
-use support::{requests, write_policy, Size, L, M, S};
+use support::{requests, write_policy, Size, L, M, M100K, S};
 
 fn sizes() -> Vec<Size> {
-    let wanted = std::env::var("PORTCULLIS_BENCH_SIZES").unwrap_or_else(|_| "S,M,L".into());
-    [S, M, L]
+    let wanted = std::env::var("PORTCULLIS_BENCH_SIZES").unwrap_or_else(|_| "S,M,M100k,L".into());
+    [S, M, M100K, L]
         .into_iter()
         .filter(|s| wanted.split(',').any(|w| w.trim() == s.name))
         .collect()

@@ -8,11 +8,11 @@ mod support;
 fn main() {
     let mut args = std::env::args().skip(1);
     let Some(size) = args.next().as_deref().and_then(support::size_named) else {
-        eprintln!("usage: gen_policy S|M|L DIR");
+        eprintln!("usage: gen_policy S|M|M100k|L DIR");
         std::process::exit(2);
     };
     let Some(dir) = args.next() else {
-        eprintln!("usage: gen_policy S|M|L DIR");
+        eprintln!("usage: gen_policy S|M|M100k|L DIR");
         std::process::exit(2);
     };
     let path = support::write_policy(size, std::path::Path::new(&dir));

@@ -220,7 +220,7 @@ fn compile_keys(policy: &Policy) -> Result<(Option<KeyTable>, Vec<ClientInfo>), 
             &["header"],
         ));
     }
-    let mut digests = HashMap::new();
+    let mut digests = HashMap::default();
     let mut clients = Vec::with_capacity(keys.clients.len());
     for (i, (name, def)) in keys.clients.iter().enumerate() {
         let here = [Seg::Key("keys"), Seg::Key("clients"), Seg::Key(name)];

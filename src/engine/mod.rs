@@ -412,16 +412,23 @@ impl Engine {
         self.base_bits(view, &prepared, s);
         let mut chosen: Option<(Cause, Reading)> = None;
         let mut reported = Reported::default();
-        for reading in prepared.readings() {
+        if prepared.methods == 1 && !prepared.two_paths && prepared.hosts <= 1 {
+            // The usual request has one reading: no need to walk the product.
+            let reading = Reading::default();
             self.reading_bits(view, &prepared, reading, s);
-            let cause = self.combine_bits(&s.acc, &mut reported);
-            let forbids = self.effect_of(cause) == Effect::Forbid;
-            if chosen.is_none() || forbids {
-                chosen = Some((cause, reading));
-            }
-            // A request is allowed only if every reading of it is.
-            if forbids {
-                break;
+            chosen = Some((self.combine_bits(&s.acc, &mut reported), reading));
+        } else {
+            for reading in prepared.readings() {
+                self.reading_bits(view, &prepared, reading, s);
+                let cause = self.combine_bits(&s.acc, &mut reported);
+                let forbids = self.effect_of(cause) == Effect::Forbid;
+                if chosen.is_none() || forbids {
+                    chosen = Some((cause, reading));
+                }
+                // A request is allowed only if every reading of it is.
+                if forbids {
+                    break;
+                }
             }
         }
         let (cause, reading) = chosen.unwrap_or((Cause::Default, Reading::default()));
