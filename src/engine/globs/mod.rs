@@ -208,6 +208,8 @@ mod tests {
         "\\*",
     ];
     const VALUE_SEGMENTS: &[&str] = &[
+        ".well-known",
+        "-",
         "a",
         "b",
         "ab",
