@@ -178,6 +178,23 @@ mod tests {
     }
 
     #[test]
+    fn case_insensitive_search_finds_the_first_place() {
+        let needles: [&[u8]; 4] = [b"bot", b"b", b"gecko/2", b"zz"];
+        for n in 0..300 {
+            let mut hay: Vec<u8> = (0..n).map(|i| b"xBoTgEcKo/2 "[i % 12]).collect();
+            hay.extend_from_slice(b"zZ");
+            for needle in needles {
+                let want = hay
+                    .windows(needle.len())
+                    .position(|w| w.eq_ignore_ascii_case(needle));
+                assert_eq!(find_ascii_case_insensitive(&hay, needle), want, "{n}");
+            }
+        }
+        assert_eq!(find_ascii_case_insensitive(b"ab", b"abc"), None);
+        assert_eq!(find_ascii_case_insensitive(b"", b""), Some(0));
+    }
+
+    #[test]
     fn richer_globs_are_left_to_globset() {
         for glob in ["a?", "[ab]", "{a,b}", "a\\*", "**", "a/**/b"] {
             assert!(Wildcard::parse(glob.as_bytes()).is_none(), "{glob}");
