@@ -6,12 +6,43 @@
 
 mod support;
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use portcullis::Policy;
 use support::{requests, write_policy, Size, L, M, M100K, S};
+
+/// Counts the bytes live on the heap, to report what a compiled engine holds.
+struct Live;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the counter is a plain
+// atomic that needs no allocation of its own.
+unsafe impl GlobalAlloc for Live {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwarded with the caller's pointer and layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwarded with the caller's arguments.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Live = Live;
 
 fn sizes() -> Vec<Size> {
     let wanted = std::env::var("PORTCULLIS_BENCH_SIZES").unwrap_or_else(|_| "S,M,M100k,L".into());
@@ -26,9 +57,11 @@ fn scale(c: &mut Criterion) {
     for size in sizes() {
         let dir = root.join(size.name);
         let path = write_policy(size, &dir);
+        let before = LIVE.load(Ordering::Relaxed);
         let engine = Policy::from_path(&path)
             .and_then(|p| p.compile())
             .expect("generated policy");
+        let held = LIVE.load(Ordering::Relaxed).saturating_sub(before);
         let stats = engine.stats();
         let prefixes = stats.ipv4_prefixes + stats.ipv6_prefixes;
         let per = |bytes: usize, n: usize| bytes as f64 / n.max(1) as f64;
@@ -43,6 +76,16 @@ fn scale(c: &mut Criterion) {
             per(stats.ip_table_bytes, prefixes),
             per(stats.ipv4_table_bytes, stats.ipv4_prefixes),
             per(stats.ipv6_table_bytes, stats.ipv6_prefixes),
+        );
+        // Everything but the range tables (glob matchers, bit sets, rules and their names for
+        // explanations), shown per glob since globs are most of it in these policies.
+        let rest = held.saturating_sub(stats.ip_table_bytes);
+        println!(
+            "{}: the engine holds {} bytes on the heap; besides the range tables {} bytes, {:.0} per glob",
+            size.name,
+            held,
+            rest,
+            per(rest, stats.globs),
         );
         let mut group = c.benchmark_group(format!("decide/{}", size.name));
         for (name, request) in requests() {
