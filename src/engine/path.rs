@@ -29,8 +29,13 @@ pub(crate) fn split_target(target: &[u8], max_length: usize) -> Result<Target<'_
     if target.len() > max_length {
         return Err(Refusal::TargetTooLong);
     }
-    if target.contains(&b'#') {
-        return Err(Refusal::Fragment);
+    // One search finds the first `?` or `#`; a `#` anywhere is refused.
+    let first_delimiter = memchr::memchr2(b'?', b'#', target);
+    if let Some(at) = first_delimiter {
+        let rest = target.get(at..).unwrap_or(&[]);
+        if rest.first() == Some(&b'#') || memchr::memchr(b'#', rest).is_some() {
+            return Err(Refusal::Fragment);
+        }
     }
     if target == b"*" {
         return Ok(Target {
@@ -39,7 +44,15 @@ pub(crate) fn split_target(target: &[u8], max_length: usize) -> Result<Target<'_
         });
     }
     let (authority, rest) = if target.first() == Some(&b'/') {
-        (None, target)
+        // Origin form: the path ends at the first `?`, found above.
+        let path = match first_delimiter.and_then(|at| target.get(..at)) {
+            Some(p) => p,
+            None => target,
+        };
+        return Ok(Target {
+            authority: None,
+            path,
+        });
     } else {
         let rest = strip_scheme(target).ok_or(Refusal::TargetForm)?;
         let end = rest
@@ -121,7 +134,14 @@ pub(crate) fn normalize(
     });
     if plain {
         out.decoded.extend_from_slice(path);
-        check_segments(&out.decoded)?;
+        // Only a `/` followed by `.` or `/` can start a dot or empty segment, and a plain path
+        // has no spaces: most paths need no segment check at all.
+        let suspect = path
+            .windows(2)
+            .any(|w| w.first() == Some(&b'/') && matches!(w.get(1), Some(b'.' | b'/')));
+        if suspect || path.first() != Some(&b'/') {
+            check_segments(&out.decoded)?;
+        }
         return Ok(false);
     }
     let keep = options.encoded_slash == EncodedSlash::Both;
