@@ -339,10 +339,30 @@ impl ValueSlot {
 /// Whether the value is text: UTF-8 without control characters.
 #[inline]
 fn readable(v: &[u8]) -> bool {
-    // Most values are printable ASCII, which is UTF-8: a pass without early exits, which the
-    // compiler vectorises, says so.
-    let printable = v.iter().fold(true, |ok, &b| ok & (0x20..0x7f).contains(&b));
-    printable || (std::str::from_utf8(v).is_ok() && !has_control(v))
+    // Most values are printable ASCII, which is UTF-8.
+    printable_ascii(v) || (std::str::from_utf8(v).is_ok() && !has_control(v))
+}
+
+/// Whether every byte is printable ASCII (0x20 to 0x7e), eight bytes at a time.
+fn printable_ascii(v: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut chunks = v.chunks_exact(8);
+    let mut bad = 0u64;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_ne_bytes(word);
+        // A byte below 0x20 borrows in `x - 0x20..` while its high bit is clear; a byte of
+        // 0x7f or more has its high bit set once 1 is added (or already). Carries can only
+        // start at a byte that is itself flagged, so a clean word stays clean.
+        bad |= (x.wrapping_sub(ONES * 0x20) & !x) | x.wrapping_add(ONES) | x;
+    }
+    bad & HIGHS == 0
+        && chunks
+            .remainder()
+            .iter()
+            .all(|&b| (0x20..0x7f).contains(&b))
 }
 
 /// Whether a header value holds a control character (C0 other than tab, DEL, or C1).
@@ -355,4 +375,40 @@ fn has_control(v: &[u8]) -> bool {
         after_c2 = b == 0xc2;
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_ascii_agrees_with_a_byte_loop() {
+        let simple = |v: &[u8]| v.iter().all(|&b| (0x20..0x7f).contains(&b));
+        for b in 0..=255u8 {
+            for at in 0..17 {
+                let mut v = vec![b'a'; 17];
+                v[at] = b;
+                assert_eq!(printable_ascii(&v), simple(&v), "{b:#x} at {at}");
+                assert_eq!(printable_ascii(&v[..at]), simple(&v[..at]));
+            }
+        }
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            let len = (rng % 40) as usize;
+            let v: Vec<u8> = (0..len)
+                .map(|_| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    // Mostly printable, sometimes anything.
+                    if rng % 7 == 0 {
+                        (rng >> 8) as u8
+                    } else {
+                        0x20 + ((rng >> 8) % 95) as u8
+                    }
+                })
+                .collect();
+            assert_eq!(printable_ascii(&v), simple(&v), "{v:?}");
+        }
+    }
 }
