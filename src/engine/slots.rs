@@ -401,7 +401,7 @@ mod tests {
                     rng ^= rng >> 7;
                     rng ^= rng << 17;
                     // Mostly printable, sometimes anything.
-                    if rng % 7 == 0 {
+                    if rng.is_multiple_of(7) {
                         (rng >> 8) as u8
                     } else {
                         0x20 + ((rng >> 8) % 95) as u8
