@@ -123,13 +123,12 @@ impl IpBuilder {
             set_atoms
                 .iter()
                 .map(|atoms_of_set| {
-                    let mut bits = atoms.neutral.clone();
-                    for &a in atoms_of_set.iter() {
-                        for &bit in atoms.keys.get(a as usize).into_iter().flatten() {
-                            bits.set(bit);
-                        }
-                    }
-                    bits
+                    atoms.neutral.with(
+                        atoms_of_set
+                            .iter()
+                            .filter_map(|&a| atoms.keys.get(a as usize))
+                            .flat_map(|bits| bits.iter().copied()),
+                    )
                 })
                 .collect()
         });
@@ -171,11 +170,7 @@ impl MethodBuilder {
         let mut dense = Vec::with_capacity(self.methods.len());
         for (m, bits) in self.methods {
             ids.push((m, u32::try_from(dense.len()).unwrap_or(u32::MAX)));
-            let mut d = neutral.clone();
-            for bit in bits {
-                d.set(bit);
-            }
-            dense.push(d);
+            dense.push(neutral.with(bits));
         }
         Some(MethodSlot {
             ids: ByteMap::new(ids),

@@ -31,6 +31,15 @@ impl Bits {
             .is_some_and(|w| w & (1 << (bit % 64)) != 0)
     }
 
+    /// A copy with `bits` set as well.
+    pub(crate) fn with(&self, bits: impl IntoIterator<Item = u32>) -> Bits {
+        let mut out = self.clone();
+        for bit in bits {
+            out.set(bit);
+        }
+        out
+    }
+
     pub(crate) fn words(&self) -> &[u64] {
         &self.0
     }

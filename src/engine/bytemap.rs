@@ -25,18 +25,10 @@ impl<V> Default for ByteMap<V> {
 impl<V> ByteMap<V> {
     /// Builds the map; a repeated key keeps its last value.
     pub(crate) fn new(entries: impl IntoIterator<Item = (Box<[u8]>, V)>) -> Self {
-        let mut few: Vec<(Box<[u8]>, V)> = Vec::new();
-        for (k, v) in entries {
-            match few.iter_mut().find(|(key, _)| *key == k) {
-                Some(slot) => slot.1 = v,
-                None => few.push((k, v)),
-            }
-        }
-        if few.len() <= LINEAR_MAX {
-            ByteMap::Few(few.into_boxed_slice())
+        let map: HashMap<Box<[u8]>, V, foldhash::fast::RandomState> = entries.into_iter().collect();
+        if map.len() <= LINEAR_MAX {
+            ByteMap::Few(map.into_iter().collect())
         } else {
-            let mut map = HashMap::with_capacity_and_hasher(few.len(), Default::default());
-            map.extend(few);
             ByteMap::Many(map)
         }
     }

@@ -289,19 +289,45 @@ pub(crate) struct Reading {
 
 impl Prepared {
     /// Every reading of the request: methods × paths × hosts, the plain one first.
-    pub(crate) fn readings(&self) -> impl Iterator<Item = Reading> + '_ {
-        (0..self.methods).flat_map(move |method| {
-            [false, true]
-                .into_iter()
-                .filter(move |&kept| !kept || self.two_paths)
-                .flat_map(move |kept_path| {
-                    (0..self.hosts.max(1)).map(move |host| Reading {
-                        method,
-                        kept_path,
-                        host,
-                    })
-                })
-        })
+    pub(crate) fn readings(&self) -> Readings {
+        Readings {
+            next: Some(Reading::default()),
+            methods: self.methods,
+            two_paths: self.two_paths,
+            hosts: self.hosts.max(1),
+        }
+    }
+}
+
+/// The readings of a request, counted through in place: the usual request has one, and
+/// walking them must cost next to nothing then.
+pub(crate) struct Readings {
+    next: Option<Reading>,
+    methods: usize,
+    two_paths: bool,
+    hosts: usize,
+}
+
+impl Iterator for Readings {
+    type Item = Reading;
+
+    #[inline]
+    fn next(&mut self) -> Option<Reading> {
+        let current = self.next.filter(|r| r.method < self.methods)?;
+        // Hosts vary fastest, then the path reading, then the method.
+        let mut following = current;
+        following.host += 1;
+        if following.host == self.hosts {
+            following.host = 0;
+            if self.two_paths && !following.kept_path {
+                following.kept_path = true;
+            } else {
+                following.kept_path = false;
+                following.method += 1;
+            }
+        }
+        self.next = Some(following);
+        Some(current)
     }
 }
 
@@ -412,23 +438,16 @@ impl Engine {
         self.base_bits(view, &prepared, s);
         let mut chosen: Option<(Cause, Reading)> = None;
         let mut reported = Reported::default();
-        if prepared.methods == 1 && !prepared.two_paths && prepared.hosts <= 1 {
-            // The usual request has one reading: no need to walk the product.
-            let reading = Reading::default();
+        for reading in prepared.readings() {
             self.reading_bits(view, &prepared, reading, s);
-            chosen = Some((self.combine_bits(&s.acc, &mut reported), reading));
-        } else {
-            for reading in prepared.readings() {
-                self.reading_bits(view, &prepared, reading, s);
-                let cause = self.combine_bits(&s.acc, &mut reported);
-                let forbids = self.effect_of(cause) == Effect::Forbid;
-                if chosen.is_none() || forbids {
-                    chosen = Some((cause, reading));
-                }
-                // A request is allowed only if every reading of it is.
-                if forbids {
-                    break;
-                }
+            let cause = self.combine_bits(&s.acc, &mut reported);
+            let forbids = self.effect_of(cause) == Effect::Forbid;
+            if chosen.is_none() || forbids {
+                chosen = Some((cause, reading));
+            }
+            // A request is allowed only if every reading of it is.
+            if forbids {
+                break;
             }
         }
         let (cause, reading) = chosen.unwrap_or((Cause::Default, Reading::default()));
@@ -828,4 +847,41 @@ fn push_method(
     slot.extend(method.iter().map(u8::to_ascii_uppercase));
     *count += 1;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readings_are_the_whole_product_plain_first() {
+        for methods in 1..=MAX_METHOD_READINGS {
+            for two_paths in [false, true] {
+                for hosts in 0..=MAX_HOST_READINGS {
+                    let p = Prepared {
+                        methods,
+                        two_paths,
+                        hosts,
+                        client: Err(UnknownClient::NoPeer),
+                        credentials: Credentials::None,
+                    };
+                    let mut want = Vec::new();
+                    for method in 0..methods {
+                        for kept_path in [false, true].into_iter().filter(|&k| !k || two_paths) {
+                            for host in 0..hosts.max(1) {
+                                want.push(Reading {
+                                    method,
+                                    kept_path,
+                                    host,
+                                });
+                            }
+                        }
+                    }
+                    let got: Vec<Reading> = p.readings().collect();
+                    assert_eq!(got, want, "{methods} {two_paths} {hosts}");
+                    assert_eq!(got.first(), Some(&Reading::default()));
+                }
+            }
+        }
+    }
 }

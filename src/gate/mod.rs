@@ -57,7 +57,7 @@ struct Loaded {
     counters: Vec<Arc<RuleCounters>>,
     /// One copy per counter shard: a thread clones the names of its own shard, so that the
     /// reference counts of one name are not contended by every core.
-    names: Box<[Names]>,
+    names: [Names; SHARDS],
 }
 
 /// The names a [`Caller`] carries.
@@ -169,17 +169,15 @@ fn load(registry: &Mutex<HashMap<String, Arc<RuleCounters>>>, engine: Engine) ->
         .map(|r| registry.entry(r.name().to_owned()).or_default().clone())
         .collect();
     drop(registry);
-    let names = (0..SHARDS)
-        .map(|_| Names {
-            rules: engine.rules().iter().map(|r| Arc::from(r.name())).collect(),
-            clients: engine
-                .clients
-                .iter()
-                .map(|c| (Arc::from(c.name.as_str()), Arc::from(c.roles.clone())))
-                .collect(),
-            no_roles: Arc::from(Vec::new()),
-        })
-        .collect();
+    let names = std::array::from_fn(|_| Names {
+        rules: engine.rules().iter().map(|r| Arc::from(r.name())).collect(),
+        clients: engine
+            .clients
+            .iter()
+            .map(|c| (Arc::from(c.name.as_str()), Arc::from(c.roles.clone())))
+            .collect(),
+        no_roles: Arc::from(Vec::new()),
+    });
     Loaded {
         engine,
         counters,
@@ -279,10 +277,7 @@ impl Gate {
             };
             return Outcome::Deny(self.shared.responses.deny(&verdict, engine, id));
         }
-        let Some(names) = loaded.names.get(shard % SHARDS) else {
-            // INVARIANT: `load` makes one `Names` per shard.
-            return Outcome::Deny(Denial::plain(403, "Forbidden\n"));
-        };
+        let names = &loaded.names[shard % SHARDS];
         let (client, roles) = match verdict.client().and_then(|c| names.clients.get(c.index())) {
             Some((name, roles)) => (Some(name.clone()), roles.clone()),
             None => (None, names.no_roles.clone()),
