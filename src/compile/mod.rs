@@ -18,7 +18,7 @@ use crate::engine::client_ip::ClientIpConfig;
 use crate::engine::keys::{parse_digest, KeyTable};
 use crate::engine::path::{is_token, PathOptions};
 use crate::engine::verdict::ClientId;
-use crate::engine::{ClientInfo, Engine, ListInfo, Stats};
+use crate::engine::{ClientInfo, Engine, ListInfo, SlotRef, Stats, Step};
 use crate::error::PolicyError;
 use crate::policy::model::{Effect, Mode};
 use crate::policy::source::Seg;
@@ -116,7 +116,7 @@ pub(crate) fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
         ipv4_table_bytes: ip.as_ref().map_or(0, |s| s.table.v4_bytes()),
         ipv6_table_bytes: ip.as_ref().map_or(0, |s| s.table.v6_bytes()),
     };
-    Ok(Engine {
+    let mut engine = Engine {
         name: src.name.clone(),
         default: doc.policy.default,
         combine: doc.policy.combine,
@@ -148,7 +148,73 @@ pub(crate) fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
         atoms,
         clients,
         stats,
-    })
+        plan: Box::default(),
+    };
+    engine.plan = plan(&engine);
+    Ok(engine)
+}
+
+/// The order a decision reads the slots in: the method and path first (cheap, and they rule
+/// out most rules), User-Agent and other headers last.
+fn plan(e: &Engine) -> Box<[Step]> {
+    let half = e.half;
+    let exists = e.exists.words();
+    // A rule is mentioned by a slot when one of its existing clause bits is not neutral there.
+    let mentions = |neutrals: &[&Bits]| {
+        let mut words = vec![0u64; half];
+        for n in neutrals {
+            let claimed = |j: usize| {
+                exists.get(j).copied().unwrap_or(0) & !n.words().get(j).copied().unwrap_or(0)
+            };
+            for (i, w) in words.iter_mut().enumerate() {
+                *w |= claimed(i) | claimed(half + i);
+            }
+        }
+        Bits::from(words)
+    };
+    let mut plan = Vec::new();
+    if let Some(m) = &e.method {
+        plan.push(Step {
+            slot: SlotRef::Method,
+            mentions: mentions(&[&m.neutral]),
+        });
+    }
+    if let Some(v) = &e.path {
+        plan.push(Step {
+            slot: SlotRef::Path,
+            mentions: mentions(&[&v.neutral]),
+        });
+    }
+    if let Some(v) = &e.host {
+        plan.push(Step {
+            slot: SlotRef::Host,
+            mentions: mentions(&[&v.neutral]),
+        });
+    }
+    if let Some(ip) = &e.ip {
+        plan.push(Step {
+            slot: SlotRef::Ip,
+            mentions: mentions(&[&ip.atoms.neutral]),
+        });
+    }
+    if let Some(i) = &e.ident {
+        let neutrals: Vec<&Bits> = [&i.clients, &i.roles, &i.authenticated]
+            .into_iter()
+            .flatten()
+            .map(|s| &s.neutral)
+            .collect();
+        plan.push(Step {
+            slot: SlotRef::Ident,
+            mentions: mentions(&neutrals),
+        });
+    }
+    for (k, h) in e.headers.iter().enumerate() {
+        plan.push(Step {
+            slot: SlotRef::Header(k),
+            mentions: mentions(&[&h.neutral]),
+        });
+    }
+    plan.into_boxed_slice()
 }
 
 /// The rule-level masks and the clause layout.

@@ -45,6 +45,12 @@ impl Bits {
     }
 }
 
+impl From<Vec<u64>> for Bits {
+    fn from(words: Vec<u64>) -> Bits {
+        Bits(words.into_boxed_slice())
+    }
+}
+
 /// `acc &= other`, word by word.
 pub(crate) fn and_into(acc: &mut [u64], other: &[u64]) {
     for (a, b) in acc.iter_mut().zip(other) {

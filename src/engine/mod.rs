@@ -93,6 +93,8 @@ pub struct Engine {
     pub(crate) path: Option<ValueSlot>,
     pub(crate) host: Option<ValueSlot>,
     pub(crate) headers: Vec<ValueSlot>,
+    /// The slots in the order a decision reads them: cheap and selective first.
+    pub(crate) plan: Box<[Step]>,
     pub(crate) keys: Option<KeyTable>,
     pub(crate) lists: Vec<ListInfo>,
     pub(crate) atoms: Vec<Atom>,
@@ -168,6 +170,22 @@ pub(crate) enum SlotRef {
     Path,
     Host,
     Header(usize),
+}
+
+impl SlotRef {
+    /// Whether the slot reads the same for every reading of a request.
+    fn is_per_request(self) -> bool {
+        matches!(self, SlotRef::Ip | SlotRef::Ident | SlotRef::Header(_))
+    }
+}
+
+/// One slot in the order a decision reads them, with the rules it can change.
+#[derive(Debug, Clone)]
+pub(crate) struct Step {
+    pub(crate) slot: SlotRef,
+    /// The rules (one half) with a condition in this slot, in either clause: the slot is read
+    /// only while one of them may still apply.
+    pub(crate) mentions: Bits,
 }
 
 /// A compiled condition, kept for explanations.
@@ -253,8 +271,11 @@ pub struct Stats {
 /// Per-thread buffers, so that a decision allocates nothing once they have grown.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
-    base: Vec<u64>,
     acc: Vec<u64>,
+    /// Per plan step, the bits of slots that do not depend on the reading, for requests with
+    /// several readings; `cached` says which are filled.
+    cache: Vec<u64>,
+    cached: Vec<bool>,
     pub(crate) methods: [Vec<u8>; MAX_METHOD_READINGS],
     pub(crate) paths: PathBuffers,
     /// The host readings: the request's own host, then hosts that forwarding headers claim.
@@ -435,11 +456,11 @@ impl Engine {
                 return (verdict, Reading::default());
             }
         };
-        self.base_bits(view, &prepared, s);
+        let several = self.start_readings(&prepared, s);
         let mut chosen: Option<(Cause, Reading)> = None;
         let mut reported = Reported::default();
         for reading in prepared.readings() {
-            self.reading_bits(view, &prepared, reading, s);
+            self.reading_acc(view, &prepared, reading, s, several);
             let cause = self.combine_bits(&s.acc, &mut reported);
             let forbids = self.effect_of(cause) == Effect::Forbid;
             if chosen.is_none() || forbids {
@@ -482,10 +503,10 @@ impl Engine {
             let Ok(prepared) = self.prepare(view, s) else {
                 return Vec::new();
             };
-            self.base_bits(view, &prepared, s);
+            let several = self.start_readings(&prepared, s);
             let mut out = Vec::new();
             for reading in prepared.readings() {
-                self.reading_bits(view, &prepared, reading, s);
+                self.reading_acc(view, &prepared, reading, s, several);
                 let (when, unless) = s.acc.split_at(self.half.min(s.acc.len()));
                 for rule in &self.rules {
                     let i = rule.id.index();
@@ -657,54 +678,121 @@ impl Engine {
         Ok(())
     }
 
-    /// ANDs the slots that do not depend on the reading into `s.base`.
-    fn base_bits(&self, view: &RequestView<'_>, p: &Prepared, s: &mut Scratch) {
-        s.base.clear();
-        s.base.extend_from_slice(self.exists.words());
-        if let Some(ip) = &self.ip {
-            ip.and_into(&mut s.base, p.client.ok().map(|(ip, _)| ip), &mut s.tmp);
+    /// Whether the request has several readings; if so, empties the per-request slot cache.
+    fn start_readings(&self, p: &Prepared, s: &mut Scratch) -> bool {
+        let several = p.methods > 1 || p.two_paths || p.hosts > 1;
+        if several {
+            s.cached.clear();
+            s.cached.resize(self.plan.len(), false);
         }
-        if let Some(ident) = &self.ident {
-            ident.and_into(&mut s.base, p.credentials, &mut s.tmp);
-        }
-        let fav = self.forbid_favouring.words();
-        for header in &self.headers {
-            header.and_into(&mut s.base, fav, view, None, &mut s.slot);
-        }
+        several
     }
 
-    /// `s.acc` = `s.base` AND the slots of one reading.
-    fn reading_bits(
+    /// `s.acc` = the clause bits of one reading: every slot ANDed in, in plan order.
+    ///
+    /// A slot is read only while some rule it has a condition for may still apply; skipping it
+    /// leaves wrong bits only for rules that already cannot apply. With several readings, the
+    /// slots that do not depend on the reading are computed once per request, on first need.
+    fn reading_acc(
         &self,
         view: &RequestView<'_>,
         p: &Prepared,
         reading: Reading,
         s: &mut Scratch,
+        several: bool,
     ) {
-        s.acc.clear();
-        s.acc.extend_from_slice(&s.base);
-        if let Some(method) = &self.method {
-            let m = s
-                .methods
-                .get(reading.method)
-                .map_or(&[][..], |m| m.as_slice());
-            method.and_into(&mut s.acc, m);
-        }
-        let fav = self.forbid_favouring.words();
-        if let Some(path) = &self.path {
-            let value = if reading.kept_path {
-                s.paths.kept.as_slice()
+        let mut acc = std::mem::take(&mut s.acc);
+        acc.clear();
+        acc.extend_from_slice(self.exists.words());
+        let words = acc.len();
+        for (k, step) in self.plan.iter().enumerate() {
+            let alive = acc
+                .iter()
+                .zip(step.mentions.words())
+                .fold(0, |any, (a, m)| any | (a & m));
+            if alive == 0 {
+                continue;
+            }
+            if several && step.slot.is_per_request() {
+                let mut cache = std::mem::take(&mut s.cache);
+                let at = k * words..(k + 1) * words;
+                if cache.len() < at.end {
+                    cache.resize(at.end, u64::MAX);
+                }
+                if let Some(bits) = cache.get_mut(at) {
+                    if !s.cached.get(k).copied().unwrap_or(false) {
+                        bits.fill(u64::MAX);
+                        self.and_slot(step.slot, bits, view, p, reading, s);
+                        if let Some(done) = s.cached.get_mut(k) {
+                            *done = true;
+                        }
+                    }
+                    bits::and_into(&mut acc, bits);
+                }
+                s.cache = cache;
             } else {
-                s.paths.decoded.as_slice()
-            };
-            path.and_into(&mut s.acc, fav, view, Some(value), &mut s.slot);
+                self.and_slot(step.slot, &mut acc, view, p, reading, s);
+            }
         }
-        if let Some(host) = &self.host {
-            let value = (p.hosts > 0)
-                .then(|| s.hosts.get(reading.host))
-                .flatten()
-                .map(String::as_bytes);
-            host.and_into(&mut s.acc, fav, view, value, &mut s.slot);
+        s.acc = acc;
+    }
+
+    /// `acc &= ` one slot's bits for one reading (all ones where the slot says nothing). What
+    /// decisions and explanations both run.
+    fn and_slot(
+        &self,
+        slot: SlotRef,
+        acc: &mut [u64],
+        view: &RequestView<'_>,
+        p: &Prepared,
+        reading: Reading,
+        s: &mut Scratch,
+    ) {
+        let fav = self.forbid_favouring.words();
+        match slot {
+            SlotRef::Ip => {
+                if let Some(ip) = &self.ip {
+                    ip.and_into(acc, p.client.ok().map(|(a, _)| a), &mut s.tmp);
+                }
+            }
+            SlotRef::Method => {
+                if let Some(m) = &self.method {
+                    let method = s
+                        .methods
+                        .get(reading.method)
+                        .map_or(&[][..], |m| m.as_slice());
+                    m.and_into(acc, method);
+                }
+            }
+            SlotRef::Ident => {
+                if let Some(i) = &self.ident {
+                    i.and_into(acc, p.credentials, &mut s.tmp);
+                }
+            }
+            SlotRef::Path => {
+                if let Some(path) = &self.path {
+                    let value = if reading.kept_path {
+                        s.paths.kept.as_slice()
+                    } else {
+                        s.paths.decoded.as_slice()
+                    };
+                    path.and_into(acc, fav, view, Some(value), &mut s.slot);
+                }
+            }
+            SlotRef::Host => {
+                if let Some(host) = &self.host {
+                    let value = (p.hosts > 0)
+                        .then(|| s.hosts.get(reading.host))
+                        .flatten()
+                        .map(String::as_bytes);
+                    host.and_into(acc, fav, view, value, &mut s.slot);
+                }
+            }
+            SlotRef::Header(i) => {
+                if let Some(h) = self.headers.get(i) {
+                    h.and_into(acc, fav, view, None, &mut s.slot);
+                }
+            }
         }
     }
 
@@ -719,52 +807,7 @@ impl Engine {
         s: &mut Scratch,
     ) -> Vec<u64> {
         let mut acc = vec![u64::MAX; self.half * 2];
-        let fav = self.forbid_favouring.words();
-        match slot {
-            SlotRef::Ip => {
-                if let Some(ip) = &self.ip {
-                    ip.and_into(&mut acc, p.client.ok().map(|(a, _)| a), &mut s.tmp);
-                }
-            }
-            SlotRef::Method => {
-                if let Some(m) = &self.method {
-                    let method = s
-                        .methods
-                        .get(reading.method)
-                        .map_or(&[][..], |m| m.as_slice());
-                    m.and_into(&mut acc, method);
-                }
-            }
-            SlotRef::Ident => {
-                if let Some(i) = &self.ident {
-                    i.and_into(&mut acc, p.credentials, &mut s.tmp);
-                }
-            }
-            SlotRef::Path => {
-                if let Some(path) = &self.path {
-                    let value = if reading.kept_path {
-                        s.paths.kept.as_slice()
-                    } else {
-                        s.paths.decoded.as_slice()
-                    };
-                    path.and_into(&mut acc, fav, view, Some(value), &mut s.slot);
-                }
-            }
-            SlotRef::Host => {
-                if let Some(host) = &self.host {
-                    let value = (p.hosts > 0)
-                        .then(|| s.hosts.get(reading.host))
-                        .flatten()
-                        .map(String::as_bytes);
-                    host.and_into(&mut acc, fav, view, value, &mut s.slot);
-                }
-            }
-            SlotRef::Header(i) => {
-                if let Some(h) = self.headers.get(i) {
-                    h.and_into(&mut acc, fav, view, None, &mut s.slot);
-                }
-            }
-        }
+        self.and_slot(slot, &mut acc, view, p, reading, s);
         acc
     }
 
