@@ -7,6 +7,7 @@
 #   bash benches/middleware.sh            # needs wrk (apt-get install wrk)
 #   DURATION=20 CONNECTIONS=64 bash benches/middleware.sh
 #   PIN=1 ROUNDS=11 DURATION=3 bash benches/middleware.sh   # gateway and wrk on separate cores
+#   LAYER_FLAGS=--without-caller bash benches/middleware.sh   # the layer without handing a Caller
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,9 +47,9 @@ for r in $(seq "$ROUNDS"); do
     # Alternate which goes first, so that neither gets the warmer machine every round.
     if [ $((r % 2)) = 1 ]; then
         without+=("$(run --no-layer)")
-        with+=("$(run '')")
+        with+=("$(run "${LAYER_FLAGS:-}")")
     else
-        with+=("$(run '')")
+        with+=("$(run "${LAYER_FLAGS:-}")")
         without+=("$(run --no-layer)")
     fi
     echo "round $r: without ${without[-1]} req/s, with ${with[-1]} req/s"

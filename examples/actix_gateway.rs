@@ -19,8 +19,8 @@ async fn api(caller: web::ReqData<Caller>) -> String {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().with_target(true).init();
     let args = common::args()?;
-    if args.no_layer {
-        return Err("--no-layer is only for the axum gateway".into());
+    if args.no_layer || args.without_caller {
+        return Err("--no-layer and --without-caller are only for the axum gateway".into());
     }
     let gate = Gate::from_path(&args.policy)?;
     let _watcher = gate.watch(Duration::from_millis(250))?;

@@ -26,11 +26,12 @@ fn routes() -> Router {
         .route("/admin/{*rest}", get(|| async { "the admin area\n" }))
 }
 
-fn app(gate: Gate, layer: bool) -> Router {
-    if layer {
-        routes().layer(portcullis::adapters::axum::layer(gate))
-    } else {
-        routes()
+fn app(gate: Gate, args: &common::Args) -> Router {
+    let layer = portcullis::adapters::axum::layer(gate);
+    match (args.no_layer, args.without_caller) {
+        (true, _) => routes(),
+        (false, true) => routes().layer(layer.without_caller()),
+        (false, false) => routes().layer(layer),
     }
 }
 
@@ -68,7 +69,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.no_layer {
         println!("(serving without the policy layer)");
     }
-    let app = app(gate.clone(), !args.no_layer);
+    let app = app(gate.clone(), &args);
     let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

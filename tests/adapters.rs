@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use portcullis::gate::Gate;
 use portcullis::{hash_key, Policy};
-use support::{get, logs, send_raw, start, FRAMEWORKS};
+use support::{get, logs, send_raw, start, start_with, FRAMEWORKS};
 
 fn policy() -> String {
     format!(
@@ -174,6 +174,64 @@ async fn both_frameworks_answer_as_the_policy_says() {
                 );
             }
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_caller_decides_the_same_and_hands_over_nothing() {
+    // (target, headers, status, body with a caller, body without)
+    type Case = (
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        u16,
+        &'static str,
+        &'static str,
+    );
+    let cases: &[Case] = &[
+        (
+            "/whoami",
+            &[("X-Api-Key", "acme-key")],
+            200,
+            "client=acme",
+            "no caller",
+        ),
+        (
+            "/api/x",
+            &[("X-Api-Key", "acme-key")],
+            200,
+            "rule=api",
+            "no caller",
+        ),
+        ("/api/x", &[], 401, "Unauthorized\n", "Unauthorized\n"),
+        ("/hidden/x", &[], 404, "Not Found\n", "Not Found\n"),
+        (
+            "/",
+            &[("X-Forwarded-For", "192.0.2.1")],
+            403,
+            "Forbidden\n",
+            "Forbidden\n",
+        ),
+        ("//hidden/x", &[], 400, "Bad Request\n", "Bad Request\n"),
+    ];
+    for fw in FRAMEWORKS {
+        let mut counts = Vec::new();
+        for caller in [true, false] {
+            let gate = gate();
+            let server = start_with(fw, gate.clone(), "127.0.0.1:0", caller).await;
+            for (target, headers, status, with, without) in cases {
+                let r = get(server.addr, LOCAL, target, headers).await;
+                let body = if caller { with } else { without };
+                assert_eq!(r.status, *status, "{fw:?} {caller} {target}: {r:?}");
+                assert!(r.body.contains(body), "{fw:?} {caller} {target}: {r:?}");
+            }
+            counts.push(gate.counts());
+        }
+        // Counted alike: the option changes what handlers see, not what is decided.
+        assert_eq!(counts[0], counts[1], "{fw:?}");
+        assert!(
+            counts[0].refused > 0 && !counts[0].rules.is_empty(),
+            "{fw:?}"
+        );
     }
 }
 

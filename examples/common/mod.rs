@@ -23,6 +23,9 @@ pub struct Args {
     pub self_test: bool,
     /// Serve the routes without the policy layer (to measure what the layer costs).
     pub no_layer: bool,
+    /// Let requests through without handing a `Caller` to the handlers (to measure what that
+    /// costs).
+    pub without_caller: bool,
 }
 
 pub fn args() -> Result<Args, String> {
@@ -31,6 +34,7 @@ pub fn args() -> Result<Args, String> {
         listen: "127.0.0.1:3000".into(),
         self_test: false,
         no_layer: false,
+        without_caller: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -39,9 +43,10 @@ pub fn args() -> Result<Args, String> {
             "--listen" => out.listen = it.next().ok_or("--listen needs an address")?,
             "--self-test" => out.self_test = true,
             "--no-layer" => out.no_layer = true,
+            "--without-caller" => out.without_caller = true,
             other => {
                 return Err(format!(
-                    "unknown argument `{other}` (try --policy FILE, --listen ADDR, --self-test, --no-layer)"
+                    "unknown argument `{other}` (try --policy FILE, --listen ADDR, --self-test, --no-layer, --without-caller)"
                 ))
             }
         }

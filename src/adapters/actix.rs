@@ -39,12 +39,21 @@ use crate::RequestView;
 #[derive(Debug, Clone)]
 pub struct PolicyMiddleware {
     gate: Gate,
+    caller: bool,
 }
 
 impl PolicyMiddleware {
     /// Middleware asking `gate`.
     pub fn new(gate: Gate) -> PolicyMiddleware {
-        PolicyMiddleware { gate }
+        PolicyMiddleware { gate, caller: true }
+    }
+
+    /// Lets requests through without putting a [`Caller`](crate::gate::Caller) into their
+    /// extensions: for apps whose handlers never read it. Decisions, counters and logs are the
+    /// same; each request saves building the caller and an extension insert.
+    pub fn without_caller(mut self) -> Self {
+        self.caller = false;
+        self
     }
 }
 
@@ -63,6 +72,7 @@ where
         ready(Ok(PolicyService {
             service,
             gate: self.gate.clone(),
+            caller: self.caller,
         }))
     }
 }
@@ -72,6 +82,7 @@ where
 pub struct PolicyService<S> {
     service: S,
     gate: Gate,
+    caller: bool,
 }
 
 impl<S, B> Service<ServiceRequest> for PolicyService<S>
@@ -86,17 +97,27 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let outcome = self.gate.check(&RequestView::from_actix(&request));
-        match outcome {
-            Outcome::Pass(caller) => {
-                request.extensions_mut().insert(caller);
+        let view = RequestView::from_actix(&request);
+        let admitted = if self.caller {
+            match self.gate.check(&view) {
+                Outcome::Pass(caller) => Ok(Some(caller)),
+                Outcome::Deny(denial) => Err(denial),
+            }
+        } else {
+            self.gate.admit(&view).map(|()| None)
+        };
+        match admitted {
+            Ok(caller) => {
+                if let Some(caller) = caller {
+                    request.extensions_mut().insert(caller);
+                }
                 PolicyFuture {
                     kind: FutureKind::Inner {
                         future: self.service.call(request),
                     },
                 }
             }
-            Outcome::Deny(denial) => {
+            Err(denial) => {
                 let response = denial_response(denial);
                 PolicyFuture {
                     kind: FutureKind::Denied {

@@ -36,7 +36,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts.extensions.get::<Caller>().cloned().ok_or((
             StatusCode::INTERNAL_SERVER_ERROR,
-            "the portcullis layer is not installed on this route",
+            "no portcullis caller: the layer is not installed on this route, or was built without_caller()",
         ))
     }
 }

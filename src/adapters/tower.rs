@@ -37,6 +37,7 @@ pub type PeerFn = Arc<dyn Fn(&http::Extensions) -> Option<IpAddr> + Send + Sync>
 pub struct PolicyLayer {
     gate: Gate,
     peer: PeerFn,
+    caller: bool,
 }
 
 impl std::fmt::Debug for PolicyLayer {
@@ -54,7 +55,17 @@ impl PolicyLayer {
         PolicyLayer {
             gate,
             peer: Arc::new(default_peer),
+            caller: true,
         }
+    }
+
+    /// Lets requests through without putting a [`Caller`](crate::gate::Caller) into their
+    /// extensions: for services whose handlers never read it. Decisions, counters and logs are
+    /// the same; each request saves building the caller and an extension insert, often the
+    /// larger part of the layer's own cost.
+    pub fn without_caller(mut self) -> Self {
+        self.caller = false;
+        self
     }
 
     /// Reads the peer with `peer` instead.
@@ -88,6 +99,7 @@ impl<S> Layer<S> for PolicyLayer {
             inner,
             gate: self.gate.clone(),
             peer: self.peer.clone(),
+            caller: self.caller,
         }
     }
 }
@@ -98,6 +110,7 @@ pub struct PolicyService<S> {
     inner: S,
     gate: Gate,
     peer: PeerFn,
+    caller: bool,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for PolicyService<S> {
@@ -135,17 +148,26 @@ where
             ),
             None => view,
         };
-        let outcome = self.gate.check(&view);
-        match outcome {
-            Outcome::Pass(caller) => {
-                request.extensions_mut().insert(caller);
+        let admitted = if self.caller {
+            match self.gate.check(&view) {
+                Outcome::Pass(caller) => Ok(Some(caller)),
+                Outcome::Deny(denial) => Err(denial),
+            }
+        } else {
+            self.gate.admit(&view).map(|()| None)
+        };
+        match admitted {
+            Ok(caller) => {
+                if let Some(caller) = caller {
+                    request.extensions_mut().insert(caller);
+                }
                 ResponseFuture {
                     kind: FutureKind::Inner {
                         future: self.inner.call(request),
                     },
                 }
             }
-            Outcome::Deny(denial) => ResponseFuture {
+            Err(denial) => ResponseFuture {
                 kind: FutureKind::Denied {
                     denial: Some(denial),
                 },

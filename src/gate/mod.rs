@@ -78,6 +78,24 @@ struct Shared {
     warned_no_peer: AtomicBool,
 }
 
+/// The caller of a request let through, named from the thread's shard of shared names.
+fn caller(loaded: &Loaded, verdict: &Verdict, shard: usize) -> Caller {
+    let names = &loaded.names[shard % SHARDS];
+    let (client, roles) = match verdict.client().and_then(|c| names.clients.get(c.index())) {
+        Some((name, roles)) => (Some(name.clone()), roles.clone()),
+        None => (None, names.no_roles.clone()),
+    };
+    Caller {
+        client_ip: verdict.client_ip(),
+        client,
+        roles,
+        rule: verdict
+            .rule()
+            .and_then(|id| names.rules.get(id.index()).cloned()),
+        decision: verdict.decision(),
+    }
+}
+
 /// What an adapter must do with a request.
 #[derive(Debug)]
 pub enum Outcome {
@@ -265,32 +283,50 @@ impl Gate {
     /// Decides a request, counts and logs the decision, and says what to do with it.
     pub fn check(&self, request: &RequestView<'_>) -> Outcome {
         let loaded = self.shared.current.load();
+        let shard = shard();
+        match self.judge(&loaded, request, shard) {
+            Ok(verdict) => Outcome::Pass(caller(&loaded, &verdict, shard)),
+            Err(denial) => Outcome::Deny(denial),
+        }
+    }
+
+    /// Decides, counts and logs like [`check`](Self::check), but a request let through carries
+    /// nothing: for adapters whose application never reads a [`Caller`], which then costs
+    /// nothing to build.
+    ///
+    /// ```
+    /// use portcullis::gate::Gate;
+    /// use portcullis::{AsRequestView, Policy, Request};
+    ///
+    /// let gate = Gate::new(Policy::from_toml("[policy]\ndefault = \"forbid\"")?.compile()?);
+    /// let denial = gate.admit(&Request::get("/").peer("192.0.2.1".parse()?).view()).unwrap_err();
+    /// assert_eq!(denial.status, 403);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn admit(&self, request: &RequestView<'_>) -> Result<(), Denial> {
+        let loaded = self.shared.current.load();
+        self.judge(&loaded, request, shard()).map(|_| ())
+    }
+
+    /// The decision, counted and logged; the refusal to send if it blocks.
+    fn judge(
+        &self,
+        loaded: &Loaded,
+        request: &RequestView<'_>,
+        shard: usize,
+    ) -> Result<Verdict, Denial> {
         let engine = &loaded.engine;
         let verdict = engine.decide(request);
-        let shard = shard();
-        self.count(&loaded, &verdict, shard);
+        self.count(loaded, &verdict, shard);
         self.log(engine, request, &verdict);
         if verdict.blocks() {
             let id = || {
                 let mut given = request.header_values("x-request-id");
                 respond::request_id(given.next())
             };
-            return Outcome::Deny(self.shared.responses.deny(&verdict, engine, id));
+            return Err(self.shared.responses.deny(&verdict, engine, id));
         }
-        let names = &loaded.names[shard % SHARDS];
-        let (client, roles) = match verdict.client().and_then(|c| names.clients.get(c.index())) {
-            Some((name, roles)) => (Some(name.clone()), roles.clone()),
-            None => (None, names.no_roles.clone()),
-        };
-        Outcome::Pass(Caller {
-            client_ip: verdict.client_ip(),
-            client,
-            roles,
-            rule: verdict
-                .rule()
-                .and_then(|id| names.rules.get(id.index()).cloned()),
-            decision: verdict.decision(),
-        })
+        Ok(verdict)
     }
 
     fn count(&self, loaded: &Loaded, verdict: &Verdict, shard: usize) {

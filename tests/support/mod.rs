@@ -119,13 +119,18 @@ impl Drop for Server {
 /// Starts `framework` on `bind` with routes `/`, `/page/*`, `/hidden/*`, `/api/*`, `/whoami`
 /// behind the gate.
 pub async fn start(framework: Framework, gate: Gate, bind: &str) -> Server {
+    start_with(framework, gate, bind, true).await
+}
+
+/// As [`start`]; with `caller` false, the middleware hands no `Caller` to the handlers.
+pub async fn start_with(framework: Framework, gate: Gate, bind: &str, caller: bool) -> Server {
     match framework {
-        Framework::Axum => start_axum(gate, bind).await,
-        Framework::Actix => start_actix(gate, bind),
+        Framework::Axum => start_axum(gate, bind, caller).await,
+        Framework::Actix => start_actix(gate, bind, caller),
     }
 }
 
-async fn start_axum(gate: Gate, bind: &str) -> Server {
+async fn start_axum(gate: Gate, bind: &str, caller: bool) -> Server {
     use axum::routing::get;
     let who = |caller: Option<Caller>| async move { describe(caller.as_ref()) };
     let app = axum::Router::new()
@@ -134,7 +139,11 @@ async fn start_axum(gate: Gate, bind: &str) -> Server {
         .route("/hidden/{*rest}", get(|| async { "hidden" }))
         .route("/api/{*rest}", get(who))
         .route("/whoami", get(who))
-        .layer(portcullis::adapters::axum::layer(gate));
+        .layer(if caller {
+            portcullis::adapters::axum::layer(gate)
+        } else {
+            portcullis::adapters::axum::layer(gate).without_caller()
+        });
     let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -156,7 +165,7 @@ async fn start_axum(gate: Gate, bind: &str) -> Server {
     }
 }
 
-fn start_actix(gate: Gate, bind: &str) -> Server {
+fn start_actix(gate: Gate, bind: &str, caller: bool) -> Server {
     use actix_web::{web, App, HttpMessage, HttpRequest, HttpServer};
     let bind = bind.to_owned();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -164,10 +173,13 @@ fn start_actix(gate: Gate, bind: &str) -> Server {
         actix_web::rt::System::new().block_on(async move {
             let who = |req: HttpRequest| async move { describe(req.extensions().get::<Caller>()) };
             let server = HttpServer::new(move || {
+                let middleware = portcullis::adapters::actix::PolicyMiddleware::new(gate.clone());
                 App::new()
-                    .wrap(portcullis::adapters::actix::PolicyMiddleware::new(
-                        gate.clone(),
-                    ))
+                    .wrap(if caller {
+                        middleware
+                    } else {
+                        middleware.without_caller()
+                    })
                     .route("/", web::get().to(|| async { "home" }))
                     .route("/page/{rest:.*}", web::get().to(|| async { "page" }))
                     .route("/hidden/{rest:.*}", web::get().to(|| async { "hidden" }))
