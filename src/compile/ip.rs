@@ -82,10 +82,8 @@ fn sweep<A: Addr>(items: Vec<(A, A, u32)>, interner: &mut SetInterner) -> Ranges
     let atoms = events.iter().map(|e| e.1 as usize + 1).max().unwrap_or(0);
     let mut counts: Vec<u32> = vec![0; atoms];
     let mut active: Vec<u32> = Vec::new();
-    let mut ranges = Ranges {
-        starts: vec![A::default()],
-        sets: vec![0],
-    };
+    let mut starts = vec![A::default()];
+    let mut sets = vec![0];
     let mut i = 0;
     while let Some(&(pos, _, _)) = events.get(i) {
         while let Some(&(p, atom, start)) = events.get(i) {
@@ -114,35 +112,33 @@ fn sweep<A: Addr>(items: Vec<(A, A, u32)>, interner: &mut SetInterner) -> Ranges
             i += 1;
         }
         let id = interner.intern(&active);
-        let last = ranges.starts.len() - 1;
-        if ranges.starts.get(last) == Some(&pos) {
+        let last = starts.len() - 1;
+        if starts.get(last) == Some(&pos) {
             // A boundary at the lowest address replaces the initial empty range.
-            if let Some(s) = ranges.sets.get_mut(last) {
+            if let Some(s) = sets.get_mut(last) {
                 *s = id;
             }
-        } else if ranges.sets.last() != Some(&id) {
-            ranges.starts.push(pos);
-            ranges.sets.push(id);
+        } else if sets.last() != Some(&id) {
+            starts.push(pos);
+            sets.push(id);
         }
     }
-    merge_equal_neighbours(&mut ranges);
-    ranges.starts.shrink_to_fit();
-    ranges.sets.shrink_to_fit();
-    ranges
+    merge_equal_neighbours(&mut starts, &mut sets);
+    Ranges::new(starts, sets)
 }
 
-fn merge_equal_neighbours<A: Copy>(ranges: &mut Ranges<A>) {
+fn merge_equal_neighbours<A: Copy>(starts: &mut Vec<A>, sets: &mut Vec<u32>) {
     let mut keep = 0;
-    for i in 0..ranges.starts.len() {
-        if keep > 0 && ranges.sets.get(keep - 1) == ranges.sets.get(i) {
+    for i in 0..starts.len() {
+        if keep > 0 && sets.get(keep - 1) == sets.get(i) {
             continue;
         }
-        ranges.starts.swap(keep, i);
-        ranges.sets.swap(keep, i);
+        starts.swap(keep, i);
+        sets.swap(keep, i);
         keep += 1;
     }
-    ranges.starts.truncate(keep);
-    ranges.sets.truncate(keep);
+    starts.truncate(keep);
+    sets.truncate(keep);
 }
 
 #[cfg(test)]
@@ -202,6 +198,70 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Tables of many blocks, probed at every prefix edge and at random.
+        #[test]
+        fn lookups_in_large_tables_match_a_linear_scan(
+            v4 in proptest::collection::vec((0u32..40, proptest::prelude::any::<u32>(), 8u8..=32), 0..400),
+            v6 in proptest::collection::vec((0u32..40, proptest::prelude::any::<u128>(), 16u8..=128), 0..100),
+            random in proptest::collection::vec(proptest::prelude::any::<u32>(), 50),
+        ) {
+            let mut nets: Vec<(u32, IpNet)> = Vec::new();
+            for (atom, addr, len) in v4 {
+                let net = ipnet::Ipv4Net::new(addr.into(), len).unwrap().trunc();
+                nets.push((atom, IpNet::V4(net)));
+            }
+            for (atom, addr, len) in v6 {
+                let net = ipnet::Ipv6Net::new(addr.into(), len).unwrap().trunc();
+                nets.push((atom, IpNet::V6(net)));
+            }
+            let mut interner = SetInterner::new();
+            let t = build(&nets, &mut interner);
+            let mut probes: Vec<IpAddr> = random.into_iter().map(|a| IpAddr::from(std::net::Ipv4Addr::from(a))).collect();
+            for (_, net) in &nets {
+                for edge in [net.network(), net.broadcast()] {
+                    probes.push(edge);
+                    match edge {
+                        IpAddr::V4(a) => {
+                            let a = u32::from(a);
+                            probes.extend([a.wrapping_sub(1), a.wrapping_add(1)].map(|b| IpAddr::from(std::net::Ipv4Addr::from(b))));
+                        }
+                        IpAddr::V6(a) => {
+                            let a = u128::from(a);
+                            probes.extend([a.wrapping_sub(1), a.wrapping_add(1)].map(|b| IpAddr::from(std::net::Ipv6Addr::from(b))));
+                        }
+                    }
+                }
+            }
+            for ip in probes {
+                let mut want: Vec<u32> = nets.iter().filter(|(_, n)| n.contains(&ip)).map(|(a, _)| *a).collect();
+                want.sort_unstable();
+                want.dedup();
+                let got = interner.sets[t.lookup(ip) as usize].clone();
+                proptest::prop_assert_eq!(got, want, "{}", ip);
+            }
+        }
+    }
+
+    #[test]
+    fn set_ids_widen_past_two_bytes() {
+        let starts: Vec<u32> = (0..70_000u32).map(|i| i * 10).collect();
+        let sets: Vec<u32> = (0..70_000u32).collect();
+        let r = Ranges::new(starts, sets);
+        let t = IpTable {
+            v4: r,
+            v6: Ranges::default(),
+        };
+        for i in [0u32, 1, 15, 16, 17, 65_535, 65_536, 69_999] {
+            assert_eq!(
+                t.lookup(IpAddr::from(std::net::Ipv4Addr::from(i * 10 + 3))),
+                i
+            );
+        }
+    }
+
     #[test]
     fn an_empty_table_finds_nothing() {
         let t = table(&[]);
@@ -212,6 +272,6 @@ mod tests {
     #[test]
     fn adjacent_equal_ranges_merge() {
         let t = table(&[(0, "10.0.0.0/9"), (0, "10.128.0.0/9")]);
-        assert_eq!(t.0.v4.starts.len(), 3);
+        assert_eq!(t.0.v4.len(), 3);
     }
 }
