@@ -62,9 +62,27 @@ impl KeyTable {
         let client = self
             .digests
             .get_key_value(&digest)
-            .and_then(|(stored, &id)| bool::from(stored.ct_eq(&digest)).then_some(id));
+            .and_then(|(stored, &id)| same_digest(stored, &digest).then_some(id));
         Ok(Credentials::Presented { client, source })
     }
+}
+
+/// Whether two digests are equal, in time that does not depend on where they differ: the
+/// differences are folded into one word without branches, and only that word goes through
+/// `subtle`'s optimisation barrier (one barrier, not one per byte).
+fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let diff = a
+        .chunks_exact(8)
+        .zip(b.chunks_exact(8))
+        .fold(0u64, |acc, (x, y)| {
+            let word = |c: &[u8]| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(c);
+                u64::from_ne_bytes(w)
+            };
+            acc | (word(x) ^ word(y))
+        });
+    bool::from(diff.ct_eq(&0))
 }
 
 /// Records a presented key; the same key twice is harmless, two different keys are ambiguous.
@@ -134,6 +152,19 @@ pub(crate) fn parse_digest(hex: &str) -> Option<[u8; 32]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digests_compare_equal_only_when_every_byte_is() {
+        let a = [7u8; 32];
+        assert!(same_digest(&a, &a));
+        for at in 0..32 {
+            for bit in 0..8 {
+                let mut b = a;
+                b[at] ^= 1 << bit;
+                assert!(!same_digest(&a, &b), "byte {at} bit {bit}");
+            }
+        }
+    }
     use crate::{AsRequestView, Request};
 
     fn table() -> KeyTable {
