@@ -38,7 +38,7 @@ impl<V> ByteMap<V> {
         match self {
             ByteMap::Few(entries) => entries
                 .iter()
-                .find(|(k, _)| k.len() == key.len() && **k == *key)
+                .find(|(k, _)| bytes_eq(k, key))
                 .map(|(_, v)| v),
             ByteMap::Many(map) => map.get(key),
         }
@@ -52,9 +52,52 @@ impl<V> ByteMap<V> {
     }
 }
 
+/// Byte-string equality without a call for short strings: a method, a path segment or a
+/// header name is compared with two overlapping loads, not a trip through `memcmp`.
+#[inline]
+pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    #[inline(always)]
+    fn word<const N: usize>(s: &[u8], at: usize) -> [u8; N] {
+        let mut w = [0u8; N];
+        if let Some(part) = s.get(at..at + N) {
+            w.copy_from_slice(part);
+        }
+        w
+    }
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        0 => true,
+        1..=3 => {
+            let pick = |s: &[u8]| (s.first().copied(), s.get(n / 2).copied(), s.last().copied());
+            pick(a) == pick(b)
+        }
+        4..=7 => word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, n - 4) == word::<4>(b, n - 4),
+        8..=16 => word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, n - 8) == word::<8>(b, n - 8),
+        _ => a == b,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_eq_agrees_with_slice_equality() {
+        let base: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for len in 0..=40 {
+            let a = &base[..len];
+            assert!(bytes_eq(a, a), "{len}");
+            assert!(!bytes_eq(a, &base[..len.saturating_sub(1)]) || len == 0);
+            for at in 0..len {
+                let mut b = a.to_vec();
+                b[at] ^= 0x20;
+                assert!(!bytes_eq(a, &b), "{len} at {at}");
+            }
+        }
+    }
 
     #[test]
     fn few_and_many_agree() {

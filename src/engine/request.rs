@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 
+use crate::engine::bytemap::bytes_eq;
+
 /// An HTTP request built without any framework, for tests, tools and replays.
 ///
 /// The target is kept exactly as sent (escapes, query and all); headers keep their order and
@@ -282,7 +284,8 @@ impl<'a> HeaderValues<'a> {
             HeaderValues::List { list, name } => {
                 let at = list.iter().position(|(n, _)| {
                     // Names are most often written in lowercase: compare bytes first.
-                    n.len() == name.len() && (n == name || n.eq_ignore_ascii_case(name))
+                    n.len() == name.len()
+                        && (bytes_eq(n.as_bytes(), name.as_bytes()) || n.eq_ignore_ascii_case(name))
                 })?;
                 let value = list.get(at).map(|(_, v)| v.as_slice());
                 *list = list.get(at + 1..).unwrap_or(&[]);
