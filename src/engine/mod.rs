@@ -2,8 +2,9 @@
 //!
 //! A decision runs in three steps: the request is read strictly once (method, target, host,
 //! client address, API key), refusing anything ambiguous; each slot of conditions turns its
-//! part of the request into a bit set over rule clauses and the sets are ANDed; the combining
-//! rule picks the deciding rule from the result. Nothing on this path allocates once the
+//! part of the request into a bit set over rule clauses and the sets are ANDed, in a fixed
+//! plan that skips a slot once none of the rules it has conditions for can still apply; the
+//! combining rule picks the deciding rule from the result. Nothing on this path allocates once the
 //! thread's scratch buffers have grown, takes a lock, or compiles a pattern.
 
 pub(crate) mod bits;
