@@ -31,7 +31,7 @@ use actix_web::http::StatusCode;
 use actix_web::{Error, HttpMessage, HttpResponse};
 use pin_project_lite::pin_project;
 
-use crate::gate::{Denial, Gate, Outcome};
+use crate::gate::{Denial, Gate};
 use crate::RequestView;
 
 /// Applies a policy to every request of an actix-web app or scope; the peer is the
@@ -98,15 +98,7 @@ where
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
         let view = RequestView::from_actix(&request);
-        let admitted = if self.caller {
-            match self.gate.check(&view) {
-                Outcome::Pass(caller) => Ok(Some(caller)),
-                Outcome::Deny(denial) => Err(denial),
-            }
-        } else {
-            self.gate.admit(&view).map(|()| None)
-        };
-        match admitted {
+        match self.gate.pass_or_deny(&view, self.caller) {
             Ok(caller) => {
                 if let Some(caller) = caller {
                     request.extensions_mut().insert(caller);

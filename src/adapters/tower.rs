@@ -26,7 +26,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::gate::{Denial, Gate, Outcome};
+use crate::gate::{Denial, Gate};
 use crate::RequestView;
 
 /// Finds the TCP peer of a request in its extensions.
@@ -148,15 +148,7 @@ where
             ),
             None => view,
         };
-        let admitted = if self.caller {
-            match self.gate.check(&view) {
-                Outcome::Pass(caller) => Ok(Some(caller)),
-                Outcome::Deny(denial) => Err(denial),
-            }
-        } else {
-            self.gate.admit(&view).map(|()| None)
-        };
-        match admitted {
+        match self.gate.pass_or_deny(&view, self.caller) {
             Ok(caller) => {
                 if let Some(caller) = caller {
                     request.extensions_mut().insert(caller);

@@ -4,8 +4,8 @@
 //! client address, API key), refusing anything ambiguous; each slot of conditions turns its
 //! part of the request into a bit set over rule clauses and the sets are ANDed, in a fixed
 //! plan that skips a slot once none of the rules it has conditions for can still apply; the
-//! combining rule picks the deciding rule from the result. Nothing on this path allocates once the
-//! thread's scratch buffers have grown, takes a lock, or compiles a pattern.
+//! combining rule picks the deciding rule from the result. Nothing on this path allocates once
+//! the thread's scratch buffers have grown, takes a lock, or compiles a pattern.
 
 pub(crate) mod bits;
 pub(crate) mod bytemap;
@@ -705,7 +705,6 @@ impl Engine {
         let mut acc = std::mem::take(&mut s.acc);
         acc.clear();
         acc.extend_from_slice(self.exists.words());
-        let words = acc.len();
         for (k, step) in self.plan.iter().enumerate() {
             let alive = acc
                 .iter()
@@ -715,27 +714,42 @@ impl Engine {
                 continue;
             }
             if several && step.slot.is_per_request() {
-                let mut cache = std::mem::take(&mut s.cache);
-                let at = k * words..(k + 1) * words;
-                if cache.len() < at.end {
-                    cache.resize(at.end, u64::MAX);
-                }
-                if let Some(bits) = cache.get_mut(at) {
-                    if !s.cached.get(k).copied().unwrap_or(false) {
-                        bits.fill(u64::MAX);
-                        self.and_slot(step.slot, bits, view, p, reading, s);
-                        if let Some(done) = s.cached.get_mut(k) {
-                            *done = true;
-                        }
-                    }
-                    bits::and_into(&mut acc, bits);
-                }
-                s.cache = cache;
+                self.and_cached(k, &mut acc, view, p, reading, s);
             } else {
                 self.and_slot(step.slot, &mut acc, view, p, reading, s);
             }
         }
         s.acc = acc;
+    }
+
+    /// `acc &=` the bits of plan step `k`, a slot that reads the same for every reading:
+    /// computed into the request's cache on the first reading that needs them.
+    fn and_cached(
+        &self,
+        k: usize,
+        acc: &mut [u64],
+        view: &RequestView<'_>,
+        p: &Prepared,
+        reading: Reading,
+        s: &mut Scratch,
+    ) {
+        let at = k * acc.len()..(k + 1) * acc.len();
+        let mut cache = std::mem::take(&mut s.cache);
+        if cache.len() < at.end {
+            cache.resize(at.end, u64::MAX);
+        }
+        let filled = s
+            .cached
+            .get_mut(k)
+            .is_some_and(|f| std::mem::replace(f, true));
+        if let (Some(bits), Some(step)) = (cache.get_mut(at), self.plan.get(k)) {
+            if !filled {
+                bits.fill(u64::MAX);
+                self.and_slot(step.slot, bits, view, p, reading, s);
+            }
+            bits::and_into(acc, bits);
+        }
+        s.cache = cache;
     }
 
     /// `acc &= ` one slot's bits for one reading (all ones where the slot says nothing). What

@@ -308,6 +308,18 @@ impl Gate {
         self.judge(&loaded, request, shard()).map(|_| ())
     }
 
+    /// What an adapter acts on: the caller to hand over (when `with_caller`), or the refusal.
+    pub(crate) fn pass_or_deny(
+        &self,
+        request: &RequestView<'_>,
+        with_caller: bool,
+    ) -> Result<Option<Caller>, Denial> {
+        let loaded = self.shared.current.load();
+        let shard = shard();
+        let verdict = self.judge(&loaded, request, shard)?;
+        Ok(with_caller.then(|| caller(&loaded, &verdict, shard)))
+    }
+
     /// The decision, counted and logged; the refusal to send if it blocks.
     fn judge(
         &self,
