@@ -1585,15 +1585,481 @@ const CASES: &[Case] = &[
         expect: Forbidden(403),
         ..DEFAULTS
     },
+    // ---------------------------------------------------------------------------------------
+    // `Forwarded` and `X-Forwarded-Host` read strictly (host claims)
+    // ---------------------------------------------------------------------------------------
+    Case {
+        source: "control: RFC 7239 host claim",
+        technique: "the forbidden host in a well-formed `Forwarded: host=`",
+        headers: &[("Forwarded", b"for=198.51.100.7;host=admin.example.com")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: RFC 7239 quoted host with a port",
+        technique: "quoted, upper-case host claim with a port",
+        headers: &[("Forwarded", b"host=\"ADMIN.example.com:443\"")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "axum-extra `Host` / actix `ConnectionInfo` trim around `=`",
+        technique: "white space before `=` in a host claim",
+        headers: &[("Forwarded", b"host =admin.example.com")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "axum-extra `Host` / actix `ConnectionInfo` trim around `;`",
+        technique: "white space after `;` and around `=`",
+        headers: &[("Forwarded", b"for=1.2.3.4; host = admin.example.com")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 7239 section 4 (a parameter once per element)",
+        technique: "a repeated host parameter: readers take the first or the last",
+        headers: &[("Forwarded", b"host=localhost;host=admin.example.com")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 7239 section 4 (quoted-string escapes)",
+        technique: "a backslash escape inside a quoted host",
+        headers: &[("Forwarded", b"host=\"admin.example.com\\\"\"")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 7239 host claim in a later element",
+        technique: "the forbidden host in the second element",
+        headers: &[("Forwarded", b"host=localhost, host=admin.example.com")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "X-Forwarded-Host list oddities",
+        technique: "an empty element before the forbidden host",
+        headers: &[("X-Forwarded-Host", b", admin.example.com")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "X-Forwarded-Host list oddities",
+        technique: "a tab before the forbidden host in a list",
+        headers: &[("X-Forwarded-Host", b"localhost,\tadmin.example.com")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "X-Forwarded-Host list oddities",
+        technique: "the forbidden host with a port",
+        headers: &[("X-Forwarded-Host", b"admin.example.com:8443")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    // ---------------------------------------------------------------------------------------
+    // Underscore twins of headers (CGI/WSGI/PHP read `X_Api_Key` as `X-Api-Key`)
+    // ---------------------------------------------------------------------------------------
+    Case {
+        source: "Django CVE-2015-0219 (header-name twins)",
+        technique: "an underscore twin of the method-override header",
+        headers: &[("X_HTTP_Method_Override", b"DELETE")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Django CVE-2015-0219 (header-name twins)",
+        technique: "an underscore twin of the URL-override header",
+        headers: &[("X_Original_URL", b"/admin/x")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Django CVE-2015-0219 (header-name twins)",
+        technique: "an underscore twin of X-Forwarded-Host",
+        headers: &[("X_Forwarded_Host", b"admin.example.com")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Django CVE-2015-0219 (header-name twins)",
+        technique: "a second, different key in the key header's twin",
+        target: b"/admin/x",
+        headers: &[("X-Api-Key", b"admin-key"), ("X_Api_Key", b"other-key")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Django CVE-2015-0219 (header-name twins)",
+        technique: "a scanner User-Agent in the twin `User_Agent`",
+        headers: &[("User-Agent", b"curl/8"), ("User_Agent", b"sqlmap/1.7")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Django CVE-2015-0219 (header-name twins)",
+        technique: "a forbidden header under its twin name",
+        headers: &[("X_Debug", b"1")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Django CVE-2015-0219 (header-name twins)",
+        technique: "a forwarding-header twin beside the real one",
+        target: b"/internal/x",
+        headers: &[
+            ("X-Forwarded-For", b"10.1.2.3"),
+            ("X_Forwarded_For", b"10.1.2.4"),
+        ],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    // ---------------------------------------------------------------------------------------
+    // Method overrides in the query
+    // ---------------------------------------------------------------------------------------
+    Case {
+        source: "PHP parameter-name mangling (`.` becomes `_`)",
+        technique: "`.method=DELETE`",
+        target: b"/public?.method=DELETE",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "CVE-2021-23336 (`;` as a query separator)",
+        technique: "`;_method=DELETE` after another parameter",
+        target: b"/public?x=1;_method=DELETE",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "case-insensitive parameter names",
+        technique: "`_METHOD=delete`",
+        target: b"/public?_METHOD=delete",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "PHP arrays (`_method[]`)",
+        technique: "`_method[]=DELETE`",
+        target: b"/public?_method[]=DELETE",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "form decoding (`+` is a space; PHP drops leading spaces)",
+        technique: "`+_method=DELETE` and an encoded dot",
+        target: b"/public?+_method=GET&%2Emethod=DELETE",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "fuzzing (a control byte in the query)",
+        technique: "a raw control byte and a bare `%` in the query",
+        method: "DELETE",
+        target: b"/?=kk%\x105+*/[w[",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: an unrelated parameter with a bare `%`",
+        technique: "`?discount=50%` is not an override",
+        target: b"/public?discount=50%",
+        expect: Allowed,
+        ..DEFAULTS
+    },
+    // ---------------------------------------------------------------------------------------
+    // Unicode spaces at segment edges (trimmed by .NET, Python and others)
+    // ---------------------------------------------------------------------------------------
+    Case {
+        source: "Unicode white space trimmed by backends",
+        technique: "a no-break space after the protected segment",
+        target: b"/admin%C2%A0/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Unicode white space trimmed by backends",
+        technique: "an ideographic space after the protected segment",
+        target: b"/admin%E3%80%80/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "invisible format characters dropped by normalisers",
+        technique: "a zero-width space before the protected segment",
+        target: b"/%E2%80%8Badmin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "invisible format characters dropped by normalisers",
+        technique: "a byte-order mark at the end of the last segment",
+        target: b"/admin%EF%BB%BF",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: a non-ASCII letter inside a segment",
+        technique: "`/caf%C3%A9` is an ordinary path",
+        target: b"/caf%C3%A9",
+        expect: Allowed,
+        ..DEFAULTS
+    },
 ];
 
-/// The policy text with the digest of `admin-key` in place.
-fn policy_text() -> String {
-    POLICY.replace("{digest}", &hash_key(b"admin-key"))
-}
+/// The client address read from `Forwarded` (RFC 7239) behind the trusted proxy 127.0.0.1.
+const FORWARDED_POLICY: &str = r#"
+[policy]
+default = "forbid"
 
-fn compile_policy() -> Engine {
-    Policy::from_toml(&policy_text())
+[client_ip]
+source = "forwarded"
+trusted_proxies = ["127.0.0.1"]
+
+[[rules]]
+name = "blocked-net"
+effect = "forbid"
+when = { ip = ["192.0.2.0/24", "2001:db8:bad::/48"] }
+
+[[rules]]
+name = "internal-only"
+effect = "forbid"
+when = { path = ["/internal/**"] }
+unless = { ip = ["10.0.0.0/8"] }
+
+[[rules]]
+name = "everyone"
+effect = "allow"
+when = { method = ["GET"] }
+"#;
+
+const FORWARDED_CASES: &[Case] = &[
+    Case {
+        source: "control: RFC 7239",
+        technique: "an ordinary client",
+        headers: &[("Forwarded", b"for=198.51.100.7")],
+        expect: Allowed,
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: RFC 7239",
+        technique: "a blocked client",
+        headers: &[("Forwarded", b"for=192.0.2.9;proto=https")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: RFC 7239 quoted IPv6 with a port",
+        technique: "a blocked IPv6 client",
+        headers: &[("Forwarded", b"For=\"[2001:db8:bad::1]:4711\"")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: RFC 7239",
+        technique: "an internal client reaches an internal path",
+        target: b"/internal/x",
+        headers: &[("Forwarded", b"for=10.1.2.3")],
+        expect: Allowed,
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 7239 section 4 (a parameter once per element)",
+        technique: "a repeated `for=`: the first is internal, the last blocked",
+        target: b"/internal/x",
+        headers: &[("Forwarded", b"for=10.0.0.5;for=198.51.100.9")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 7239 section 6 (IPv6 must be quoted and bracketed)",
+        technique: "an unquoted IPv6 address",
+        headers: &[("Forwarded", b"for=2001:db8:bad::1")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 7239 section 6",
+        technique: "a quoted IPv6 address without brackets",
+        headers: &[("Forwarded", b"for=\"2001:db8::1\"")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "actix `ConnectionInfo` trims around `=`",
+        technique: "white space around `=`",
+        target: b"/internal/x",
+        headers: &[("Forwarded", b"for = 10.1.2.3")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 7239 section 6 (ports must be quoted)",
+        technique: "an unquoted address with a port",
+        target: b"/internal/x",
+        headers: &[("Forwarded", b"for=10.1.2.3:80")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 7239 element without `for=`",
+        technique: "the last element names no client",
+        target: b"/internal/x",
+        headers: &[("Forwarded", b"for=10.1.2.3, proto=https")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+];
+
+/// The client address read from `X-Real-IP` behind the trusted proxy 127.0.0.1.
+const REAL_IP_POLICY: &str = r#"
+[policy]
+default = "forbid"
+
+[client_ip]
+source = "x-real-ip"
+trusted_proxies = ["127.0.0.1"]
+
+[[rules]]
+name = "blocked-net"
+effect = "forbid"
+when = { ip = ["192.0.2.0/24"] }
+
+[[rules]]
+name = "internal-only"
+effect = "forbid"
+when = { path = ["/internal/**"] }
+unless = { ip = ["10.0.0.0/8"] }
+
+[[rules]]
+name = "everyone"
+effect = "allow"
+when = { method = ["GET"] }
+"#;
+
+const REAL_IP_CASES: &[Case] = &[
+    Case {
+        source: "control: X-Real-IP",
+        technique: "an internal client reaches an internal path",
+        target: b"/internal/x",
+        headers: &[("X-Real-IP", b"10.1.2.3")],
+        expect: Allowed,
+        ..DEFAULTS
+    },
+    Case {
+        source: "X-Real-IP oddities",
+        technique: "a blocked client with a port and tabs",
+        headers: &[("X-Real-IP", b"\t192.0.2.9:8080\t")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "X-Real-IP oddities",
+        technique: "an empty value",
+        target: b"/internal/x",
+        headers: &[("X-Real-IP", b"")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "X-Real-IP oddities",
+        technique: "a list where one address is expected",
+        target: b"/internal/x",
+        headers: &[("X-Real-IP", b"10.1.2.3, 198.51.100.7")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Django CVE-2015-0219 (header-name twins)",
+        technique: "an underscore twin beside the real header",
+        target: b"/internal/x",
+        headers: &[("X-Real-IP", b"10.1.2.3"), ("X_Real_IP", b"198.51.100.7")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Django CVE-2015-0219 (header-name twins)",
+        technique: "only the underscore twin",
+        target: b"/internal/x",
+        headers: &[("X_Real_IP", b"10.1.2.3")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+];
+
+/// Case-insensitive paths, as on a backend that routes case-insensitively.
+const CASE_INSENSITIVE_POLICY: &str = r#"
+[policy]
+default = "forbid"
+
+[paths]
+case_sensitive = false
+
+[[rules]]
+name = "no-admin"
+effect = "forbid"
+when = { path = ["/admin/**"] }
+
+[[rules]]
+name = "everyone"
+effect = "allow"
+when = { method = ["GET"] }
+"#;
+
+const CASE_INSENSITIVE_CASES: &[Case] = &[
+    Case {
+        source: "control: case-insensitive paths",
+        technique: "upper-case spelling of the protected path",
+        target: b"/ADMIN/x",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Java `equalsIgnoreCase` (dotless i)",
+        technique: "`/adm\u{131}n/x`: `\u{131}` upper-cases to `I`",
+        target: b"/adm%C4%B1n/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Java `equalsIgnoreCase` (dotted capital I)",
+        technique: "`/\u{130}..`: `\u{130}` lower-cases to `i`",
+        target: b"/adm%C4%B0n/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Java `equalsIgnoreCase` (Kelvin sign, long s)",
+        technique: "`\u{212a}` and `\u{17f}` fold to ASCII letters",
+        target: b"/admin/%E2%84%AAey%C5%BF",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: other non-ASCII letters",
+        technique: "`/caf\u{e9}` is an ordinary path",
+        target: b"/caf%C3%A9",
+        expect: Allowed,
+        ..DEFAULTS
+    },
+];
+
+/// Every suite: a policy and the cases tried against it.
+const SUITES: &[(&str, &str, &[Case])] = &[
+    ("main", POLICY, CASES),
+    ("forwarded", FORWARDED_POLICY, FORWARDED_CASES),
+    ("x-real-ip", REAL_IP_POLICY, REAL_IP_CASES),
+    (
+        "case-insensitive",
+        CASE_INSENSITIVE_POLICY,
+        CASE_INSENSITIVE_CASES,
+    ),
+];
+
+/// A suite's policy text with the digest of `admin-key` in place, compiled.
+fn compile_policy(policy: &str) -> Engine {
+    Policy::from_toml(&policy.replace("{digest}", &hash_key(b"admin-key")))
         .expect("the policy parses")
         .compile()
         .expect("the policy compiles")
@@ -1675,26 +2141,29 @@ fn describe(case: &Case) -> String {
 
 #[test]
 fn every_case_through_the_engine() {
-    let engine = compile_policy();
     let mut mismatches = Vec::new();
-    for case in CASES {
-        let request = request_for(case, case.target);
-        let got = expect_of(&engine.decide(&request));
-        if got != case.expect {
-            mismatches.push(format!(
-                "{}\n  expected {:?}, got {got:?}\n  {}",
-                describe(case),
-                case.expect,
-                engine.explain(&request),
-            ));
+    let mut total = 0;
+    for (suite, policy, cases) in SUITES {
+        let engine = compile_policy(policy);
+        for case in *cases {
+            total += 1;
+            let request = request_for(case, case.target);
+            let got = expect_of(&engine.decide(&request));
+            if got != case.expect {
+                mismatches.push(format!(
+                    "({suite}) {}\n  expected {:?}, got {got:?}\n  {}",
+                    describe(case),
+                    case.expect,
+                    engine.explain(&request),
+                ));
+            }
         }
     }
-    assert!(CASES.len() >= 80, "only {} cases", CASES.len());
+    assert!(total >= 200, "only {total} cases");
     assert!(
         mismatches.is_empty(),
-        "{} of {} cases disagree with the engine:\n\n{}",
+        "{} of {total} cases disagree with the engine:\n\n{}",
         mismatches.len(),
-        CASES.len(),
         mismatches.join("\n\n")
     );
 }
@@ -1739,15 +2208,18 @@ fn adapter_agrees(expect: Expect, got: &std::io::Result<support::Response>) -> b
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_case_through_both_adapters() {
-    let engine = compile_policy();
     let mut mismatches = Vec::new();
-    for fw in support::FRAMEWORKS {
-        let server = support::start(fw, Gate::new(compile_policy()), "127.0.0.1:0").await;
-        for case in CASES {
+    for ((suite, policy, cases), fw) in SUITES
+        .iter()
+        .flat_map(|s| support::FRAMEWORKS.iter().map(move |fw| (s, fw)))
+    {
+        let engine = compile_policy(policy);
+        let server = support::start(*fw, Gate::new(compile_policy(policy)), "127.0.0.1:0").await;
+        for case in *cases {
             let expect = adapter_expectation(&engine, case);
             if case.expect != Allowed && expect == Allowed {
                 mismatches.push(format!(
-                    "{fw:?} {}\n  the framework's reading of the target is allowed",
+                    "({suite}) {fw:?} {}\n  the framework's reading of the target is allowed",
                     describe(case)
                 ));
                 continue;
@@ -1760,7 +2232,7 @@ async fn every_case_through_both_adapters() {
                     Err(e) => format!("I/O error: {e}"),
                 };
                 mismatches.push(format!(
-                    "{fw:?} {}\n  expected {expect:?}, got {answer}",
+                    "({suite}) {fw:?} {}\n  expected {expect:?}, got {answer}",
                     describe(case)
                 ));
             }

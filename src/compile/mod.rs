@@ -124,6 +124,7 @@ pub(crate) fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
         path_options: PathOptions {
             max_length: doc.paths.max_length,
             encoded_slash: doc.paths.encoded_slash,
+            case_sensitive: doc.paths.case_sensitive,
         },
         client_ip: ClientIpConfig {
             source: doc.client_ip.source,

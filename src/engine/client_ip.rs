@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use ipnet::IpNet;
 
+use crate::engine::forwarded;
 use crate::engine::request::{trim_ows, RequestView};
 use crate::engine::verdict::UnknownClient;
 use crate::policy::model::IpSource;
@@ -54,6 +55,11 @@ impl ClientIpConfig {
         if !self.is_trusted(peer) {
             return Ok((peer, Derivation::UntrustedPeer));
         }
+        // A backend may read an underscore twin (`X_Forwarded_For`) as the header itself, and
+        // nobody can say which of the two lines a proxy appended to.
+        if request.has_twin(header) {
+            return Err(UnknownClient::AmbiguousHeader);
+        }
         let mut lines = request.header_values(header).peekable();
         if lines.peek().is_none() {
             return Ok((peer, Derivation::ProxyWithoutHeader));
@@ -68,43 +74,65 @@ impl ClientIpConfig {
         }
         // Walking left to right, remember the rightmost entry that stops a right-to-left walk
         // (one that is untrusted or unreadable); entries left of it are the client's own claims.
-        let mut count = 0usize;
-        let mut stop: Option<(usize, Result<IpAddr, UnknownClient>)> = None;
-        let mut first: Option<IpAddr> = None;
+        let mut walk = Walk::default();
         for line in lines {
-            for entry in line.split(|&b| b == b',') {
-                count += 1;
-                let parsed = if self.source == IpSource::Forwarded {
-                    forwarded_for(trim_ows(entry))
-                } else {
-                    parse_hop(trim_ows(entry)).ok_or(UnknownClient::InvalidHop)
-                };
-                match parsed {
-                    Ok(ip) => {
-                        let ip = canonical(ip);
-                        first.get_or_insert(ip);
-                        if !self.is_trusted(ip) {
-                            stop = Some((count, Ok(ip)));
-                        }
-                    }
-                    Err(e) => stop = Some((count, Err(e))),
+            if self.source == IpSource::Forwarded {
+                // A line that is not strictly RFC 7239 is unreadable as a whole: where one
+                // element ends and the next begins is exactly what readers disagree on.
+                forwarded::elements(line, |e| walk.step(forwarded_for(e), self))
+                    .map_err(|_| UnknownClient::InvalidHop)?;
+            } else {
+                for entry in line.split(|&b| b == b',') {
+                    let hop = parse_hop(trim_ows(entry)).ok_or(UnknownClient::InvalidHop);
+                    walk.step(hop, self);
                 }
             }
         }
-        match stop {
+        match walk.stop {
             Some((index, Ok(ip))) => Ok((
                 ip,
                 Derivation::Header {
                     header,
-                    hop: count - index + 1,
+                    hop: walk.count - index + 1,
                 },
             )),
             Some((_, Err(e))) => Err(e),
             // Every hop is a trusted proxy: the leftmost is as close to the client as we get.
-            None => match first {
-                Some(ip) => Ok((ip, Derivation::Header { header, hop: count })),
+            None => match walk.first {
+                Some(ip) => Ok((
+                    ip,
+                    Derivation::Header {
+                        header,
+                        hop: walk.count,
+                    },
+                )),
                 None => Err(UnknownClient::InvalidHop),
             },
+        }
+    }
+}
+
+/// A left-to-right walk over forwarding hops.
+#[derive(Default)]
+struct Walk {
+    count: usize,
+    /// The rightmost hop that is untrusted or unreadable, with its 1-based index.
+    stop: Option<(usize, Result<IpAddr, UnknownClient>)>,
+    first: Option<IpAddr>,
+}
+
+impl Walk {
+    fn step(&mut self, hop: Result<IpAddr, UnknownClient>, config: &ClientIpConfig) {
+        self.count += 1;
+        match hop {
+            Ok(ip) => {
+                let ip = canonical(ip);
+                self.first.get_or_insert(ip);
+                if !config.is_trusted(ip) {
+                    self.stop = Some((self.count, Ok(ip)));
+                }
+            }
+            Err(e) => self.stop = Some((self.count, Err(e))),
         }
     }
 }
@@ -145,28 +173,19 @@ fn is_port(p: &str) -> bool {
     !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// The `for=` parameter of one `Forwarded` element (RFC 7239).
-fn forwarded_for(element: &[u8]) -> Result<IpAddr, UnknownClient> {
-    for pair in element.split(|&b| b == b';') {
-        let pair = trim_ows(pair);
-        let Some(eq) = pair.iter().position(|&b| b == b'=') else {
-            return Err(UnknownClient::InvalidHop);
-        };
-        let (key, value) = pair.split_at(eq);
-        if !trim_ows(key).eq_ignore_ascii_case(b"for") {
-            continue;
-        }
-        let value = value.get(1..).unwrap_or(&[]);
-        let value = match value {
-            [b'"', inner @ .., b'"'] => inner,
-            v => v,
-        };
-        if value.eq_ignore_ascii_case(b"unknown") || value.first() == Some(&b'_') {
-            return Err(UnknownClient::HiddenHop);
-        }
-        return parse_hop(value).ok_or(UnknownClient::InvalidHop);
+/// The address in the `for=` parameter of one `Forwarded` element (RFC 7239 §6): an IPv4
+/// address, or a bracketed IPv6 address, with an optional port; an IPv6 address without
+/// brackets is not valid there (it is not a token, and a quoted one must be bracketed).
+fn forwarded_for(element: forwarded::Element<'_>) -> Result<IpAddr, UnknownClient> {
+    let node = element.for_.ok_or(UnknownClient::InvalidHop)?;
+    if node.eq_ignore_ascii_case(b"unknown") || node.first() == Some(&b'_') {
+        return Err(UnknownClient::HiddenHop);
     }
-    Err(UnknownClient::InvalidHop)
+    let text = std::str::from_utf8(node).map_err(|_| UnknownClient::InvalidHop)?;
+    if text.parse::<Ipv6Addr>().is_ok() {
+        return Err(UnknownClient::InvalidHop);
+    }
+    parse_hop(node).ok_or(UnknownClient::InvalidHop)
 }
 
 #[cfg(test)]

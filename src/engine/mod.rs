@@ -10,9 +10,11 @@
 pub(crate) mod bits;
 pub(crate) mod bytemap;
 pub(crate) mod client_ip;
+pub(crate) mod forwarded;
 pub(crate) mod globs;
 pub(crate) mod iptable;
 pub(crate) mod keys;
+pub(crate) mod overrides;
 pub(crate) mod path;
 pub(crate) mod request;
 pub(crate) mod slots;
@@ -28,17 +30,11 @@ use crate::policy::model::{Combine, Effect, Mode, OnUnknownClient};
 use bits::Bits;
 use client_ip::{ClientIpConfig, Derivation};
 use keys::{Credentials, KeyTable};
+use overrides::{is_method_override_key, METHOD_OVERRIDE_HEADERS, URL_OVERRIDE_HEADERS};
 use path::{PathBuffers, PathOptions};
 use request::{AsRequestView, RequestView};
 use slots::{IdentSlot, IpSlot, MethodSlot, SlotScratch, ValueSlot};
 use verdict::{Cause, ClientId, Decision, Refusal, Reported, RuleId, UnknownClient, Verdict};
-
-/// Headers that ask a framework to treat a request as another method.
-pub(crate) const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
-    "x-http-method-override",
-    "x-http-method",
-    "x-method-override",
-];
 
 /// The most readings of one request's method (the method and its overrides).
 const MAX_METHOD_READINGS: usize = 4;
@@ -555,24 +551,24 @@ impl Engine {
             }
         }
 
-        // `?_method=DELETE` is one more override (Laravel, Rails and others honour it).
+        // `?_method=DELETE` is one more override (Laravel, Rails and others honour it). `;`
+        // separates parameters too for some backends (CVE-2021-23336).
         if let Some(query) = path::query(view.target) {
-            for pair in query.split(|&b| b == b'&') {
-                let Some(at) = pair.iter().position(|&b| b == b'=') else {
+            for pair in query.split(|&b| b == b'&' || b == b';') {
+                let Some(at) = memchr::memchr(b'=', pair) else {
                     continue;
                 };
                 let (key, value) = (
                     pair.get(..at).unwrap_or(&[]),
                     pair.get(at + 1..).unwrap_or(&[]),
                 );
-                // Backends decode the query before reading `_method`: so does the engine.
-                path::percent_decode(key, &mut s.query_tmp)
-                    .ok_or(Refusal::InvalidMethodOverride)?;
-                if s.query_tmp != b"_method" {
+                // Backends decode the query (`+` as a space) before reading `_method`: so does
+                // the engine.
+                path::form_decode(key, &mut s.query_tmp).ok_or(Refusal::InvalidMethodOverride)?;
+                if !is_method_override_key(&s.query_tmp) {
                     continue;
                 }
-                path::percent_decode(value, &mut s.query_tmp)
-                    .ok_or(Refusal::InvalidMethodOverride)?;
+                path::form_decode(value, &mut s.query_tmp).ok_or(Refusal::InvalidMethodOverride)?;
                 if !path::is_token(&s.query_tmp) {
                     return Err(Refusal::InvalidMethodOverride);
                 }
@@ -585,7 +581,7 @@ impl Engine {
         // Some backends route on these headers instead of the target: when rules read the
         // path, a request carrying one is ambiguous.
         if self.path.is_some() {
-            for name in ["x-original-url", "x-rewrite-url"] {
+            for name in URL_OVERRIDE_HEADERS {
                 if view.header_values(name).next().is_some() {
                     return Err(Refusal::UrlOverride);
                 }
@@ -623,26 +619,34 @@ impl Engine {
         if self.host.is_some() {
             for line in view.header_values("x-forwarded-host") {
                 for claim in line.split(|&b| b == b',') {
+                    // An empty claim is no host to the engine, but a backend that takes the
+                    // header whole reads something: refuse it as unreadable.
+                    if request::trim_ows(claim).is_empty() {
+                        return Err(Refusal::InvalidHost);
+                    }
                     self.push_host(s, &mut hosts, claim)?;
                 }
             }
             for line in view.header_values("forwarded") {
-                for element in line.split(|&b| b == b',') {
-                    for pair in element.split(|&b| b == b';') {
-                        let pair = request::trim_ows(pair);
-                        if pair.len() > 5
-                            && pair
-                                .get(..5)
-                                .is_some_and(|k| k.eq_ignore_ascii_case(b"host="))
-                        {
-                            let value = pair.get(5..).unwrap_or(&[]);
-                            let value = match value {
-                                [b'"', inner @ .., b'"'] => inner,
-                                v => v,
-                            };
-                            self.push_host(s, &mut hosts, value)?;
+                let mut claims = [&[][..]; MAX_HOST_READINGS + 1];
+                let mut count = 0;
+                forwarded::elements(line, |e| {
+                    if let Some(host) = e.host {
+                        if let Some(slot) = claims.get_mut(count) {
+                            *slot = host;
                         }
+                        count += 1;
                     }
+                })
+                .map_err(|_| Refusal::MalformedForwarded)?;
+                if count > claims.len() {
+                    return Err(Refusal::AmbiguousHost);
+                }
+                for claim in claims.iter().take(count) {
+                    if claim.is_empty() {
+                        return Err(Refusal::InvalidHost);
+                    }
+                    self.push_host(s, &mut hosts, claim)?;
                 }
             }
         }

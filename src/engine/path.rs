@@ -12,6 +12,9 @@ use crate::policy::model::EncodedSlash;
 pub(crate) struct PathOptions {
     pub(crate) max_length: usize,
     pub(crate) encoded_slash: EncodedSlash,
+    /// Whether path rules match case-sensitively; when not, characters that some backends
+    /// fold to ASCII are refused (see [`folds_to_ascii`]).
+    pub(crate) case_sensitive: bool,
 }
 
 /// A target split into its authority (absolute form only) and its path (no query).
@@ -35,6 +38,11 @@ pub(crate) fn split_target(target: &[u8], max_length: usize) -> Result<Target<'_
         let rest = target.get(at..).unwrap_or(&[]);
         if rest.first() == Some(&b'#') || memchr::memchr(b'#', rest).is_some() {
             return Err(Refusal::Fragment);
+        }
+        // No HTTP parser accepts these in a target; a query holding one did not come from a
+        // client the backend would have served.
+        if rest.iter().any(|&b| b <= b' ' || b == 0x7f) {
+            return Err(Refusal::ControlCharacter);
         }
     }
     if target == b"*" {
@@ -96,6 +104,32 @@ pub(crate) fn percent_decode(raw: &[u8], out: &mut Vec<u8>) -> Option<()> {
         } else {
             out.push(b);
             i += 1;
+        }
+    }
+    Some(())
+}
+
+/// Decodes a query parameter name or value as HTML forms encode them: `+` is a space, then
+/// percent-escapes; `None` on an invalid escape.
+pub(crate) fn form_decode(raw: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    percent_decode(raw, out)?;
+    // INVARIANT: a `+` can only come from a raw `+` (an escaped one is `%2B`, decoded to `+`
+    // only by the line above): so map raw `+`s, not decoded ones.
+    if memchr::memchr(b'+', raw).is_some() {
+        let mut i = 0;
+        let mut j = 0;
+        while let Some(&b) = raw.get(i) {
+            if b == b'%' {
+                i += 3;
+            } else {
+                if b == b'+' {
+                    if let Some(o) = out.get_mut(j) {
+                        *o = b' ';
+                    }
+                }
+                i += 1;
+            }
+            j += 1;
         }
     }
     Some(())
@@ -197,11 +231,37 @@ pub(crate) fn normalize(
     match std::str::from_utf8(&out.decoded) {
         // C1 controls (U+0080 to U+009F) are control characters too.
         Ok(text) if text.chars().any(char::is_control) => return Err(Refusal::ControlCharacter),
+        Ok(text) if !options.case_sensitive && text.chars().any(folds_to_ascii) => {
+            return Err(Refusal::CaseFoldsToAscii)
+        }
         Ok(_) => {}
         Err(_) => return Err(Refusal::NotUtf8),
     }
     check_segments(&out.decoded)?;
     Ok(two)
+}
+
+/// Whether `c` is not ASCII but its upper- or lowercase holds an ASCII letter: dotless `ı`
+/// (uppercase `I`), `İ` (lowercase `i̇`), long `ſ` (uppercase `S`), the Kelvin sign `K`
+/// (lowercase `k`) and a few more. Java's `equalsIgnoreCase`, .NET's invariant culture and
+/// others compare through these mappings, so `/admın` is `/admin` to them; Unicode simple case
+/// folding, which the engine's case-insensitive globs use, keeps `ı` apart. Under
+/// case-insensitive paths such a character is ambiguous, and refused.
+pub(crate) fn folds_to_ascii(c: char) -> bool {
+    !c.is_ascii()
+        && (c.to_uppercase().any(|u| u.is_ascii()) || c.to_lowercase().any(|l| l.is_ascii()))
+}
+
+/// Characters some backends trim from the edges of a segment as white space: Unicode white
+/// space (no-break spaces, the ideographic space, ...) and the invisible format characters
+/// that trimming functions and normalisers often drop (zero-width spaces and joiners, the
+/// word joiner, the byte-order mark, the Mongolian vowel separator).
+fn trims_as_space(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{180e}' | '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}' | '\u{feff}'
+        )
 }
 
 /// Refuses dot segments and empty segments (a trailing `/` is allowed).
@@ -226,6 +286,19 @@ fn check_segment(seg: &[u8], last: bool) -> Result<(), Refusal> {
         b"." | b".." => Err(Refusal::DotSegment),
         b"" if !last => Err(Refusal::EmptySegment),
         [b' ', ..] | [.., b' '] => Err(Refusal::EdgeSpace),
+        // Only a segment with a byte past ASCII at an edge can start or end with a Unicode
+        // space; the path is valid UTF-8 here (checked by the caller, or plain ASCII).
+        [first, .., last_byte] | [first @ last_byte]
+            if !first.is_ascii() || !last_byte.is_ascii() =>
+        {
+            let text = std::str::from_utf8(seg).map_err(|_| Refusal::NotUtf8)?;
+            let edge = |c: Option<char>| c.is_some_and(trims_as_space);
+            if edge(text.chars().next()) || edge(text.chars().next_back()) {
+                Err(Refusal::EdgeSpace)
+            } else {
+                Ok(())
+            }
+        }
         _ => Ok(()),
     }
 }
@@ -307,6 +380,7 @@ mod tests {
     const STRICT: PathOptions = PathOptions {
         max_length: 8192,
         encoded_slash: EncodedSlash::Reject,
+        case_sensitive: true,
     };
 
     fn norm(target: &str, options: PathOptions) -> Result<(String, Option<String>), Refusal> {

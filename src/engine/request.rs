@@ -105,7 +105,8 @@ pub struct RequestView<'a> {
     pub(crate) headers: HeaderSource<'a>,
     pub(crate) peer: Option<IpAddr>,
     /// Bit `n` is set when some header name is `n` bytes long (63 for longer ones): most
-    /// lookups are for headers a request does not carry, and this answers them at once.
+    /// lookups are for headers a request does not carry, and this answers them at once. Bit 0
+    /// (no header name is empty) says that some name holds an `_`: see [`twin_eq`].
     pub(crate) name_lengths: u64,
 }
 
@@ -113,8 +114,36 @@ fn length_bit(len: usize) -> u64 {
     1 << len.min(63)
 }
 
+/// The bit of `name_lengths` that says some header name holds an underscore.
+const UNDERSCORE_BIT: u64 = 1;
+
 fn name_lengths<'n>(names: impl Iterator<Item = &'n [u8]>) -> u64 {
-    names.fold(0, |mask, n| mask | length_bit(n.len()))
+    names.fold(0, |mask, n| {
+        let underscore = if memchr::memchr(b'_', n).is_some() {
+            UNDERSCORE_BIT
+        } else {
+            0
+        };
+        mask | length_bit(n.len()) | underscore
+    })
+}
+
+/// Whether two header names are the same once ASCII case is ignored and `_` is read as `-`.
+///
+/// CGI, WSGI, PHP and some proxies turn `X_Api_Key` and `X-Api-Key` into the same variable
+/// (`HTTP_X_API_KEY`; Django CVE-2015-0219), so a backend may read an underscore twin as the
+/// header itself. The engine reads twins as more lines of the header, so that whatever a
+/// backend makes of them, the engine has seen it: two different keys are ambiguous, a twin
+/// override is one more method reading, a twin forbidden value satisfies a forbid condition.
+pub(crate) fn twin_eq(a: &[u8], b: &[u8]) -> bool {
+    let fold = |c: u8| {
+        if c == b'_' {
+            b'-'
+        } else {
+            c.to_ascii_lowercase()
+        }
+    };
+    a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| fold(x) == fold(y))
 }
 
 #[derive(Clone, Copy)]
@@ -195,11 +224,15 @@ impl<'a> RequestView<'a> {
         self.peer
     }
 
-    /// Every value of the header `name` (lowercase), in order.
+    /// Every value of the header `name` (lowercase) and of its underscore twins (see
+    /// [`twin_eq`]), in order.
     #[inline]
     pub(crate) fn header_values(&self, name: &'a str) -> HeaderValues<'a> {
         if self.name_lengths & length_bit(name.len()) == 0 {
             return HeaderValues::Empty;
+        }
+        if self.name_lengths & UNDERSCORE_BIT != 0 {
+            return self.twin_values(name);
         }
         match self.headers {
             HeaderSource::List(list) => HeaderValues::List { list, name },
@@ -207,6 +240,43 @@ impl<'a> RequestView<'a> {
             HeaderSource::Map(map) => HeaderValues::Map(map.get_all(name).iter()),
             #[cfg(feature = "actix")]
             HeaderSource::Actix(map) => HeaderValues::Actix(map.get_all(name)),
+        }
+    }
+}
+
+impl<'a> RequestView<'a> {
+    /// The slow path of [`RequestView::header_values`], for the rare request with an
+    /// underscore in some header name: every header is compared, twins included.
+    #[cold]
+    fn twin_values(&self, name: &'a str) -> HeaderValues<'a> {
+        match self.headers {
+            HeaderSource::List(list) => HeaderValues::Twins { list, name },
+            #[cfg(feature = "http")]
+            HeaderSource::Map(map) => HeaderValues::MapTwins {
+                iter: map.iter(),
+                name,
+            },
+            #[cfg(feature = "actix")]
+            HeaderSource::Actix(map) => HeaderValues::ActixTwins {
+                iter: map.iter(),
+                name,
+            },
+        }
+    }
+
+    /// Whether the request carries `name` under another spelling: an underscore twin.
+    pub(crate) fn has_twin(&self, name: &str) -> bool {
+        if self.name_lengths & UNDERSCORE_BIT == 0 {
+            return false;
+        }
+        let twin =
+            |n: &[u8]| twin_eq(n, name.as_bytes()) && !n.eq_ignore_ascii_case(name.as_bytes());
+        match self.headers {
+            HeaderSource::List(list) => list.iter().any(|(n, _)| twin(n.as_bytes())),
+            #[cfg(feature = "http")]
+            HeaderSource::Map(map) => map.keys().any(|n| twin(n.as_str().as_bytes())),
+            #[cfg(feature = "actix")]
+            HeaderSource::Actix(map) => map.keys().any(|n| twin(n.as_str().as_bytes())),
         }
     }
 }
@@ -262,6 +332,21 @@ pub(crate) enum HeaderValues<'a> {
     Map(http::header::ValueIter<'a, http::HeaderValue>),
     #[cfg(feature = "actix")]
     Actix(std::slice::Iter<'a, actix_web::http::header::HeaderValue>),
+    /// Every line whose name is `name` or a twin of it.
+    Twins {
+        list: &'a [(String, Vec<u8>)],
+        name: &'a str,
+    },
+    #[cfg(feature = "http")]
+    MapTwins {
+        iter: http::header::Iter<'a, http::HeaderValue>,
+        name: &'a str,
+    },
+    #[cfg(feature = "actix")]
+    ActixTwins {
+        iter: actix_web::http::header::map::Iter<'a>,
+        name: &'a str,
+    },
 }
 
 impl<'a> Iterator for HeaderValues<'a> {
@@ -295,6 +380,22 @@ impl<'a> HeaderValues<'a> {
             HeaderValues::Map(it) => it.next().map(|v| v.as_bytes()),
             #[cfg(feature = "actix")]
             HeaderValues::Actix(it) => it.next().map(|v| v.as_bytes()),
+            HeaderValues::Twins { list, name } => {
+                let at = list
+                    .iter()
+                    .position(|(n, _)| twin_eq(n.as_bytes(), name.as_bytes()))?;
+                let value = list.get(at).map(|(_, v)| v.as_slice());
+                *list = list.get(at + 1..).unwrap_or(&[]);
+                value
+            }
+            #[cfg(feature = "http")]
+            HeaderValues::MapTwins { iter, name } => iter
+                .find(|(n, _)| twin_eq(n.as_str().as_bytes(), name.as_bytes()))
+                .map(|(_, v)| v.as_bytes()),
+            #[cfg(feature = "actix")]
+            HeaderValues::ActixTwins { iter, name } => iter
+                .find(|(n, _)| twin_eq(n.as_str().as_bytes(), name.as_bytes()))
+                .map(|(_, v)| v.as_bytes()),
         }
     }
 }

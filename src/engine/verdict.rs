@@ -71,6 +71,10 @@ pub enum UnknownClient {
     /// A header that must appear once appears several times.
     #[error("the forwarding header appears more than once")]
     RepeatedHeader,
+    /// The forwarding header comes with an underscore twin (`X_Forwarded_For`) that a backend
+    /// may read as the header itself.
+    #[error("the forwarding header has an underscore twin")]
+    AmbiguousHeader,
 }
 
 /// Why a request was refused before any rule ran.
@@ -114,10 +118,14 @@ pub enum Refusal {
     /// `;`, raw or encoded: servlet containers strip path parameters.
     #[error("the path holds a `;` path parameter")]
     PathParameter,
-    /// A segment that starts or ends with a space once decoded (`/admin%20/x`): some backends
-    /// trim it.
+    /// A segment that starts or ends with a space once decoded (`/admin%20/x`, or a Unicode
+    /// space such as `%C2%A0`): some backends trim it.
     #[error("a path segment starts or ends with a space")]
     EdgeSpace,
+    /// Under case-insensitive paths, a character that some backends fold to ASCII (dotless
+    /// `ı`, long `ſ`, the Kelvin sign): `/admın` is `/admin` to Java's `equalsIgnoreCase`.
+    #[error("the path holds a character that some backends fold to an ASCII letter")]
+    CaseFoldsToAscii,
     /// `X-Original-URL` or `X-Rewrite-URL`: some backends route on these instead of the target.
     #[error("the request carries a URL-override header")]
     UrlOverride,
@@ -139,6 +147,11 @@ pub enum Refusal {
     /// More than one host, or a Host header that disagrees with an absolute target.
     #[error("the request names more than one host")]
     AmbiguousHost,
+    /// A `Forwarded` header that does not follow RFC 7239 strictly (white space around `=`,
+    /// a repeated parameter, an unquoted IPv6 address, ...): frameworks read such headers
+    /// loosely, so what they make of it cannot be known.
+    #[error("a `Forwarded` header does not follow RFC 7239")]
+    MalformedForwarded,
     /// A host that is not a valid host name or address.
     #[error("the host is not a valid host name")]
     InvalidHost,
