@@ -7,7 +7,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::engine::client_ip::Derivation;
-use crate::engine::keys::{Credentials, KeySource};
+use crate::engine::keys::{secrecy, Credentials, KeySource, Secrecy};
 use crate::engine::request::{trim_ows, AsRequestView, RequestView};
 use crate::engine::slots::ValueSource;
 use crate::engine::verdict::{Cause, Decision, Refusal, RuleId, UnknownClient};
@@ -566,10 +566,7 @@ impl Engine {
                 } else {
                     format!("header {name}")
                 };
-                let secret = matches!(
-                    name,
-                    "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
-                ) || self.keys.as_ref().is_some_and(|k| k.header == name);
+                let secret = secrecy(name, self.key_header()) != Secrecy::None;
                 (slot, subject, values, secret)
             }
             _ => (None, String::new(), Vec::new(), false),

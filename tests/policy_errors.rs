@@ -51,6 +51,13 @@ const CASES: &[(&str, usize, Option<&str>, &str)] = &[
     ("[keys]\n[keys.clients.a]\nsha256 = [\"zz4c9e2d0e5b8ab1d3f5d0e1c8f7a9e4b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6\"]\n", 5, None, "64 hex digits"),
     ("[keys]\n[keys.clients.a]\nsha256 = []\n", 4, None, "no `sha256` digest"),
     ("[keys]\nheader = \"x-api-key\"\n[keys.clients.a]\nsha256 = [\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"]\n[[rules]]\nname = \"k\"\neffect = \"allow\"\nwhen = { header = { x-api-key = \"secret\" } }\n", 10, Some("k"), "carries credentials"),
+    ("[[rules]]\nname = \"ck\"\neffect = \"forbid\"\nwhen = { header = { Cookie = \"session=abc\" } }\n", 6, Some("ck"), "carries credentials"),
+    ("[[rules]]\nname = \"pa\"\neffect = \"forbid\"\nwhen = { header = { proxy-authorization = { glob = \"Basic *\" } } }\n", 6, Some("pa"), "carries credentials"),
+    // Clauses that read two ways.
+    ("[[rules]]\nname = \"eu\"\neffect = \"forbid\"\nwhen = { path = \"/a\" }\nunless = {}\n", 7, Some("eu"), "`unless` is empty"),
+    // Trusting everyone.
+    ("[client_ip]\nsource = \"x-forwarded-for\"\ntrusted_proxies = [\"10.0.0.1\", \"0.0.0.0/0\"]\n", 5, None, "trusts every peer"),
+    ("[client_ip]\nsource = \"forwarded\"\ntrusted_proxies = [\"::/0\"]\n", 5, None, "`trust_every_peer = true`"),
     // Status.
     ("[[rules]]\nname = \"s\"\neffect = \"allow\"\nstatus = 404\n", 6, Some("s"), "only for forbid rules"),
     ("[[rules]]\nname = \"s\"\neffect = \"forbid\"\nstatus = 500\n", 6, Some("s"), "must be 401, 403 or 404"),
@@ -80,6 +87,96 @@ fn every_malformed_policy_names_its_place() {
             assert!(shown.contains(&format!("rule {rule:?}")), "{shown}");
         }
         assert!(err.snippet().is_some(), "{shown}");
+    }
+}
+
+/// A repeated key would silently keep one of the two: every format refuses it, at its place.
+#[test]
+fn duplicate_keys_are_refused_in_every_format() {
+    let cases: &[(Format, &str, usize)] = &[
+        (
+            Format::Json,
+            r#"{"policy": {"default": "forbid"},
+ "lists": {"office": ["10.0.0.0/8"],
+           "office": ["0.0.0.0/0"]}}"#,
+            3,
+        ),
+        (
+            Format::Json,
+            r#"{"policy": {"default": "forbid"},
+ "rules": [{"name": "r", "effect": "forbid",
+            "when": {"header": {"x-env": "dev",
+                                "x-env": {"present": true}}}}]}"#,
+            4,
+        ),
+        (
+            Format::Json,
+            r#"{"policy": {"default": "forbid"}, "keys": {"clients": {
+  "a": {"sha256": ["ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"], "roles": ["admin"]},
+  "a": {"sha256": ["ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"], "roles": []}}}}"#,
+            3,
+        ),
+        (
+            Format::Yaml,
+            "policy:\n  default: forbid\nlists:\n  office: [\"10.0.0.0/8\"]\n  office: [\"0.0.0.0/0\"]\n",
+            5,
+        ),
+        (
+            Format::Toml,
+            "[policy]\ndefault = \"forbid\"\n[lists]\noffice = [\"10.0.0.0/8\"]\noffice = [\"0.0.0.0/0\"]\n",
+            5,
+        ),
+    ];
+    for (format, text, line) in cases {
+        let err = Policy::parse("policy", (*text).to_owned(), *format)
+            .and_then(|p| p.compile())
+            .expect_err(text);
+        let shown = err.to_string();
+        assert!(shown.contains("duplicate"), "{format:?}: {shown}");
+        assert_eq!(
+            err.location().map(|l| l.line),
+            Some(*line),
+            "{format:?}: {shown}"
+        );
+    }
+}
+
+#[test]
+fn trusting_every_peer_takes_an_explicit_opt_in() {
+    let text = "[policy]\ndefault = \"forbid\"\n[client_ip]\nsource = \"x-forwarded-for\"\ntrusted_proxies = [\"0.0.0.0/0\", \"::/0\"]\ntrust_every_peer = true\n";
+    assert!(Policy::from_toml(text).and_then(|p| p.compile()).is_ok());
+}
+
+#[test]
+fn an_empty_header_value_can_be_forbidden() {
+    use portcullis::Request;
+    let engine = Policy::from_toml(
+        "[policy]\ndefault = \"allow\"\n[[rules]]\nname = \"no-ua\"\neffect = \"forbid\"\nwhen = { header = { user-agent = [\"\", { absent = true }] } }\n",
+    )
+    .and_then(|p| p.compile())
+    .unwrap();
+    let peer = "192.0.2.1".parse().unwrap();
+    let cases = [
+        (Request::get("/").peer(peer), false),
+        (Request::get("/").peer(peer).header("User-Agent", ""), false),
+        (
+            Request::get("/").peer(peer).header("User-Agent", "  "),
+            false,
+        ),
+        (
+            Request::get("/").peer(peer).header("User-Agent", "curl/8"),
+            true,
+        ),
+        (
+            Request::get("/")
+                .peer(peer)
+                .header("User-Agent", "curl/8")
+                .header("User-Agent", ""),
+            false,
+        ),
+    ];
+    for (request, allowed) in cases {
+        assert_eq!(engine.decide(&request).is_allowed(), allowed, "{request:?}");
     }
 }
 

@@ -33,18 +33,22 @@ pub(crate) fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
 
     let mut trusted = Vec::with_capacity(doc.client_ip.trusted_proxies.len());
     for (i, t) in doc.client_ip.trusted_proxies.iter().enumerate() {
-        let net = addr::parse_net(t).map_err(|msg| {
+        let fail = |msg: String| {
             let path = [
                 Seg::Key("client_ip"),
                 Seg::Key("trusted_proxies"),
                 Seg::Index(i),
             ];
-            src.place(
-                PolicyError::invalid(format!("trusted proxy {msg}")),
-                &path,
-                &["trusted_proxies", t],
-            )
-        })?;
+            src.place(PolicyError::invalid(msg), &path, &["trusted_proxies", t])
+        };
+        let net = addr::parse_net(t).map_err(|msg| fail(format!("trusted proxy {msg}")))?;
+        if net.prefix_len() == 0 && !doc.client_ip.trust_every_peer {
+            return Err(fail(format!(
+                "trusted proxy `{t}` trusts every peer, so any client can choose its own address; \
+                 list your proxies, or set `trust_every_peer = true` if only proxies can reach \
+                 this listener"
+            )));
+        }
         trusted.push(net);
     }
 

@@ -10,7 +10,7 @@ use crate::compile::slots::{
 };
 use crate::compile::Layout;
 use crate::engine::globs::GlobMode;
-use crate::engine::keys::KeyTable;
+use crate::engine::keys::{secrecy, KeyTable, Secrecy};
 use crate::engine::path::is_token;
 use crate::engine::slots::ValueSource;
 use crate::engine::verdict::RuleId;
@@ -148,7 +148,16 @@ pub(crate) fn compile(
         }
         let status = rule_status(def).map_err(|m| fail(m, "status"))?;
         let mode = def.mode.unwrap_or(Mode::Enforce);
-        let unless = def.unless.as_ref().filter(|u| !u.is_empty());
+        // An empty `unless` reads as "exempt everyone" to some and "exempt no one" to others:
+        // refuse it, as an empty list under `when` is refused.
+        if def.unless.as_ref().is_some_and(|u| u.is_empty()) {
+            return Err(fail(
+                "`unless` is empty, so it is unclear whom it exempts; remove it or give it conditions"
+                    .to_owned(),
+                "unless",
+            ));
+        }
+        let unless = def.unless.as_ref();
         layout.add_rule(id, def.effect, mode, unless.is_some());
 
         let when_place = Place {
@@ -390,7 +399,7 @@ fn conditions(
                     "match the host with the `host` key, which normalises it".to_owned(),
                 ));
             }
-            let secret = lower == "authorization" || Some(lower.as_str()) == cx.key_header;
+            let secret = secrecy(&lower, cx.key_header);
             if matchers.0.is_empty() {
                 return Err(place.error(
                     cx,
@@ -400,18 +409,25 @@ fn conditions(
                     format!("header `{name}` has no matcher"),
                 ));
             }
-            if secret
-                && matchers
-                    .0
-                    .iter()
-                    .any(|m| !matches!(m, HeaderMatcherDef::Present | HeaderMatcherDef::Absent))
-            {
+            // A secret must never sit in a policy in clear text.
+            let refused = |m: &HeaderMatcherDef| match secret {
+                Secrecy::None => false,
+                Secrecy::Part => matches!(m, HeaderMatcherDef::Exact(_)),
+                Secrecy::Whole => {
+                    !matches!(m, HeaderMatcherDef::Present | HeaderMatcherDef::Absent)
+                }
+            };
+            if matchers.0.iter().any(refused) {
+                let hint = match secret {
+                    Secrecy::Whole => "match it only with `present` or `absent`, and match keys with `client` or `role`",
+                    _ => "match it with a `glob` or `regex` over the part you need, never an exact value",
+                };
                 return Err(place.error(
                     cx,
                     key,
                     None,
                     name,
-                    format!("header `{name}` carries credentials: match it only with `present` or `absent`, and match keys with `client` or `role`"),
+                    format!("header `{name}` carries credentials: {hint}"),
                 ));
             }
             let slot = header_slot(b, &lower, false);
@@ -582,6 +598,9 @@ fn header_condition(
         let err =
             |msg: String| place.error(cx, "header", None, name, format!("header `{name}`: {msg}"));
         let pattern = match m {
+            // `""` is the empty value (`User-Agent:` with nothing after it), the commonest bot
+            // rule; any other value is checked like every written pattern.
+            HeaderMatcherDef::Exact(v) if v.is_empty() => Pattern::Exact(Box::default()),
             HeaderMatcherDef::Exact(v) => {
                 patterns::check_text(v, "value").map_err(err)?;
                 Pattern::Exact(v.as_bytes().into())

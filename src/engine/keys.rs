@@ -8,6 +8,37 @@ use subtle::ConstantTimeEq;
 use crate::engine::request::{trim_ows, RequestView};
 use crate::engine::verdict::{ClientId, Refusal};
 
+/// Headers whose whole value is a credential, besides the policy's key header.
+const SECRET_HEADERS: [&str; 2] = ["authorization", "proxy-authorization"];
+
+/// Headers that carry credentials among other values (a cookie named `debug` beside the
+/// session cookie).
+const SECRET_BEARING_HEADERS: [&str; 2] = ["cookie", "set-cookie"];
+
+/// How much of a header's value is a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Secrecy {
+    /// Nothing: an ordinary header.
+    None,
+    /// Some of its values may be: never shown; a policy may match patterns but not spell out
+    /// an exact value.
+    Part,
+    /// The whole value: never shown; a policy may test only whether it is present.
+    Whole,
+}
+
+/// How secret the header `lower` (lowercase) is, given the policy's key header: the one home
+/// of this list, for compiling conditions and for redacting explanations.
+pub(crate) fn secrecy(lower: &str, key_header: Option<&str>) -> Secrecy {
+    if SECRET_HEADERS.contains(&lower) || Some(lower) == key_header {
+        Secrecy::Whole
+    } else if SECRET_BEARING_HEADERS.contains(&lower) {
+        Secrecy::Part
+    } else {
+        Secrecy::None
+    }
+}
+
 /// Where a request's key came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -210,7 +210,14 @@ fn parse_toml(source: Source) -> Result<(Document, Source), PolicyError> {
 
 #[cfg(feature = "json")]
 fn parse_json(source: Source) -> Result<(Document, Source), PolicyError> {
-    match serde_json::from_str::<Document>(source.text()) {
+    // serde_json keeps the last of two equal keys in a map: a second `"office"` list would
+    // silently replace the first. Refuse duplicates anywhere before reading the document.
+    let unique = {
+        use serde::de::DeserializeSeed;
+        let mut de = serde_json::Deserializer::from_str(source.text());
+        unique_keys::UniqueKeys.deserialize(&mut de)
+    };
+    match unique.and_then(|()| serde_json::from_str::<Document>(source.text())) {
         Ok(doc) => Ok((doc, source)),
         Err(e) => {
             let message = e.to_string();
@@ -220,6 +227,72 @@ fn parse_json(source: Source) -> Result<(Document, Source), PolicyError> {
                 .unwrap_or(&message)
                 .to_owned();
             Err(source.error_at_line(syntax(message), e.line(), e.column()))
+        }
+    }
+}
+
+/// A pass over a JSON document that refuses a key repeated in one object.
+#[cfg(feature = "json")]
+mod unique_keys {
+    use std::collections::HashSet;
+    use std::fmt;
+
+    use serde::de::{DeserializeSeed, Error, MapAccess, SeqAccess, Visitor};
+
+    /// Walks any value; every object's keys must be distinct.
+    pub(super) struct UniqueKeys;
+
+    impl<'de> DeserializeSeed<'de> for UniqueKeys {
+        type Value = ();
+
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for UniqueKeys {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+
+        fn visit_bool<E: Error>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E: Error>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E: Error>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E: Error>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E: Error>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E: Error>(self) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(UniqueKeys)?.is_some() {}
+            Ok(())
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !seen.insert(key.clone()) {
+                    // The error is raised here, so serde_json places it at the repeated key.
+                    return Err(A::Error::custom(format!(
+                        "duplicate key `{key}` (the second one would silently replace the first)"
+                    )));
+                }
+                map.next_value_seed(UniqueKeys)?;
+            }
+            Ok(())
         }
     }
 }

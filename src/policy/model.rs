@@ -180,6 +180,10 @@ pub struct ClientIpSettings {
     /// What to do when the client address cannot be determined.
     #[serde(default)]
     pub on_unknown: OnUnknownClient,
+    /// The opt-in that allows `0.0.0.0/0` or `::/0` in `trusted_proxies`, for a listener that
+    /// only proxies can reach (any client could otherwise choose its own address).
+    #[serde(default)]
+    pub trust_every_peer: bool,
 }
 
 /// How an encoded slash (`%2F`) in a path is handled.

@@ -131,7 +131,8 @@ impl RefPolicy {
                 let _ = writeln!(t, "mode = \"report\"");
             }
             let _ = writeln!(t, "when = {}", conds_toml(&r.when));
-            if let Some(u) = &r.unless {
+            // An empty `unless` is refused by the engine; the reference reads it as none.
+            if let Some(u) = r.unless.as_ref().filter(|u| !u.is_empty()) {
                 let _ = writeln!(t, "unless = {}", conds_toml(u));
             }
         }
