@@ -172,11 +172,13 @@ fn conds_toml(c: &Conds) -> String {
     format!("{{ {} }}", parts.join(", "))
 }
 
-/// The values of header `name`, trimmed.
+/// The values of header `name`, trimmed. An underscore twin (`X_Env` for `x-env`) is the same
+/// header, as CGI-style backends read it.
 fn values<'a>(req: &'a RefRequest, name: &str) -> Vec<&'a str> {
+    let spell = |n: &str| n.to_ascii_lowercase().replace('_', "-");
     req.headers
         .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .filter(|(n, _)| spell(n) == spell(name))
         .map(|(_, v)| v.trim_matches([' ', '\t']))
         .collect()
 }
@@ -220,7 +222,15 @@ pub fn read_path(target: &str) -> Option<String> {
         if *seg == "." || *seg == ".." || (seg.is_empty() && k + 1 < segments.len()) {
             return None;
         }
-        if seg.starts_with(' ') || seg.ends_with(' ') {
+        // Spaces and invisible characters that backends trim are refused at segment edges.
+        let trimmed = |c: char| {
+            c.is_whitespace()
+                || [
+                    '\u{180e}', '\u{200b}', '\u{200c}', '\u{200d}', '\u{2060}', '\u{feff}',
+                ]
+                .contains(&c)
+        };
+        if seg.starts_with(trimmed) || seg.ends_with(trimmed) {
             return None;
         }
     }
@@ -436,6 +446,10 @@ pub fn evaluate(policy: &RefPolicy, req: &RefRequest) -> Answer {
     let Some(path) = read_path(&req.target) else {
         return Answer::Refused;
     };
+    // No raw control character or space anywhere in the target, query included.
+    if req.target.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Answer::Refused;
+    }
     if !req.method.bytes().all(|b| b.is_ascii_alphabetic()) || req.method.is_empty() {
         return Answer::Refused;
     }
@@ -466,18 +480,38 @@ pub fn evaluate(policy: &RefPolicy, req: &RefRequest) -> Answer {
             }
         }
     }
-    // `_method=` in the query is one more override.
+    // `_method=` in the query is one more override, however a backend spells it: `&` or `;`
+    // between parameters, `+` for a space, PHP's `.`/` `/`[` for `_` after dropping leading
+    // spaces, any case, `_method[]`.
     if let Some((_, query)) = req.target.split_once('?') {
-        for pair in query.split('&') {
+        for pair in query.split(['&', ';']) {
             let Some((k, v)) = pair.split_once('=') else {
                 continue;
             };
-            let (Some(k), Some(v)) = (decode(k), decode(v)) else {
+            let Some(k) = decode(&k.replace('+', " ")) else {
                 return Answer::Refused;
             };
-            if k != b"_method" {
+            let k = String::from_utf8_lossy(&k)
+                .trim_start_matches(' ')
+                .to_owned();
+            let php: String = k
+                .chars()
+                .take(7)
+                .map(|c| {
+                    if ".[ ".contains(c) {
+                        '_'
+                    } else {
+                        c.to_ascii_lowercase()
+                    }
+                })
+                .collect();
+            let rest = k.get(7..).unwrap_or("x");
+            if php != "_method" || !(rest.is_empty() || rest.starts_with('[')) {
                 continue;
             }
+            let Some(v) = decode(&v.replace('+', " ")) else {
+                return Answer::Refused;
+            };
             {
                 let Ok(v) = String::from_utf8(v) else {
                     return Answer::Refused;
