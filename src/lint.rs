@@ -18,7 +18,8 @@ use crate::{Engine, Policy};
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Warning {
     /// A short, stable identifier: `shadowed`, `after-catch-all`, `never-wins`, `unused-list`,
-    /// `unused-client`, `list-overlap`, `dead-glob`, `status-401-without-auth`, `report-mode`.
+    /// `unused-client`, `list-overlap`, `trusted-overlap`, `dead-glob`,
+    /// `status-401-without-auth`, `report-mode`.
     pub code: &'static str,
     /// The rule it is about, if any.
     pub rule: Option<String>,
@@ -172,6 +173,55 @@ pub fn lint(policy: &Policy, engine: &Engine) -> Result<Vec<Warning>, PolicyErro
                     .locate(&[Seg::Key("lists"), Seg::Key(&l.name)], &[&l.name]),
                 message: format!("in list `{}`, {what}", l.name),
             });
+        }
+    }
+
+    // Trusted proxies whose addresses a rule also grants something: a request that comes
+    // through such a proxy without a forwarding header is the proxy itself to the engine.
+    let trusted: Vec<IpNet> = if doc.client_ip.source == crate::policy::model::IpSource::Peer {
+        Vec::new()
+    } else {
+        doc.client_ip
+            .trusted_proxies
+            .iter()
+            .filter_map(|t| crate::compile::addr::parse_net(t).ok())
+            .collect()
+    };
+    for (i, r) in doc.rules.iter().enumerate() {
+        // An allow rule's `when`, or a forbid rule's `unless`, grants to the addresses in it.
+        let granting = match r.effect {
+            Effect::Allow => Some(&r.when),
+            Effect::Forbid => r.unless.as_ref(),
+        };
+        for entry in granting
+            .and_then(|c| c.ip.as_ref())
+            .iter()
+            .flat_map(|v| &v.0)
+        {
+            let nets: Vec<IpNet> = match entry.strip_prefix('@') {
+                Some(name) => lists
+                    .iter()
+                    .find(|l| l.name == name)
+                    .map(|l| l.nets.clone())
+                    .unwrap_or_default(),
+                None => crate::compile::addr::parse_net(entry)
+                    .ok()
+                    .into_iter()
+                    .collect(),
+            };
+            let overlap = trusted.iter().find_map(|t| {
+                nets.iter()
+                    .find(|n| t.contains(&n.network()) || n.contains(&t.network()))
+                    .map(|n| (t, n))
+            });
+            if let Some((t, n)) = overlap {
+                warn(
+                    &mut out,
+                    "trusted-overlap",
+                    i,
+                    format!("grants `{entry}` (`{n}`), which overlaps the trusted proxy range `{t}`: a request through that proxy without a forwarding header is read as coming from the proxy itself"),
+                );
+            }
         }
     }
 

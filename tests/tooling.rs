@@ -168,6 +168,7 @@ fn lint_fires_on_each_fixture_and_not_on_the_clean_one() {
         ("never-wins", "partners"),
         ("unused", ""),
         ("list-overlap", ""),
+        ("trusted-overlap", "admin-from-office"),
         ("dead-glob", "traversal"),
         ("status-401", "admin"),
         ("report-mode", "trial"),
