@@ -168,7 +168,6 @@ fn lint_fires_on_each_fixture_and_not_on_the_clean_one() {
         ("never-wins", "partners"),
         ("unused", ""),
         ("list-overlap", ""),
-        ("dead-glob", "traversal"),
         ("status-401", "admin"),
         ("report-mode", "trial"),
     ];

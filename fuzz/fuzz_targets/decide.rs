@@ -42,7 +42,7 @@ fn policies() -> &'static [(RefPolicy, Engine)] {
         [false, true]
             .into_iter()
             .map(|forbid_overrides| {
-                let p = RefPolicy { default: Effect::Forbid, forbid_overrides, lists: lists.clone(), clients: clients.clone(), rules: rules.clone() };
+                let p = RefPolicy { default: Effect::Forbid, forbid_overrides, case_insensitive_paths: false, lists: lists.clone(), clients: clients.clone(), rules: rules.clone() };
                 let engine = Policy::from_toml(&p.to_toml()).and_then(|x| x.compile()).expect("fuzz policy compiles");
                 (p, engine)
             })
