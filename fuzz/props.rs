@@ -112,6 +112,7 @@ fn decide_policies() -> &'static [(RefPolicy, Engine)] {
                 let p = RefPolicy {
                     default: Effect::Forbid,
                     forbid_overrides,
+                    case_insensitive_paths: false,
                     lists: lists.clone(),
                     clients: clients.clone(),
                     rules: rules.clone(),

@@ -83,7 +83,7 @@
 //!   condition slots, and one machine word per 64 rules — not the number of addresses or
 //!   patterns. Path globs are one tree of segments that a path walks once: its cost is the
 //!   path's segments times the tree nodes its prefix reaches (at most eight segment globs are
-//!   tried per node; more go to globset's automaton). Other globs of literal text and `*` are
+//!   tried per node; more go to the regex automaton). Other globs of literal text and `*` are
 //!   matched piece by piece, at most sixteen per slot; richer globs and regexes run in one
 //!   automaton per slot. Deciding takes no lock of its own (the automata keep caches in a pool
 //!   that is lock-free for the thread that made them) and, once a thread's scratch buffers

@@ -18,8 +18,9 @@ use crate::{Engine, Policy};
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Warning {
     /// A short, stable identifier: `shadowed`, `after-catch-all`, `never-wins`, `unused-list`,
-    /// `unused-client`, `list-overlap`, `trusted-overlap`, `dead-glob`,
-    /// `status-401-without-auth`, `report-mode`.
+    /// `unused-client`, `list-overlap`, `trusted-overlap`, `status-401-without-auth`,
+    /// `report-mode`. (Globs that no accepted request can match are compile errors, not
+    /// warnings.)
     pub code: &'static str,
     /// The rule it is about, if any.
     pub rule: Option<String>,
@@ -226,19 +227,6 @@ pub fn lint(policy: &Policy, engine: &Engine) -> Result<Vec<Warning>, PolicyErro
     }
 
     for (i, r) in doc.rules.iter().enumerate() {
-        // Globs no accepted path can match.
-        for c in std::iter::once(&r.when).chain(r.unless.as_ref()) {
-            for g in c.path.iter().flat_map(|v| &v.0) {
-                if let Some(why) = dead_glob(g, doc.paths.encoded_slash) {
-                    warn(
-                        &mut out,
-                        "dead-glob",
-                        i,
-                        format!("path glob `{g}` can never match: {why}"),
-                    );
-                }
-            }
-        }
         // 401 without anything about authentication.
         let about_auth =
             r.when.authenticated.is_some() || r.when.client.is_some() || r.when.role.is_some();
@@ -265,34 +253,6 @@ pub fn lint(policy: &Policy, engine: &Engine) -> Result<Vec<Warning>, PolicyErro
         });
     }
     Ok(out)
-}
-
-/// Why no path the engine accepts can match `g`, if so.
-fn dead_glob(g: &str, encoded_slash: crate::policy::model::EncodedSlash) -> Option<&'static str> {
-    if g.contains("//") {
-        return Some("paths with empty segments are refused");
-    }
-    if g.split('/').any(|s| s == "." || s == "..") {
-        return Some("paths with dot segments are refused");
-    }
-    // With `encoded_slash = "both"`, one reading keeps `%2F` inside its segment.
-    let g = &match encoded_slash {
-        crate::policy::model::EncodedSlash::Both => g.replace("%2F", ""),
-        crate::policy::model::EncodedSlash::Reject => g.to_owned(),
-    };
-    if g.contains('%') {
-        return Some("paths are matched after decoding, and an encoded `%` is refused");
-    }
-    if g.contains(';') {
-        return Some("paths with `;` are refused");
-    }
-    if g.contains('#') {
-        return Some("paths with `#` are refused");
-    }
-    if g.ends_with(' ') {
-        return Some("it ends with a space");
-    }
-    None
 }
 
 /// The first entry of `nets` that is inside (or equal to) another, with that other.

@@ -66,6 +66,16 @@ when = { host = ["admin.example.com"] }
 name = "no-debug-header"
 effect = "forbid"
 when = { header = { x-debug = { present = true } } }
+
+[[rules]]
+name = "one-char-names"
+effect = "forbid"
+when = { path = ["/g/?", "/g/[\u00e4b]/**", "/g/[!a]x"] }
+
+[[rules]]
+name = "unicode-scanners"
+effect = "forbid"
+when = { user_agent = ["*b\u00e4dbot*", "*\u0431\u043e\u0442*", "*\u03ba\u03b1\u03ba\u03cc*"] }
 "#;
 
 /// What a request should get.
@@ -1806,6 +1816,130 @@ const CASES: &[Case] = &[
         expect: Allowed,
         ..DEFAULTS
     },
+    // ---------------------------------------------------------------------------------------
+    // Globs per character and Unicode case folding
+    // ---------------------------------------------------------------------------------------
+    Case {
+        source: "security review: globs matched bytes (a byte regex)",
+        technique: "a two-byte character for `?`",
+        target: b"/g/%C3%A9",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "security review: globs matched bytes (a byte regex)",
+        technique: "a three-byte character for `?`",
+        target: b"/g/%E2%82%AC",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "security review: globs matched bytes (a byte regex)",
+        technique: "a four-byte character for `?`",
+        target: b"/g/%F0%9F%98%80",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "security review: globs matched bytes (a byte regex)",
+        technique: "a raw two-byte character for `?`",
+        target: b"/g/\xc3\xa9",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: rule one-char-names",
+        technique: "two characters are not one",
+        target: b"/g/ab",
+        expect: Allowed,
+        ..DEFAULTS
+    },
+    Case {
+        source: "security review: globs matched bytes (a byte regex)",
+        technique: "a two-byte character of the class `[\u{e4}b]`",
+        target: b"/g/%C3%A4/x",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: rule one-char-names",
+        technique: "paths are case-sensitive: `\u{c4}` is not in `[\u{e4}b]`",
+        target: b"/g/%C3%84/x",
+        expect: Allowed,
+        ..DEFAULTS
+    },
+    Case {
+        source: "security review: globs matched bytes (a byte regex)",
+        technique: "a two-byte character for the negated class `[!a]`",
+        target: b"/g/%C3%A9x",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "security review: globs matched bytes (a byte regex)",
+        technique: "a four-byte character for the negated class `[!a]`",
+        target: b"/g/%F0%9F%98%80x",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: rule one-char-names",
+        technique: "`a` is not in `[!a]`",
+        target: b"/g/ax",
+        expect: Allowed,
+        ..DEFAULTS
+    },
+    Case {
+        source: "security review: case folding was ASCII only",
+        technique: "Latin upper case outside ASCII",
+        target: b"/public",
+        headers: &[("User-Agent", b"Mozilla/5.0 (B\xc3\x84DBOT/2.0)")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "security review: case folding was ASCII only",
+        technique: "Cyrillic upper case",
+        target: b"/public",
+        headers: &[(
+            "User-Agent",
+            b"\xd0\x97\xd0\x9b\xd0\x9e\xd0\x99 \xd0\x91\xd0\x9e\xd0\xa2",
+        )],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "security review: case folding was ASCII only",
+        technique: "Greek upper case with an accent",
+        target: b"/public",
+        headers: &[("User-Agent", b"\xce\x9a\xce\x91\xce\x9a\xce\x8c/1")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "security review: case folding was ASCII only",
+        technique: "LONG S (U+017F) for `s`",
+        target: b"/public",
+        headers: &[("User-Agent", b"\xc5\xbfqlmap/1.7")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "security review: case folding was ASCII only",
+        technique: "KELVIN SIGN (U+212A) for `k`",
+        target: b"/public",
+        headers: &[("User-Agent", b"Mozilla/5.0 (NI\xe2\x84\xaaTO)")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: rule unicode-scanners",
+        technique: "a Latin `bot` is not the Cyrillic `\u{431}\u{43e}\u{442}`",
+        target: b"/public",
+        headers: &[("User-Agent", b"Mozilla/5.0 (bot)")],
+        expect: Allowed,
+        ..DEFAULTS
+    },
 ];
 
 /// The client address read from `Forwarded` (RFC 7239) behind the trusted proxy 127.0.0.1.
@@ -1999,7 +2133,7 @@ case_sensitive = false
 [[rules]]
 name = "no-admin"
 effect = "forbid"
-when = { path = ["/admin/**"] }
+when = { path = ["/admin/**", "/\u00e4dmin/**"] }
 
 [[rules]]
 name = "everyone"
@@ -2034,6 +2168,13 @@ const CASE_INSENSITIVE_CASES: &[Case] = &[
         technique: "`\u{212a}` and `\u{17f}` fold to ASCII letters",
         target: b"/admin/%E2%84%AAey%C5%BF",
         expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "security review: case folding was ASCII-only",
+        technique: "`/\u{c4}DMIN/x` against `/\u{e4}dmin/**`",
+        target: b"/%C3%84DMIN/x",
+        expect: Forbidden(403),
         ..DEFAULTS
     },
     Case {

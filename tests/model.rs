@@ -43,6 +43,15 @@ const GLOBS: &[&str] = &[
     "**/secret",
     "/**",
     "/api/v{1,2}/*",
+    // Per character, not per byte; case folded per Unicode when paths ignore case.
+    "/x/?",
+    "/x/[\u{e4}b]",
+    "/x/[!a]",
+    "/x/?/**",
+    "/\u{e4}dmin/**",
+    "/\u{431}/*",
+    "/x/\u{e9}*",
+    "/**/[!a]",
 ];
 const SEGMENTS: &[&str] = &[
     "admin",
@@ -56,6 +65,20 @@ const SEGMENTS: &[&str] = &[
     "%61dmin",
     "caf%C3%A9",
     "x+y",
+    "x",
+    "\u{e4}dmin",
+    "\u{c4}DMIN",
+    "%C3%84dmin",
+    "%C3%A9",
+    "%C3%89",
+    "\u{e9}",
+    "%C3%A4",
+    "%C3%84",
+    "\u{431}",
+    "%D0%91",
+    "%E2%82%AC",
+    "%F0%9F%98%80",
+    "\u{212a}",
     // Tricks the engine must refuse.
     "..",
     ".",
@@ -85,9 +108,37 @@ const ENV_VALUES: &[&str] = &[
     "prod, dev",
     "prod,prod-eu",
     ",",
+    "pr\u{f8}d",
+    "PR\u{d8}D",
+    "\u{1f600}",
 ];
-const USER_AGENTS: &[&str] = &["curl/8.0", "Mozilla/5.0", "python-requests/2", "CURL/7"];
-const UA_GLOBS: &[&str] = &["*curl*", "*python*", "mozilla*"];
+const USER_AGENTS: &[&str] = &[
+    "curl/8.0",
+    "Mozilla/5.0",
+    "python-requests/2",
+    "CURL/7",
+    "B\u{c4}DBOT/1",
+    "b\u{e4}dbot",
+    "\u{417}\u{41b}\u{41e}\u{419} \u{411}\u{41e}\u{422}",
+    "\u{431}\u{43e}\u{442}",
+    "\u{39a}\u{391}\u{39a}\u{38c}",
+    "\u{17f}qlmap",
+    "\u{212a}it",
+    "\u{e9}bot",
+];
+const UA_GLOBS: &[&str] = &[
+    "*curl*",
+    "*python*",
+    "mozilla*",
+    "*b\u{e4}dbot*",
+    "*\u{431}\u{43e}\u{442}*",
+    "*\u{3ba}\u{3b1}\u{3ba}\u{3cc}*",
+    "*sqlmap*",
+    "*kit*",
+    "?bot",
+    "*[\u{e4}b]ot*",
+    "[!b]*",
+];
 const KEYS: &[&str] = &["ka", "kb", "kc", "bad"];
 
 fn strings(pool: &'static [&'static str], max: usize) -> impl Strategy<Value = Vec<String>> {
@@ -115,6 +166,8 @@ fn header_match() -> impl Strategy<Value = HeaderMatch> {
         Just(HeaderMatch::Exact("prod".into())),
         Just(HeaderMatch::Exact("dev".into())),
         Just(HeaderMatch::Glob("pr*".into())),
+        Just(HeaderMatch::Glob("pr?d".into())),
+        Just(HeaderMatch::Glob("[!p]*".into())),
         Just(HeaderMatch::Present),
         Just(HeaderMatch::Absent),
     ]
@@ -164,47 +217,50 @@ fn rule() -> impl Strategy<Value = (Effect, bool, Conds, Option<Conds>)> {
 fn policy() -> impl Strategy<Value = RefPolicy> {
     (
         prop_oneof![Just(Effect::Allow), Just(Effect::Forbid)],
-        any::<bool>(),
+        (any::<bool>(), any::<bool>()),
         strings(CIDRS, 3),
         strings(CIDRS, 3),
         proptest::collection::vec(rule(), 1..=8),
     )
-        .prop_map(|(default, forbid_overrides, inner, outer, rules)| {
-            let mut lists = BTreeMap::new();
-            lists.insert("inner".to_owned(), inner);
-            lists.insert("outer".to_owned(), outer);
-            let mut clients = BTreeMap::new();
-            clients.insert(
-                "alpha".to_owned(),
-                ("ka".to_owned(), vec!["reader".to_owned()]),
-            );
-            clients.insert(
-                "beta".to_owned(),
-                (
-                    "kb".to_owned(),
-                    vec!["reader".to_owned(), "writer".to_owned()],
-                ),
-            );
-            clients.insert("gamma".to_owned(), ("kc".to_owned(), vec![]));
-            let rules = rules
-                .into_iter()
-                .enumerate()
-                .map(|(i, (effect, report, when, unless))| RefRule {
-                    name: format!("r{i}"),
-                    effect,
-                    report,
-                    when,
-                    unless,
-                })
-                .collect();
-            RefPolicy {
-                default,
-                forbid_overrides,
-                lists,
-                clients,
-                rules,
-            }
-        })
+        .prop_map(
+            |(default, (forbid_overrides, case_insensitive_paths), inner, outer, rules)| {
+                let mut lists = BTreeMap::new();
+                lists.insert("inner".to_owned(), inner);
+                lists.insert("outer".to_owned(), outer);
+                let mut clients = BTreeMap::new();
+                clients.insert(
+                    "alpha".to_owned(),
+                    ("ka".to_owned(), vec!["reader".to_owned()]),
+                );
+                clients.insert(
+                    "beta".to_owned(),
+                    (
+                        "kb".to_owned(),
+                        vec!["reader".to_owned(), "writer".to_owned()],
+                    ),
+                );
+                clients.insert("gamma".to_owned(), ("kc".to_owned(), vec![]));
+                let rules = rules
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (effect, report, when, unless))| RefRule {
+                        name: format!("r{i}"),
+                        effect,
+                        report,
+                        when,
+                        unless,
+                    })
+                    .collect();
+                RefPolicy {
+                    default,
+                    forbid_overrides,
+                    case_insensitive_paths,
+                    lists,
+                    clients,
+                    rules,
+                }
+            },
+        )
 }
 
 fn request() -> impl Strategy<Value = RefRequest> {
@@ -298,6 +354,51 @@ proptest! {
             if verdict.decision() == Decision::Allow {
                 prop_assert_eq!(verdict.status(), 200);
             }
+        }
+    }
+}
+
+/// The reference's case folding agrees with the regex engine's `(?i)` (Unicode simple case
+/// folding) on every character the generators use.
+#[test]
+fn reference_folding_agrees_with_the_regex_engine() {
+    let pools = [
+        GLOBS,
+        SEGMENTS,
+        USER_AGENTS,
+        UA_GLOBS,
+        ENV_VALUES,
+        HOST_GLOBS,
+        HOSTS,
+    ];
+    let mut chars: Vec<char> = pools
+        .iter()
+        .flat_map(|p| p.iter())
+        .flat_map(|s| s.chars())
+        .collect();
+    // The percent-encoded segments, decoded.
+    chars.extend([
+        '\u{c4}',
+        '\u{e4}',
+        '\u{c9}',
+        '\u{e9}',
+        '\u{411}',
+        '\u{20ac}',
+        '\u{1f600}',
+    ]);
+    chars.sort_unstable();
+    chars.dedup();
+    for &a in &chars {
+        let re =
+            regex_automata::meta::Regex::new(&format!("(?i)^\\x{{{:X}}}$", u32::from(a))).unwrap();
+        for &b in &chars {
+            let mut buf = [0u8; 4];
+            let want = re.is_match(b.encode_utf8(&mut buf).as_bytes());
+            assert_eq!(
+                reference::fold(a) == reference::fold(b),
+                want,
+                "{a:?} {b:?}"
+            );
         }
     }
 }

@@ -169,7 +169,6 @@ fn lint_fires_on_each_fixture_and_not_on_the_clean_one() {
         ("unused", ""),
         ("list-overlap", ""),
         ("trusted-overlap", "admin-from-office"),
-        ("dead-glob", "traversal"),
         ("status-401", "admin"),
         ("report-mode", "trial"),
     ];

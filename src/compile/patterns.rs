@@ -1,8 +1,10 @@
 //! Globs and regular expressions: validated, translated and size-limited at compile time.
 
-use globset::{Glob, GlobBuilder};
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
+
+use crate::engine::globs::syntax::{Dialect, Token};
+use crate::engine::globs::Glob;
 
 /// The longest pattern accepted, in bytes.
 pub const MAX_PATTERN_LEN: usize = 1024;
@@ -14,7 +16,11 @@ pub const MAX_REGEX_BYTES: usize = 1 << 20;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum GlobKind {
     /// A path: `/` separates segments; `*` stays in one, `**` crosses them.
-    Path { case_sensitive: bool },
+    Path {
+        case_sensitive: bool,
+        /// Whether a reading keeps `%2F` inside its segment (`encoded_slash = "both"`).
+        kept_slash: bool,
+    },
     /// A host name, case-insensitive.
     Host,
     /// A User-Agent, case-insensitive.
@@ -50,63 +56,273 @@ pub(crate) fn check_text(p: &str, what: &str) -> Result<(), String> {
 /// A path glob ending in `/**` also covers the directory itself: `/admin/**` matches `/admin`.
 pub(crate) fn globs(p: &str, kind: GlobKind) -> Result<Vec<Glob>, String> {
     check_text(p, "glob")?;
-    let (case_insensitive, separator) = match kind {
-        GlobKind::Path { case_sensitive } => {
+    let dialect = match kind {
+        GlobKind::Path { .. } => {
             if !p.starts_with('/') && !p.starts_with('*') {
                 return Err(format!(
                     "path glob `{p}` must start with `/` (paths always do), or with `*`"
                 ));
             }
-            (!case_sensitive, true)
+            Dialect::Path
         }
-        GlobKind::Host => (true, false),
-        GlobKind::UserAgent => (true, false),
-        GlobKind::HeaderValue => (false, false),
+        // Host names have no character classes; brackets are an IPv6 literal's.
+        GlobKind::Host => Dialect::Host,
+        GlobKind::UserAgent | GlobKind::HeaderValue => Dialect::Text,
     };
-    let build = |text: &str| {
-        GlobBuilder::new(text)
-            .literal_separator(separator)
-            .case_insensitive(case_insensitive)
-            .backslash_escape(true)
-            .empty_alternates(true)
-            .build()
-            .map_err(|e| format!("invalid glob `{p}`: {}", glob_reason(&e)))
-    };
-    // Host names have no character classes; brackets are an IPv6 literal's.
-    let literal_brackets;
-    let p_glob = if kind == GlobKind::Host {
-        literal_brackets = p
-            .chars()
-            .map(|c| match c {
-                '[' => "[[]".to_owned(),
-                ']' => "[]]".to_owned(),
-                c => c.to_string(),
-            })
-            .collect::<String>();
-        literal_brackets.as_str()
-    } else {
-        p
-    };
-    let mut out = vec![build(p_glob)?];
-    if let (GlobKind::Path { .. }, Some(dir)) = (kind, p.strip_suffix("/**")) {
+    let glob = Glob::parse(p, dialect).map_err(|e| format!("invalid glob `{p}`: {e}"))?;
+    match kind {
+        GlobKind::Path { kept_slash, .. } => check_path_glob(p, glob.tokens(), kept_slash)?,
+        GlobKind::Host => check_host_glob(p, glob.tokens())?,
+        GlobKind::UserAgent | GlobKind::HeaderValue => {}
+    }
+    let mut out = Vec::with_capacity(2);
+    if let (GlobKind::Path { .. }, [dir @ .., Token::Literal('/'), Token::Globstar]) =
+        (kind, glob.tokens())
+    {
         if !dir.is_empty() {
-            out.push(build(dir)?);
+            out.push(Glob::from_tokens(dir.to_vec()));
         }
     }
+    out.insert(0, glob);
     Ok(out)
 }
 
-fn glob_reason(e: &globset::Error) -> String {
-    let text = e.kind().to_string();
-    match e.kind() {
-        globset::ErrorKind::UnclosedClass => format!("{text} (maybe escape `[` as `[[]`?)"),
-        globset::ErrorKind::UnopenedAlternates => format!("{text} (maybe escape `}}` as `[}}]`?)"),
-        globset::ErrorKind::UnclosedAlternates => format!("{text} (maybe escape `{{` as `[{{]`?)"),
-        _ => text,
+/// The most alternatives of one glob whose segments are checked one by one; a glob with more
+/// is checked outside its alternatives only.
+const MAX_CHECKED_VARIANTS: usize = 64;
+
+/// The glob without alternatives, once for each choice of alternatives; `None` when there are
+/// more than [`MAX_CHECKED_VARIANTS`].
+fn variants(tokens: &[Token]) -> Option<Vec<Vec<&Token>>> {
+    let mut out: Vec<Vec<&Token>> = vec![Vec::new()];
+    for t in tokens {
+        match t {
+            Token::Alternates(branches) => {
+                let mut next = Vec::new();
+                for b in branches {
+                    for tail in variants(b)? {
+                        for head in &out {
+                            let mut v = head.clone();
+                            v.extend(tail.iter().copied());
+                            next.push(v);
+                            if next.len() > MAX_CHECKED_VARIANTS {
+                                return None;
+                            }
+                        }
+                    }
+                }
+                out = next;
+            }
+            t => out.iter_mut().for_each(|v| v.push(t)),
+        }
+    }
+    Some(out)
+}
+
+/// The variants to check: every choice of alternatives, or the glob itself with its
+/// alternatives left opaque when there are too many.
+fn checked_variants(tokens: &[Token]) -> Vec<Vec<&Token>> {
+    variants(tokens).unwrap_or_else(|| vec![tokens.iter().collect()])
+}
+
+/// Every literal character of a glob, alternatives included.
+fn literals(tokens: &[Token], out: &mut Vec<Vec<char>>) {
+    let mut run = Vec::new();
+    for t in tokens {
+        match t {
+            Token::Literal(c) => run.push(*c),
+            other => {
+                out.push(std::mem::take(&mut run));
+                if let Token::Alternates(branches) = other {
+                    for b in branches {
+                        literals(b, out);
+                    }
+                }
+            }
+        }
+    }
+    out.push(run);
+}
+
+/// Refuses a path glob that no path the engine accepts can match: the request reader
+/// (`engine::path`) decodes escapes once, and refuses backslashes, `;`, `#`, an encoded `%`,
+/// `?` or control character, dot segments, empty segments other than a trailing one, and
+/// segments that start or end with a space. A kept `%2F` (`encoded_slash = "both"`) is the one
+/// escape a path can hold, upper-case.
+fn check_path_glob(p: &str, tokens: &[Token], kept_slash: bool) -> Result<(), String> {
+    let never = "so the glob could never match";
+    let mut runs = Vec::new();
+    literals(tokens, &mut runs);
+    for run in &runs {
+        let mut i = 0;
+        while let Some(&c) = run.get(i) {
+            i += 1;
+            let why = match c {
+                '%' => match escapes(run, i - 1, kept_slash) {
+                    Some((escaped, decoded)) => Some(escape_hint(p, &escaped, decoded.as_deref())),
+                    None if kept_slash && run.get(i..i + 2) == Some(&['2', 'F'][..]) => {
+                        i += 2;
+                        None
+                    }
+                    None => Some(format!(
+                        "holds a `%`, which a path never holds once decoded (an encoded `%` is refused), {never}"
+                    )),
+                },
+                '\\' => Some(format!("holds a backslash, which the engine refuses in paths, {never}")),
+                ';' => Some(format!("holds `;`, which the engine refuses in paths (path parameters), {never}")),
+                '#' => Some(format!("holds `#`, which the engine refuses in paths (fragments), {never}")),
+                '?' => Some(format!("holds a literal `?`, which starts the query and is refused encoded, {never}")),
+                _ => None,
+            };
+            if let Some(why) = why {
+                return Err(format!("path glob `{p}` {why}"));
+            }
+        }
+    }
+    let variants = checked_variants(tokens);
+    let several = if variants.len() > 1 {
+        " (in one of its alternatives)"
+    } else {
+        ""
+    };
+    for v in &variants {
+        let parts: Vec<&[&Token]> = v.split(|t| **t == Token::Literal('/')).collect();
+        let last = parts.len().saturating_sub(1);
+        // The part before the first `/` is the glob's `*` or `**` start, not a segment.
+        for (i, part) in parts.iter().enumerate().skip(1) {
+            let text: Option<String> = part
+                .iter()
+                .map(|t| match t {
+                    Token::Literal(c) => Some(*c),
+                    _ => None,
+                })
+                .collect();
+            let why = match text.as_deref() {
+                Some("") if i < last => Some("an empty segment (`//`), which the engine refuses"),
+                Some("." | "..") => Some("a dot segment (`.` or `..`), which the engine refuses"),
+                _ if matches!(part.first(), Some(Token::Literal(' ')))
+                    || matches!(part.last(), Some(Token::Literal(' '))) =>
+                {
+                    Some("a segment starting or ending with a space, which the engine refuses")
+                }
+                _ => None,
+            };
+            if let Some(why) = why {
+                return Err(format!("path glob `{p}` holds {why}{several}, {never}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The run of `%XX` escapes starting at `at` and what it decodes to (`None`: not UTF-8);
+/// `None` when `at` starts no escape, or starts an allowed kept `%2F`.
+fn escapes(run: &[char], at: usize, kept_slash: bool) -> Option<(String, Option<String>)> {
+    let mut bytes = Vec::new();
+    let mut escaped = String::new();
+    let mut i = at;
+    while let (Some('%'), Some(&h), Some(&l)) = (run.get(i), run.get(i + 1), run.get(i + 2)) {
+        let (Some(hi), Some(lo)) = (h.to_digit(16), l.to_digit(16)) else {
+            break;
+        };
+        if kept_slash && h == '2' && l == 'F' {
+            break;
+        }
+        bytes.push(u8::try_from(hi * 16 + lo).unwrap_or(0));
+        escaped.extend(['%', h, l]);
+        i += 3;
+    }
+    if bytes.is_empty() {
+        return None;
+    }
+    Some((escaped, String::from_utf8(bytes).ok()))
+}
+
+/// Why a path glob's escape can never match, with the spelling to write instead.
+fn escape_hint(p: &str, escaped: &str, decoded: Option<&str>) -> String {
+    let Some(decoded) = decoded else {
+        return format!(
+            "holds `{escaped}`, which decodes to bytes that are not UTF-8 (refused by the engine), so the glob could never match"
+        );
+    };
+    let refused = |c: char| matches!(c, '%' | '\\' | '?' | '#' | ';') || c.is_control();
+    if decoded.contains('/') {
+        format!("holds `{escaped}`: paths are matched decoded, and an encoded `/` is refused (with `encoded_slash = \"both\"` a path can hold `%2F`, upper-case), so the glob could never match")
+    } else if decoded.chars().any(refused) {
+        format!(
+            "holds `{escaped}`, an encoded `{}`, which the engine refuses in paths, so the glob could never match",
+            decoded.escape_debug()
+        )
+    } else {
+        // The whole glob decoded, when the escape is written plainly in it.
+        let instead = if p.contains(escaped) {
+            p.replace(escaped, decoded)
+        } else {
+            decoded.to_owned()
+        };
+        format!("holds the escape `{escaped}`, but paths are matched after decoding: write `{instead}` instead")
     }
 }
 
-fn regex_config() -> regex_automata::meta::Config {
+/// Refuses a host glob that no host the engine accepts can match: hosts are normalised to
+/// lower-case ASCII letters, digits, `-`, `_` and `.` in labels that are never empty, without
+/// a port or a trailing dot; or an IPv6 address in brackets.
+fn check_host_glob(p: &str, tokens: &[Token]) -> Result<(), String> {
+    let never = "so the glob could never match";
+    for v in checked_variants(tokens) {
+        let mut in_brackets = false;
+        let mut prev: Option<&Token> = None;
+        for t in &v {
+            if let Token::Literal(c) = t {
+                let c = *c;
+                let why = match c {
+                    '[' => {
+                        in_brackets = true;
+                        None
+                    }
+                    ']' => {
+                        in_brackets = false;
+                        None
+                    }
+                    ':' if !in_brackets => Some(if p.matches(':').count() > 1 {
+                        format!("has a `:` outside brackets: IPv6 hosts are matched in brackets, as `[::1]`, {never}")
+                    } else {
+                        format!(
+                            "has a port: the engine matches hosts without their port, {never} (write `{}`)",
+                            p.split(':').next().unwrap_or(p)
+                        )
+                    }),
+                    c if in_brackets && (c.is_ascii_hexdigit() || c == ':' || c == '.') => None,
+                    '.' if !in_brackets && matches!(prev, None | Some(Token::Literal('.'))) => {
+                        Some(if prev.is_none() {
+                            format!("starts with a dot, and hosts have no empty labels, {never} (`*{p}` matches the subdomains)")
+                        } else {
+                            format!("holds `..`, and hosts have no empty labels, {never}")
+                        })
+                    }
+                    c if !in_brackets && (c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) => None,
+                    c => Some(format!(
+                        "holds `{}`, which no host holds: hosts are ASCII letters, digits, `-`, `_` and `.` (an IPv6 address in brackets), {never} (write an internationalised name in its `xn--` form)",
+                        c.escape_debug()
+                    )),
+                };
+                if let Some(why) = why {
+                    return Err(format!("host glob `{p}` {why}"));
+                }
+            }
+            prev = Some(t);
+        }
+        if prev == Some(&Token::Literal('.')) {
+            return Err(format!(
+                "host glob `{p}` ends with a dot: the engine removes one trailing dot from hosts, {never} (write `{}`)",
+                p.trim_end_matches('.')
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn regex_config() -> regex_automata::meta::Config {
     regex_automata::meta::Config::new()
         .match_kind(regex_automata::MatchKind::All)
         .nfa_size_limit(Some(MAX_REGEX_BYTES))
@@ -115,7 +331,7 @@ fn regex_config() -> regex_automata::meta::Config {
         .hybrid_cache_capacity(MAX_REGEX_BYTES)
 }
 
-fn syntax_config() -> syntax::Config {
+pub(crate) fn syntax_config() -> syntax::Config {
     syntax::Config::new().nest_limit(64)
 }
 
@@ -158,16 +374,26 @@ fn last_line(s: &str) -> &str {
 mod tests {
     use super::*;
 
-    fn path_matches(glob: &str, path: &str) -> bool {
-        globs(
-            glob,
-            GlobKind::Path {
-                case_sensitive: true,
-            },
-        )
-        .unwrap()
-        .iter()
-        .any(|g| g.compile_matcher().is_match(path))
+    const PATH: GlobKind = GlobKind::Path {
+        case_sensitive: true,
+        kept_slash: false,
+    };
+    const PATH_CI: GlobKind = GlobKind::Path {
+        case_sensitive: false,
+        kept_slash: false,
+    };
+    const PATH_KEPT: GlobKind = GlobKind::Path {
+        case_sensitive: true,
+        kept_slash: true,
+    };
+
+    fn path_matches(glob: &str, path: &str, case_sensitive: bool) -> bool {
+        let kind = if case_sensitive { PATH } else { PATH_CI };
+        globs(glob, kind).unwrap().iter().any(|g| {
+            Regex::new(&g.regex(true, !case_sensitive))
+                .unwrap()
+                .is_match(path)
+        })
     }
 
     #[test]
@@ -189,35 +415,26 @@ mod tests {
             ("/Admin/**", "/admin/x", false),
         ];
         for (glob, path, want) in cases {
-            assert_eq!(path_matches(glob, path), want, "{glob} ~ {path}");
+            assert_eq!(path_matches(glob, path, true), want, "{glob} ~ {path}");
         }
-        let ci = globs(
-            "/Admin/**",
-            GlobKind::Path {
-                case_sensitive: false,
-            },
-        )
-        .unwrap();
-        assert!(ci.iter().any(|g| g.compile_matcher().is_match("/ADMIN/x")));
+        assert!(path_matches("/Admin/**", "/ADMIN/x", false));
+        assert!(path_matches("/\u{e4}dmin/**", "/\u{c4}DMIN/x", false));
     }
 
     #[test]
     fn bad_patterns_are_refused_with_a_reason() {
-        let path = GlobKind::Path {
-            case_sensitive: true,
-        };
         let cases = [
-            (globs("", path).unwrap_err(), "empty glob"),
-            (globs(" /a", path).unwrap_err(), "stray whitespace"),
-            (globs("/a ", path).unwrap_err(), "stray whitespace"),
-            (globs("admin/**", path).unwrap_err(), "must start with `/`"),
-            (globs("/a[b", path).unwrap_err(), "maybe escape"),
-            (globs("/a}b", path).unwrap_err(), "maybe escape"),
+            (globs("", PATH).unwrap_err(), "empty glob"),
+            (globs(" /a", PATH).unwrap_err(), "stray whitespace"),
+            (globs("/a ", PATH).unwrap_err(), "stray whitespace"),
+            (globs("admin/**", PATH).unwrap_err(), "must start with `/`"),
+            (globs("/a[b", PATH).unwrap_err(), "maybe escape"),
+            (globs("/a}b", PATH).unwrap_err(), "maybe escape"),
             (
-                globs(&format!("/{}", "a".repeat(2000)), path).unwrap_err(),
+                globs(&format!("/{}", "a".repeat(2000)), PATH).unwrap_err(),
                 "longer than",
             ),
-            (globs("/a\nb", path).unwrap_err(), "control character"),
+            (globs("/a\nb", PATH).unwrap_err(), "control character"),
             (check_regex("(unclosed").unwrap_err(), "invalid regex"),
             (check_regex("a{1000}{1000}").unwrap_err(), "invalid regex"),
             (check_regex("v1)|(v2").unwrap_err(), "invalid regex"),
@@ -225,6 +442,97 @@ mod tests {
         for (err, want) in cases {
             assert!(err.contains(want), "{err:?} should mention {want:?}");
         }
+    }
+
+    /// Globs that no request the engine accepts can match are refused, each with its reason.
+    #[test]
+    fn unmatchable_globs_are_refused() {
+        let cases: &[(&str, GlobKind, &str)] = &[
+            // Hosts are normalised: lower-case, no port, no trailing dot, ASCII.
+            ("example.com:8080", GlobKind::Host, "has a port"),
+            ("example.com:8080", GlobKind::Host, "(write `example.com`)"),
+            ("*:443", GlobKind::Host, "has a port"),
+            ("::1", GlobKind::Host, "in brackets"),
+            ("example.com.", GlobKind::Host, "ends with a dot"),
+            ("example.com.", GlobKind::Host, "(write `example.com`)"),
+            ("{a,b.}", GlobKind::Host, "ends with a dot"),
+            (".example.com", GlobKind::Host, "`*.example.com`"),
+            ("a..b", GlobKind::Host, "`..`"),
+            ("b\u{fc}cher.de", GlobKind::Host, "`xn--` form"),
+            ("a b", GlobKind::Host, "which no host holds"),
+            ("a/b", GlobKind::Host, "which no host holds"),
+            ("[::g]", GlobKind::Host, "which no host holds"),
+            // Paths are matched decoded.
+            ("/caf%C3%A9", PATH, "write `/caf\u{e9}` instead"),
+            ("/%61dmin/**", PATH, "write `/admin/**` instead"),
+            ("/a%2Fb", PATH, "an encoded `/` is refused"),
+            ("/a%2fb", PATH_KEPT, "an encoded `/` is refused"),
+            ("/a%25b", PATH, "an encoded `%`"),
+            ("/a%3Bb", PATH, "an encoded `;`"),
+            ("/a%00", PATH, "an encoded `\\0`"),
+            ("/%ff", PATH, "not UTF-8"),
+            ("/a%zz", PATH, "holds a `%`"),
+            ("/a%", PATH, "holds a `%`"),
+            ("/{a,b%41}", PATH, "write `/{a,bA}` instead"),
+            // What the request reader refuses.
+            ("/a/../b", PATH, "dot segment"),
+            ("/./x", PATH, "dot segment"),
+            ("/a/..", PATH, "dot segment"),
+            ("*/../x", PATH, "dot segment"),
+            ("/a/{.,b}/c", PATH, "in one of its alternatives"),
+            ("//admin", PATH, "empty segment"),
+            ("/a//b", PATH, "empty segment"),
+            ("/**//b", PATH, "empty segment"),
+            ("/a/{,b}/c", PATH, "empty segment"),
+            ("/a\\\\b", PATH, "backslash"),
+            ("/a;b", PATH, "`;`"),
+            ("/a#b", PATH, "`#`"),
+            ("/a\\?b", PATH, "literal `?`"),
+            ("/a /b", PATH, "space"),
+            ("/a/ b", PATH, "space"),
+        ];
+        for &(p, kind, want) in cases {
+            match globs(p, kind) {
+                Ok(_) => panic!("{p} should be refused"),
+                Err(e) => assert!(e.contains(want), "{p}: {e:?} should mention {want:?}"),
+            }
+        }
+        let fine: &[(&str, GlobKind)] = &[
+            ("example.com", GlobKind::Host),
+            ("*.Example.COM", GlobKind::Host),
+            ("[::1]", GlobKind::Host),
+            ("[2001:db8::*]", GlobKind::Host),
+            ("api-{eu,us}.example.com", GlobKind::Host),
+            ("xn--bcher-kva.de", GlobKind::Host),
+            ("/a%2Fb", PATH_KEPT),
+            ("/files/*%2F*", PATH_KEPT),
+            ("/caf\u{e9}/**", PATH),
+            ("/a b/c", PATH),
+            ("/a/?", PATH),
+            ("/a/[?;#]", PATH),
+            ("/a/", PATH),
+            ("/", PATH),
+            ("/**/x", PATH),
+            ("**/x", PATH),
+            ("*", PATH),
+            ("/.well-known/**", PATH),
+            ("/a...b", PATH),
+            ("/a{/b,}/c", PATH),
+            ("100%", GlobKind::HeaderValue),
+            ("*a b *", GlobKind::UserAgent),
+        ];
+        for &(p, kind) in fine {
+            assert!(globs(p, kind).is_ok(), "{p}: {:?}", globs(p, kind));
+        }
+    }
+
+    #[test]
+    fn a_directory_glob_covers_the_directory() {
+        let g = globs("/admin/**", PATH).unwrap();
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[1], globs("/admin", PATH).unwrap()[0]);
+        assert_eq!(globs("/**", PATH).unwrap().len(), 1);
+        assert_eq!(globs("/a*", PATH).unwrap().len(), 1);
     }
 
     #[test]

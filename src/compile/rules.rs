@@ -16,7 +16,9 @@ use crate::engine::slots::ValueSource;
 use crate::engine::verdict::RuleId;
 use crate::engine::{Atom, ClientInfo, Condition, ConditionData, Rule, SlotRef};
 use crate::error::PolicyError;
-use crate::policy::model::{Conditions, Effect, HeaderMatcherDef, Mode, OneOrMany, RuleDef};
+use crate::policy::model::{
+    Conditions, Effect, EncodedSlash, HeaderMatcherDef, Mode, OneOrMany, RuleDef,
+};
 use crate::policy::source::{Seg, Source};
 use crate::policy::Policy;
 
@@ -44,6 +46,8 @@ struct Cx<'a> {
     clients: &'a [ClientInfo],
     key_header: Option<&'a str>,
     case_sensitive: bool,
+    /// Whether a path reading can keep `%2F` inside its segment.
+    kept_slash: bool,
 }
 
 /// Where in the document a condition value is, for errors.
@@ -94,6 +98,7 @@ pub(crate) fn compile(
         clients,
         key_header: keys.map(|k| k.header.as_str()),
         case_sensitive: policy.doc.paths.case_sensitive,
+        kept_slash: policy.doc.paths.encoded_slash == EncodedSlash::Both,
     };
     let defs = &policy.doc.rules;
     let mut layout = Layout::new(defs.len());
@@ -296,6 +301,7 @@ fn conditions(
     if let Some(items) = values(cx, place, "path", &c.path)? {
         let kind = GlobKind::Path {
             case_sensitive: cx.case_sensitive,
+            kept_slash: cx.kept_slash,
         };
         out.push(value_condition(
             cx,

@@ -3,13 +3,11 @@
 
 use std::collections::HashMap;
 
-use globset::Glob;
-
 use crate::compile::ip::{self, SetInterner};
 use crate::compile::patterns;
 use crate::engine::bits::Bits;
 use crate::engine::bytemap::ByteMap;
-use crate::engine::globs::{GlobMatcher, GlobMode};
+use crate::engine::globs::{Glob, GlobMatcher, GlobMode};
 use crate::engine::slots::{IdentSlot, IpSlot, MethodSlot, SparseSlot, ValueSlot, ValueSource};
 use crate::engine::{Atom, ClientInfo, PatternRef};
 

@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::net::IpAddr;
 
-use globset::GlobBuilder;
 use ipnet::IpNet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +58,8 @@ pub struct RefRule {
 pub struct RefPolicy {
     pub default: Effect,
     pub forbid_overrides: bool,
+    /// `[paths] case_sensitive = false`.
+    pub case_insensitive_paths: bool,
     pub lists: BTreeMap<String, Vec<String>>,
     /// client name -> (key, roles)
     pub clients: BTreeMap<String, (String, Vec<String>)>,
@@ -104,6 +105,9 @@ impl RefPolicy {
         let _ = writeln!(t, "[policy]\ndefault = {:?}", eff(self.default));
         if self.forbid_overrides {
             let _ = writeln!(t, "combine = \"forbid-overrides\"");
+        }
+        if self.case_insensitive_paths {
+            let _ = writeln!(t, "[paths]\ncase_sensitive = false");
         }
         let _ = writeln!(t, "[lists]");
         for (name, nets) in &self.lists {
@@ -237,23 +241,177 @@ pub fn read_path(target: &str) -> Option<String> {
     Some(s)
 }
 
-fn glob_match(pattern: &str, value: &str, path: bool, ci: bool) -> bool {
+/// How a glob reads its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    /// `/` separates segments: `*`, `?` and classes never take it; `**` as a whole segment
+    /// takes any segments.
+    Path,
+    /// Any text: `*` (and `**`) take any characters.
+    Text,
+    /// A host: text without classes (`[` and `]` are literal).
+    Host,
+}
+
+/// Unicode simple case folding, approximated from the standard library's case mappings: the
+/// lower case of a character's upper case, when each is one character. U+0131 DOTLESS I is
+/// left alone: its upper case `I` folds with it only under Turkic rules, which simple folding
+/// (and the regex engine's `(?i)`) leaves out. `tests/model.rs` checks that this agrees with
+/// the regex engine on every character the generators use.
+pub fn fold(c: char) -> char {
+    fn one(mut it: impl Iterator<Item = char>) -> Option<char> {
+        let c = it.next()?;
+        it.next().is_none().then_some(c)
+    }
+    if c == '\u{131}' {
+        return c;
+    }
+    one(c.to_uppercase())
+        .and_then(|u| one(u.to_lowercase()))
+        .unwrap_or(c)
+}
+
+/// Whether glob `pattern` matches `value`, character by character. A path glob ending in
+/// `/**` also matches the directory itself.
+fn glob_match(pattern: &str, value: &str, dialect: Dialect, ci: bool) -> bool {
     let mut pats = vec![pattern.to_owned()];
-    if path {
+    if dialect == Dialect::Path {
         if let Some(dir) = pattern.strip_suffix("/**") {
             if !dir.is_empty() {
                 pats.push(dir.to_owned());
             }
         }
     }
+    let value: Vec<char> = value.chars().collect();
     pats.iter().any(|p| {
-        GlobBuilder::new(p)
-            .literal_separator(path)
-            .case_insensitive(ci)
-            .build()
-            .map(|g| g.compile_matcher().is_match(value))
-            .unwrap_or(false)
+        expand_braces(p, dialect).iter().any(|q| {
+            let q: Vec<char> = q.chars().collect();
+            match_here(&q, &value, dialect, ci)
+        })
     })
+}
+
+/// The length of the class starting at `p[0] == '['` (through its `]`).
+fn class_len(p: &[char]) -> Option<usize> {
+    let mut i = 1;
+    if matches!(p.get(i), Some('!' | '^')) {
+        i += 1;
+    }
+    // The first character of a class is literal, even `]`.
+    i += 1;
+    while *p.get(i)? != ']' {
+        i += 1;
+    }
+    Some(i + 1)
+}
+
+/// The pattern once for each choice of its `{a,b}` alternatives (escapes and classes kept).
+fn expand_braces(p: &str, dialect: Dialect) -> Vec<String> {
+    let c: Vec<char> = p.chars().collect();
+    // The first `{` outside escapes and classes, and its `}` and top-level commas.
+    let mut i = 0;
+    let mut open = None;
+    let mut depth = 0;
+    let mut commas = Vec::new();
+    while i < c.len() {
+        match c[i] {
+            '\\' => i += 1,
+            '[' if dialect != Dialect::Host => {
+                i += class_len(&c[i..]).unwrap_or(1) - 1;
+            }
+            '{' => {
+                if depth == 0 {
+                    open = Some(i);
+                }
+                depth += 1;
+            }
+            ',' if depth == 1 => commas.push(i),
+            '}' if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    let start = open.unwrap_or(0);
+                    let head: String = c[..start].iter().collect();
+                    let tail: String = c[i + 1..].iter().collect();
+                    let mut bounds = vec![start];
+                    bounds.extend(&commas);
+                    bounds.push(i);
+                    let mut out = Vec::new();
+                    for w in bounds.windows(2) {
+                        let alt: String = c[w[0] + 1..w[1]].iter().collect();
+                        out.extend(expand_braces(&format!("{head}{alt}{tail}"), dialect));
+                    }
+                    return out;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    vec![p.to_owned()]
+}
+
+/// Backtracking match of a pattern without alternatives against the whole value.
+fn match_here(p: &[char], v: &[char], dialect: Dialect, ci: bool) -> bool {
+    let path = dialect == Dialect::Path;
+    let sep = |c: char| path && c == '/';
+    let same = |a: char, b: char| a == b || (ci && fold(a) == fold(b));
+    let Some(&first) = p.first() else {
+        return v.is_empty();
+    };
+    let one_then = |ok: &dyn Fn(char) -> bool, rest: &[char]| {
+        v.first().is_some_and(|&x| ok(x)) && match_here(rest, &v[1..], dialect, ci)
+    };
+    match first {
+        '\\' => match p.get(1) {
+            Some(&c) => one_then(&|x| same(c, x), &p[2..]),
+            None => false,
+        },
+        '*' if path && p.get(1) == Some(&'*') => {
+            // A whole-segment `**`: `**/rest` takes no segment or any, a final `**` anything.
+            if p.get(2) == Some(&'/') {
+                (0..=v.len())
+                    .filter(|&k| k == 0 || v[k - 1] == '/')
+                    .any(|k| match_here(&p[3..], &v[k..], dialect, ci))
+            } else {
+                (0..=v.len()).any(|k| match_here(&p[2..], &v[k..], dialect, ci))
+            }
+        }
+        '*' => {
+            let mut rest = &p[1..];
+            while !path && rest.first() == Some(&'*') {
+                rest = &rest[1..];
+            }
+            (0..=v.len())
+                .take_while(|&k| k == 0 || !sep(v[k - 1]))
+                .any(|k| match_here(rest, &v[k..], dialect, ci))
+        }
+        '?' => one_then(&|x| !sep(x), &p[1..]),
+        '[' if dialect != Dialect::Host => {
+            let Some(len) = class_len(p) else {
+                return false;
+            };
+            let negated = matches!(p[1], '!' | '^');
+            let body = &p[if negated { 2 } else { 1 }..len - 1];
+            let mut ranges = Vec::new();
+            let mut i = 0;
+            while i < body.len() {
+                if body.get(i + 1) == Some(&'-') && i + 2 < body.len() {
+                    ranges.push((body[i], body[i + 2]));
+                    i += 3;
+                } else {
+                    ranges.push((body[i], body[i]));
+                    i += 1;
+                }
+            }
+            let inside = |x: char| {
+                ranges.iter().any(|&(lo, hi)| {
+                    (lo <= x && x <= hi) || (ci && (lo..=hi).any(|y| fold(y) == fold(x)))
+                })
+            };
+            one_then(&|x| !sep(x) && inside(x) != negated, &p[len..])
+        }
+        c => one_then(&|x| same(c, x), &p[1..]),
+    }
 }
 
 fn canonical(ip: IpAddr) -> IpAddr {
@@ -310,7 +468,10 @@ fn conds_hold(cx: &Ctx<'_>, c: &Conds, forbid_side: bool) -> bool {
         }
     }
     if let Some(ps) = &c.path {
-        if !ps.iter().any(|p| glob_match(p, &cx.path, true, false)) {
+        if !ps
+            .iter()
+            .any(|p| glob_match(p, &cx.path, Dialect::Path, cx.policy.case_insensitive_paths))
+        {
             return false;
         }
     }
@@ -325,7 +486,7 @@ fn conds_hold(cx: &Ctx<'_>, c: &Conds, forbid_side: bool) -> bool {
     }
     if let Some(hs) = &c.host {
         let Some(host) = &cx.host else { return false };
-        if !hs.iter().any(|p| glob_match(p, host, false, true)) {
+        if !hs.iter().any(|p| glob_match(p, host, Dialect::Host, true)) {
             return false;
         }
     }
@@ -349,7 +510,7 @@ fn conds_hold(cx: &Ctx<'_>, c: &Conds, forbid_side: bool) -> bool {
         }) || multi(vals.clone(), &|v| {
             ms.iter().any(|m| match m {
                 HeaderMatch::Exact(e) => e == v,
-                HeaderMatch::Glob(g) => glob_match(g, v, false, false),
+                HeaderMatch::Glob(g) => glob_match(g, v, Dialect::Text, false),
                 _ => false,
             })
         });
@@ -359,7 +520,9 @@ fn conds_hold(cx: &Ctx<'_>, c: &Conds, forbid_side: bool) -> bool {
     }
     if let Some(uas) = &c.user_agent {
         let vals = values(cx.req, "user-agent");
-        if !multi(vals, &|v| uas.iter().any(|p| glob_match(p, v, false, true))) {
+        if !multi(vals, &|v| {
+            uas.iter().any(|p| glob_match(p, v, Dialect::Text, true))
+        }) {
             return false;
         }
     }
@@ -446,6 +609,17 @@ pub fn evaluate(policy: &RefPolicy, req: &RefRequest) -> Answer {
     let Some(path) = read_path(&req.target) else {
         return Answer::Refused;
     };
+    // Under case-insensitive paths, a character that Java-style comparison folds to an ASCII
+    // letter (dotless i, the Kelvin sign, long s, ...) is ambiguous.
+    let folds_to_ascii = |c: char| {
+        !c.is_ascii()
+            && c.to_uppercase()
+                .chain(c.to_lowercase())
+                .any(|x| x.is_ascii())
+    };
+    if policy.case_insensitive_paths && path.chars().any(folds_to_ascii) {
+        return Answer::Refused;
+    }
     // No raw control character or space anywhere in the target, query included.
     if req.target.bytes().any(|b| b <= b' ' || b == 0x7f) {
         return Answer::Refused;

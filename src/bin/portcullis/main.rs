@@ -69,7 +69,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Warn about rules that can never decide, unused names, dead globs and more.
+    /// Warn about rules that can never decide, unused names, overlapping lists and more.
     Lint {
         /// The policy file.
         policy: PathBuf,

@@ -8,9 +8,11 @@
 
 use crate::engine::bytemap::ByteMap;
 
+use super::syntax::{Glob, Token};
 use super::wildcard::Wildcard;
 
-/// The most segment globs one node holds; a glob that would add another is left to globset,
+/// The most segment globs one node holds; a glob that would add another is left to the regex
+/// fallback,
 /// so that no node costs more than this many tests.
 const MAX_WILD_CHILDREN: usize = 8;
 
@@ -26,19 +28,26 @@ enum Segment {
     Rest,
 }
 
-/// The segments of a path glob, or `None` when the glob needs globset.
-fn segments(glob: &str) -> Option<Vec<Segment>> {
-    let body = glob.strip_prefix('/')?;
-    let parts: Vec<&str> = body.split('/').collect();
+/// The segments of a path glob, or `None` when the glob needs the regex fallback.
+// INVARIANT: the tree is only used for case-sensitive path globs. Its segments are literal text
+// and single `*`s, which match UTF-8 byte for byte exactly as character by character (see
+// `wildcard`), and the path is split at `/` bytes, which never occur inside a multi-byte
+// character.
+fn segments(glob: &Glob) -> Option<Vec<Segment>> {
+    let body = match glob.tokens() {
+        [Token::Literal('/'), body @ ..] => body,
+        _ => return None,
+    };
+    let parts: Vec<&[Token]> = body.split(|t| *t == Token::Literal('/')).collect();
     let last = parts.len() - 1;
     parts
         .iter()
         .enumerate()
         .map(|(i, part)| match *part {
-            "**" if i == last => Some(Segment::Rest),
-            "*" => Some(Segment::Any),
+            [Token::Globstar] if i == last => Some(Segment::Rest),
+            [Token::Star] => Some(Segment::Any),
             part => {
-                let w = Wildcard::parse(part.as_bytes())?;
+                let w = Wildcard::from_tokens(part)?;
                 Some(match w.literal() {
                     Some(lit) => Segment::Literal(lit.into()),
                     None => Segment::Wild(w),
@@ -83,7 +92,7 @@ impl TrieBuilder {
     }
 
     /// Adds glob `id`; false when it has a shape the tree does not take.
-    pub(crate) fn add(&mut self, id: usize, glob: &str) -> bool {
+    pub(crate) fn add(&mut self, id: usize, glob: &Glob) -> bool {
         let Some(segs) = segments(glob) else {
             return false;
         };
@@ -221,11 +230,16 @@ impl PathTrie {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::globs::syntax::Dialect;
+
+    fn glob(text: &str) -> Glob {
+        Glob::parse(text, Dialect::Path).unwrap()
+    }
 
     fn trie(globs: &[&str]) -> PathTrie {
         let mut b = TrieBuilder::new();
         for (i, g) in globs.iter().enumerate() {
-            assert!(b.add(i, g), "{g} should fit the tree");
+            assert!(b.add(i, &glob(g)), "{g} should fit the tree");
         }
         b.build().unwrap()
     }
@@ -273,9 +287,15 @@ mod tests {
     fn other_shapes_are_refused() {
         let mut b = TrieBuilder::new();
         for g in [
-            "**/x", "/a/**/b", "/a**", "/v{1,2}", "/[ab]", "/a?", "*", "/\\*",
+            "**/x",
+            "/a/**/b",
+            "/v{1,2}",
+            "/[ab]",
+            "/a?",
+            "*",
+            "/x/\u{e9}?",
         ] {
-            assert!(!b.add(0, g), "{g}");
+            assert!(!b.add(0, &glob(g)), "{g}");
         }
         assert!(b.build().is_none());
     }
@@ -284,9 +304,9 @@ mod tests {
     fn a_crowded_node_sends_globs_elsewhere() {
         let mut b = TrieBuilder::new();
         for i in 0..MAX_WILD_CHILDREN {
-            assert!(b.add(i, &format!("/x/*.e{i}")));
+            assert!(b.add(i, &glob(&format!("/x/*.e{i}"))));
         }
-        assert!(!b.add(99, "/x/*.e99"));
-        assert!(b.add(100, "/x/y"));
+        assert!(!b.add(99, &glob("/x/*.e99")));
+        assert!(b.add(100, &glob("/x/y")));
     }
 }

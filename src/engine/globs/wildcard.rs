@@ -2,10 +2,18 @@
 //!
 //! Most written globs are of this shape (`*bot*`, `*.example.com`, `files-*`, a path segment
 //! like `*.pdf`): they are pieces of literal text that must appear in order, the first at the
-//! start and the last at the end. Anything richer (`?`, classes, alternations, escapes, `**`) is
-//! left to globset.
+//! start and the last at the end. Anything richer (`?`, classes, alternations, a path's `**`)
+//! is left to the regex fallback.
+//!
+//! INVARIANT: matching bytes here is the same as matching characters. A piece is valid UTF-8
+//! and so is the value: a piece can only be found starting and ending on character boundaries,
+//! and `*` takes whatever lies between, so no character is ever split. Case is folded only for
+//! ASCII pieces (see [`Wildcard::ascii_case_insensitive`] and [`Wildcard::fold_exact`] for
+//! when that equals Unicode simple case folding).
 
-use memchr::memmem::{self, Finder};
+use memchr::memmem::Finder;
+
+use super::syntax::Token;
 
 /// A glob whose only wildcard is `*`: `pieces` are the literal runs around the stars.
 #[derive(Debug, Clone)]
@@ -18,19 +26,25 @@ pub(crate) struct Wildcard {
     fold: bool,
 }
 
-/// Characters that make a glob more than literal text and `*`.
-fn is_special(b: u8) -> bool {
-    matches!(b, b'?' | b'[' | b']' | b'{' | b'}' | b'\\')
-}
-
 impl Wildcard {
-    /// Parses `text`; `None` if it holds anything but literal text and single `*`s.
-    pub(crate) fn parse(text: &[u8]) -> Option<Wildcard> {
-        if text.iter().copied().any(is_special) || memmem::find(text, b"**").is_some() {
-            return None;
+    /// The glob of `tokens`; `None` if they hold anything but literal characters and single
+    /// `*`s (the parser never makes two `*` in a row).
+    pub(crate) fn from_tokens(tokens: &[Token]) -> Option<Wildcard> {
+        let mut pieces = vec![String::new()];
+        let mut after_star = false;
+        for t in tokens {
+            match t {
+                Token::Literal(c) => pieces.last_mut()?.push(*c),
+                Token::Star if !after_star => pieces.push(String::new()),
+                _ => return None,
+            }
+            after_star = *t == Token::Star;
         }
         Some(Wildcard::from_pieces(
-            text.split(|&b| b == b'*').map(Box::from).collect(),
+            pieces
+                .into_iter()
+                .map(|p| p.into_bytes().into_boxed_slice())
+                .collect(),
             false,
         ))
     }
@@ -50,8 +64,9 @@ impl Wildcard {
         }
     }
 
-    /// The same glob matching ASCII letters in either case, for ASCII values; `None` if the glob
-    /// is not ASCII, whose case folding only the Unicode-aware fallback gets right.
+    /// The same glob matching ASCII letters in either case, for the values [`Self::fold_exact`]
+    /// allows; `None` if the glob is not ASCII, whose case folding only the Unicode-aware
+    /// fallback gets right.
     pub(crate) fn ascii_case_insensitive(&self) -> Option<Wildcard> {
         if self.pieces.iter().any(|p| !p.is_ascii()) {
             return None;
@@ -63,6 +78,21 @@ impl Wildcard {
                 .collect(),
             true,
         ))
+    }
+
+    /// Whether ASCII case folding of this (ASCII) glob equals Unicode simple case folding on
+    /// every value, ASCII or not.
+    // INVARIANT: under simple case folding the only characters outside ASCII that fold
+    // together with an ASCII character are U+212A KELVIN SIGN (with `k`) and U+017F LONG S
+    // (with `s`); a test checks this over every `char`. A glob without `k` or `s` therefore
+    // matches a character outside ASCII only through `*`, which takes it whole. With `k` or
+    // `s`, a value that is not ASCII must go to the Unicode fallback. On ASCII values ASCII
+    // folding is always exact.
+    pub(crate) fn fold_exact(&self) -> bool {
+        !self
+            .pieces
+            .iter()
+            .any(|p| p.iter().any(|b| matches!(b, b'k' | b'K' | b's' | b'S')))
     }
 
     /// The literal text, when the glob has no star.
@@ -143,6 +173,11 @@ fn find_ascii_case_insensitive(hay: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::globs::syntax::{Dialect, Glob};
+
+    fn parse(text: &str) -> Option<Wildcard> {
+        Wildcard::from_tokens(Glob::parse(text, Dialect::Text).unwrap().tokens())
+    }
 
     #[test]
     fn matches_like_a_glob() {
@@ -172,7 +207,7 @@ mod tests {
             ("x*é", "xyzé", true),
         ];
         for &(glob, value, want) in cases {
-            let w = Wildcard::parse(glob.as_bytes()).unwrap();
+            let w = parse(glob).unwrap();
             assert_eq!(w.is_match(value.as_bytes()), want, "{glob} ~ {value}");
         }
     }
@@ -195,26 +230,55 @@ mod tests {
     }
 
     #[test]
-    fn richer_globs_are_left_to_globset() {
-        for glob in ["a?", "[ab]", "{a,b}", "a\\*", "**", "a/**/b"] {
-            assert!(Wildcard::parse(glob.as_bytes()).is_none(), "{glob}");
+    fn richer_globs_are_left_to_the_fallback() {
+        for glob in ["a?", "[ab]", "{a,b}"] {
+            assert!(parse(glob).is_none(), "{glob}");
         }
-        assert!(Wildcard::parse(b"caf\xc3\xa9*")
+        let path = Glob::parse("/a/**", Dialect::Path).unwrap();
+        assert!(Wildcard::from_tokens(path.tokens()).is_none());
+        // Escaped characters are literal text.
+        assert_eq!(parse("a\\*").unwrap().literal(), Some(&b"a*"[..]));
+        assert!(parse("caf\u{e9}*")
             .unwrap()
             .ascii_case_insensitive()
             .is_none());
-        let w = Wildcard::parse(b"*BOT*")
-            .unwrap()
-            .ascii_case_insensitive()
-            .unwrap();
+        let w = parse("*BOT*").unwrap().ascii_case_insensitive().unwrap();
         assert!(w.is_match(b"googlebot"));
         assert!(w.is_match(b"GoogleBoT/2"));
         assert!(!w.is_match(b"googlebo"));
-        let w = Wildcard::parse(b"Mozilla*Gecko")
+        let w = parse("Mozilla*Gecko")
             .unwrap()
             .ascii_case_insensitive()
             .unwrap();
         assert!(w.is_match(b"mozilla/5.0 GECKO"));
         assert!(!w.is_match(b"mozilla/5.0 GECKOS"));
+    }
+
+    #[test]
+    fn ascii_folding_is_exact_without_k_and_s() {
+        let cases = [
+            ("*bot*", true),
+            ("*curl*", true),
+            ("*sqlmap*", false),
+            ("*Kit*", false),
+            ("x", true),
+        ];
+        for (glob, exact) in cases {
+            let w = parse(glob).unwrap().ascii_case_insensitive().unwrap();
+            assert_eq!(w.fold_exact(), exact, "{glob}");
+        }
+    }
+
+    /// The characters outside ASCII that Unicode simple case folding puts together with an
+    /// ASCII character, as the regex engine's `(?i)` sees them: exactly KELVIN SIGN and LONG S.
+    #[test]
+    fn only_kelvin_and_long_s_fold_into_ascii() {
+        let re = regex_automata::meta::Regex::new("(?i)^[\\x{0}-\\x{7F}]$").unwrap();
+        let mut buf = [0u8; 4];
+        let found: Vec<char> = (0x80..=0x10FFFFu32)
+            .filter_map(char::from_u32)
+            .filter(|c| re.is_match(c.encode_utf8(&mut buf).as_bytes()))
+            .collect();
+        assert_eq!(found, ['\u{17f}', '\u{212a}']);
     }
 }
