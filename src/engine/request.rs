@@ -119,13 +119,32 @@ const UNDERSCORE_BIT: u64 = 1;
 
 fn name_lengths<'n>(names: impl Iterator<Item = &'n [u8]>) -> u64 {
     names.fold(0, |mask, n| {
-        let underscore = if memchr::memchr(b'_', n).is_some() {
+        let underscore = if has_underscore(n) {
             UNDERSCORE_BIT
         } else {
             0
         };
         mask | length_bit(n.len()) | underscore
     })
+}
+
+/// Whether a header name holds `_`, eight bytes at a time: names are short, and `memchr`'s
+/// set-up or a byte-at-a-time search cost more than the search itself.
+fn has_underscore(name: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const UNDERSCORES: u64 = u64::from_ne_bytes([b'_'; 8]);
+    let chunks = name.chunks_exact(8);
+    let tail = chunks.remainder();
+    let words = chunks.fold(false, |found, chunk| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        // The classic "has a zero byte" test on `word ^ "________"`: nonzero exactly when
+        // some byte of `word` is `_` (borrows only disturb bytes after the first match).
+        let x = u64::from_ne_bytes(word) ^ UNDERSCORES;
+        found | ((x.wrapping_sub(ONES) & !x & HIGHS) != 0)
+    });
+    words | tail.iter().fold(false, |found, &b| found | (b == b'_'))
 }
 
 /// Whether two header names are the same once ASCII case is ignored and `_` is read as `-`.
@@ -411,4 +430,41 @@ pub(crate) fn trim_ows(v: &[u8]) -> &[u8] {
         .rposition(|b| !matches!(b, b' ' | b'\t'))
         .map_or(start, |i| i + 1);
     v.get(start..end).unwrap_or(&[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn underscores_are_found_anywhere_in_any_length() {
+        for len in 0..40 {
+            let plain = vec![b'a'; len];
+            assert!(!has_underscore(&plain), "{len}");
+            for at in 0..len {
+                let mut name = plain.clone();
+                name[at] = b'_';
+                assert!(has_underscore(&name), "{len} {at}");
+            }
+        }
+        // Every other byte value, next to the one that matters.
+        for b in 0..=255u8 {
+            assert_eq!(has_underscore(&[b, b'a', 0xff]), b == b'_', "{b}");
+        }
+    }
+
+    #[test]
+    fn twins_differ_only_in_separator_and_case() {
+        let cases = [
+            ("x-api-key", "X_Api_Key", true),
+            ("x-api-key", "x-api_key", true),
+            ("x_custom", "X-CUSTOM", true),
+            ("x-api-key", "x-api-keys", false),
+            ("x-api-key", "x.api.key", false),
+            ("user-agent", "user agent", false),
+        ];
+        for (a, b, twins) in cases {
+            assert_eq!(twin_eq(a.as_bytes(), b.as_bytes()), twins, "{a} {b}");
+        }
+    }
 }

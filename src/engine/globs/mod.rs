@@ -144,15 +144,20 @@ impl GlobMatcher {
     /// that is not UTF-8 matches no glob.
     pub(crate) fn matches_into(&self, value: &[u8], out: &mut Vec<usize>, s: &mut GlobScratch) {
         out.clear();
-        let Ok(text) = std::str::from_utf8(value) else {
+        // Values come here as text (paths are decoded and checked, header values are checked
+        // readable), and ASCII is text: only other values need the UTF-8 check up front.
+        let is_ascii = value.is_ascii();
+        if !is_ascii && std::str::from_utf8(value).is_err() {
             return;
-        };
+        }
+        // INVARIANT: `value` is UTF-8 (checked above), so this never yields the empty default.
+        let text = || std::str::from_utf8(value).unwrap_or_default();
         if let Some(trie) = &self.trie {
             trie.matches_into(value, out, &mut s.walk);
         }
         if !self.wild.is_empty() {
             // ASCII folding is exact on ASCII values, and on any value for some globs.
-            let ascii = !self.wild_fold || value.is_ascii();
+            let ascii = !self.wild_fold || is_ascii;
             out.extend(
                 self.wild
                     .iter()
@@ -160,11 +165,11 @@ impl GlobMatcher {
                     .map(|&(_, id)| id),
             );
             if !ascii && !self.unicode.is_empty() {
-                self.unicode.matches_into(text, out, &mut s.set);
+                self.unicode.matches_into(text(), out, &mut s.set);
             }
         }
         if !self.rest.is_empty() {
-            self.rest.matches_into(text, out, &mut s.set);
+            self.rest.matches_into(text(), out, &mut s.set);
         }
     }
 
