@@ -198,7 +198,13 @@ fn hosts() {
         ("/", &["api.example.com."], (Allow, "api-host")),
         ("/", &["db.internal"], (Allow, "api-host")),
         ("/", &["example.com"], (Forbidden, "default")),
-        ("/", &[], (Forbidden, "default")),
+        // No host: the framework would fill one in, so the request is ambiguous.
+        ("/", &[], (Forbidden, "refused: the request names no host")),
+        (
+            "/",
+            &[""],
+            (Forbidden, "refused: the request names no host"),
+        ),
         ("http://api.example.com/x", &[], (Allow, "api-host")),
         (
             "http://api.example.com/x",

@@ -169,8 +169,14 @@ fn parse_hop(s: &[u8]) -> Option<IpAddr> {
     host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
 }
 
+/// A port as backends parse one: decimal digits naming 0 to 65535. A hop with a port past that
+/// (`192.0.2.1:99999`) is unreadable to a backend that parses it as a socket address, so it is
+/// unreadable to the engine too.
 fn is_port(p: &str) -> bool {
-    !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+    !p.is_empty()
+        && p.len() <= 5
+        && p.bytes().all(|b| b.is_ascii_digit())
+        && p.parse::<u16>().is_ok()
 }
 
 /// The address in the `for=` parameter of one `Forwarded` element (RFC 7239 §6): an IPv4
@@ -283,6 +289,18 @@ mod tests {
             (
                 "10.0.0.1",
                 &[(xff, "fe80::1%eth0")],
+                Err(UnknownClient::InvalidHop),
+            ),
+            // A port is 0 to 65535: a backend parsing a socket address reads nothing else.
+            ("10.0.0.1", &[(xff, "1.2.3.4:65535")], Ok("1.2.3.4")),
+            (
+                "10.0.0.1",
+                &[(xff, "1.2.3.4:65536")],
+                Err(UnknownClient::InvalidHop),
+            ),
+            (
+                "10.0.0.1",
+                &[(xff, "[2001:db8::1]:99999")],
                 Err(UnknownClient::InvalidHop),
             ),
         ];

@@ -613,6 +613,13 @@ impl Engine {
             } else if let Some(h) = header_host {
                 self.push_host(s, &mut hosts, h)?;
             }
+            // A request that names no host (HTTP/1.0 allows it), or an empty one, gets a host
+            // from the framework: actix-web's `ConnectionInfo::host` is then the server's
+            // configured name or its own address. The engine cannot know it, and a forbid rule
+            // on that host would not hold: refuse the request as ambiguous.
+            if hosts == 0 {
+                return Err(Refusal::MissingHost);
+            }
         }
         // Frameworks' host extractors may prefer what a forwarding header claims; when rules
         // read the host, each claim is another reading, and all must be allowed.
@@ -914,6 +921,46 @@ fn push_method(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Policy, Request};
+
+    #[test]
+    fn a_request_without_a_host_is_refused_when_rules_read_the_host() {
+        let reads_host = Policy::from_toml(
+            "[policy]\ndefault = \"allow\"\n[[rules]]\nname = \"r\"\neffect = \"forbid\"\n\
+             when = { host = [\"internal.example\"] }",
+        )
+        .unwrap()
+        .compile()
+        .unwrap();
+        let no_hosts = Policy::from_toml("[policy]\ndefault = \"allow\"")
+            .unwrap()
+            .compile()
+            .unwrap();
+        let peer = "192.0.2.1".parse().unwrap();
+        let refused = Cause::Refused(Refusal::MissingHost);
+        // actix-web reads the server's own name for these: the engine cannot.
+        let hostless = [
+            Request::get("/x").peer(peer),
+            Request::get("/x").peer(peer).header("Host", ""),
+            Request::get("/x").peer(peer).header("Host", " \t"),
+        ];
+        for request in &hostless {
+            assert_eq!(reads_host.decide(request).cause(), refused, "{request:?}");
+            assert!(no_hosts.decide(request).is_allowed(), "{request:?}");
+        }
+        let named = [
+            Request::get("/x").peer(peer).header("Host", "example.com"),
+            Request::get("http://example.com/x").peer(peer),
+        ];
+        for request in &named {
+            assert!(reads_host.decide(request).is_allowed(), "{request:?}");
+        }
+        // A forwarding header's claim does not make up for the request's own host.
+        let claim_only = Request::get("/x")
+            .peer(peer)
+            .header("X-Forwarded-Host", "example.com");
+        assert_eq!(reads_host.decide(&claim_only).cause(), refused);
+    }
 
     #[test]
     fn readings_are_the_whole_product_plain_first() {

@@ -155,6 +155,11 @@ pub enum Refusal {
     /// A host that is not a valid host name or address.
     #[error("the host is not a valid host name")]
     InvalidHost,
+    /// No host at all (an HTTP/1.0 request without `Host`), or an empty one, when rules read
+    /// the host: frameworks fill in one of their own (actix-web's `ConnectionInfo` takes the
+    /// server's configured name or address), which the engine cannot know.
+    #[error("the request names no host")]
+    MissingHost,
     /// Two different API keys in one request.
     #[error("the request carries more than one API key")]
     AmbiguousCredentials,

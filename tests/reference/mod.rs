@@ -630,6 +630,14 @@ pub fn evaluate(policy: &RefPolicy, req: &RefRequest) -> Answer {
     if values(req, "host").len() > 1 {
         return Answer::Refused;
     }
+    // When rules read the host, a request without one is refused: backends fill one in.
+    let reads_host = policy
+        .rules
+        .iter()
+        .any(|r| r.when.host.is_some() || r.unless.as_ref().is_some_and(|u| u.host.is_some()));
+    if reads_host && host_of(req).is_none() {
+        return Answer::Refused;
+    }
     let Some(peer) = req.peer else {
         return Answer::Refused;
     };
