@@ -119,11 +119,7 @@ const UNDERSCORE_BIT: u64 = 1;
 
 fn name_lengths<'n>(names: impl Iterator<Item = &'n [u8]>) -> u64 {
     names.fold(0, |mask, n| {
-        let underscore = if has_underscore(n) {
-            UNDERSCORE_BIT
-        } else {
-            0
-        };
+        let underscore = if has_underscore(n) { UNDERSCORE_BIT } else { 0 };
         mask | length_bit(n.len()) | underscore
     })
 }
