@@ -280,7 +280,7 @@ fn compile_keys(policy: &Policy) -> Result<(Option<KeyTable>, Vec<ClientInfo>), 
     let Some(keys) = &policy.doc.keys else {
         return Ok((None, Vec::new()));
     };
-    let header = keys.header.to_ascii_lowercase();
+    let header = crate::engine::request::canonical_name(&keys.header);
     if !is_token(header.as_bytes()) {
         return Err(src.place(
             PolicyError::invalid(format!(

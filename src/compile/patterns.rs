@@ -53,7 +53,9 @@ pub(crate) fn check_text(p: &str, what: &str) -> Result<(), String> {
 
 /// Compiles a written glob into the globs that implement it.
 ///
-/// A path glob ending in `/**` also covers the directory itself: `/admin/**` matches `/admin`.
+/// A path glob ending in `/**` also covers the directory itself: `/admin/**` matches `/admin`;
+/// one ending in anything but `/` or `**` also covers the path with a trailing slash: `/admin`
+/// matches `/admin/`.
 pub(crate) fn globs(p: &str, kind: GlobKind) -> Result<Vec<Glob>, String> {
     check_text(p, "glob")?;
     let dialect = match kind {
@@ -76,11 +78,23 @@ pub(crate) fn globs(p: &str, kind: GlobKind) -> Result<Vec<Glob>, String> {
         GlobKind::UserAgent | GlobKind::HeaderValue => {}
     }
     let mut out = Vec::with_capacity(2);
-    if let (GlobKind::Path { .. }, [dir @ .., Token::Literal('/'), Token::Globstar]) =
-        (kind, glob.tokens())
-    {
-        if !dir.is_empty() {
-            out.push(Glob::from_tokens(dir.to_vec()));
+    if let GlobKind::Path { .. } = kind {
+        match glob.tokens() {
+            // `/admin/**` also covers the directory itself.
+            [dir @ .., Token::Literal('/'), Token::Globstar] => {
+                if !dir.is_empty() {
+                    out.push(Glob::from_tokens(dir.to_vec()));
+                }
+            }
+            [.., Token::Literal('/')] | [.., Token::Globstar] | [] => {}
+            // Express (non-strict routing), Rails, Laravel and Spring MVC route `/admin/` to
+            // the `/admin` handler: a glob without a trailing slash also covers the path
+            // with one.
+            tokens => {
+                let mut slashed = tokens.to_vec();
+                slashed.push(Token::Literal('/'));
+                out.push(Glob::from_tokens(slashed));
+            }
         }
     }
     out.insert(0, glob);
@@ -532,7 +546,13 @@ mod tests {
         assert_eq!(g.len(), 2);
         assert_eq!(g[1], globs("/admin", PATH).unwrap()[0]);
         assert_eq!(globs("/**", PATH).unwrap().len(), 1);
-        assert_eq!(globs("/a*", PATH).unwrap().len(), 1);
+        assert_eq!(globs("/a/", PATH).unwrap().len(), 1);
+        // Without a trailing slash, the slashed path is covered too.
+        for p in ["/a*", "/admin", "/api/users/*", "/v{1,2}"] {
+            let g = globs(p, PATH).unwrap();
+            assert_eq!(g.len(), 2, "{p}");
+            assert_eq!(g[1], globs(&format!("{p}/"), PATH).unwrap()[0], "{p}");
+        }
     }
 
     #[test]

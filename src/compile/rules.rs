@@ -12,6 +12,7 @@ use crate::compile::Layout;
 use crate::engine::globs::GlobMode;
 use crate::engine::keys::{secrecy, KeyTable, Secrecy};
 use crate::engine::path::is_token;
+use crate::engine::request::canonical_name;
 use crate::engine::slots::ValueSource;
 use crate::engine::verdict::RuleId;
 use crate::engine::{Atom, ClientInfo, Condition, ConditionData, Rule, SlotRef};
@@ -376,7 +377,7 @@ fn conditions(
         }
         let mut seen = HashSet::new();
         for (name, matchers) in headers {
-            let lower = name.to_ascii_lowercase();
+            let lower = canonical_name(name);
             let key = "header";
             if !is_token(lower.as_bytes()) {
                 return Err(place.error(

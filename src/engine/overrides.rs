@@ -17,9 +17,15 @@ pub(crate) const URL_OVERRIDE_HEADERS: [&str; 2] = ["x-original-url", "x-rewrite
 ///
 /// Laravel, Rails, Express' `method-override` and others read `_method`. PHP turns `.`, ` `
 /// and `[` in parameter names into `_` and drops leading spaces (so `.method` and `+_method`
-/// are `_method` to it), and reads `_method[]` as an array; frameworks differ on case. All of
+/// are `_method` to it), ends names at a NUL byte (`_method%00x`), and reads `_method[]` as an
+/// array; frameworks differ on case. All of
 /// these count, so that no spelling a backend honours escapes the engine.
 pub(crate) fn is_method_override_key(decoded: &[u8]) -> bool {
+    // PHP measures names with `strlen`: `_method%00junk` is `_method` to it.
+    let decoded = match memchr::memchr(0, decoded) {
+        Some(nul) => decoded.get(..nul).unwrap_or(decoded),
+        None => decoded,
+    };
     let start = decoded
         .iter()
         .position(|&b| b != b' ')
@@ -55,6 +61,9 @@ mod tests {
             " .method",
             "_method[]",
             "_method[x]",
+            "_method\0",
+            "_method\0junk",
+            ".method\0",
         ];
         for key in yes {
             assert!(is_method_override_key(key.as_bytes()), "{key:?}");

@@ -143,6 +143,22 @@ fn has_underscore(name: &[u8]) -> bool {
     words | tail.iter().fold(false, |found, &b| found | (b == b'_'))
 }
 
+/// The spelling the engine looks a header up by: lowercase, `-` for `_`. Lookups find every
+/// twin of it (see [`twin_eq`]), so a policy naming `x_debug` sees `X-Debug` too, and the
+/// checks that depend on a header's name (credentials, `host`) cannot be dodged by a twin
+/// spelling in the policy.
+pub(crate) fn canonical_name(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b == b'_' {
+                '-'
+            } else {
+                char::from(b.to_ascii_lowercase())
+            }
+        })
+        .collect()
+}
+
 /// Whether two header names are the same once ASCII case is ignored and `_` is read as `-`.
 ///
 /// CGI, WSGI, PHP and some proxies turn `X_Api_Key` and `X-Api-Key` into the same variable

@@ -280,6 +280,9 @@ fn glob_match(pattern: &str, value: &str, dialect: Dialect, ci: bool) -> bool {
             if !dir.is_empty() {
                 pats.push(dir.to_owned());
             }
+        } else if !pattern.ends_with('/') && !pattern.ends_with("**") {
+            // A trailing slash names the same route to many backends.
+            pats.push(format!("{pattern}/"));
         }
     }
     let value: Vec<char> = value.chars().collect();
@@ -673,6 +676,8 @@ pub fn evaluate(policy: &RefPolicy, req: &RefRequest) -> Answer {
             let Some(k) = decode(&k.replace('+', " ")) else {
                 return Answer::Refused;
             };
+            // PHP ends a parameter name at a NUL byte.
+            let k = k.split(|&b| b == 0).next().unwrap_or(&[]).to_vec();
             let k = String::from_utf8_lossy(&k)
                 .trim_start_matches(' ')
                 .to_owned();
