@@ -68,6 +68,16 @@ effect = "forbid"
 when = { header = { x-debug = { present = true } } }
 
 [[rules]]
+name = "no-export"
+effect = "forbid"
+when = { path = ["/export", "/report/*"] }
+
+[[rules]]
+name = "no-trace-header"
+effect = "forbid"
+when = { header = { "x_trace" = { present = true } } }
+
+[[rules]]
 name = "one-char-names"
 effect = "forbid"
 when = { path = ["/g/?", "/g/[\u00e4b]/**", "/g/[!a]x"] }
@@ -1940,6 +1950,51 @@ const CASES: &[Case] = &[
         expect: Allowed,
         ..DEFAULTS
     },
+    // ---------------------------------------------------------------------------------------
+    // Second review: trailing slashes, NFKC, NUL-ended names, underscore names in the policy
+    // ---------------------------------------------------------------------------------------
+    Case {
+        source: "Express non-strict routing, Spring MVC trailing-slash match",
+        technique: "a trailing slash after a path named exactly",
+        target: b"/export/",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "Express non-strict routing, Spring MVC trailing-slash match",
+        technique: "a trailing slash after a one-segment wildcard",
+        target: b"/report/7/",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "NFKC normalisation (Python unicodedata, Java Normalizer)",
+        technique: "a fullwidth letter in the protected segment",
+        target: b"/%EF%BD%81dmin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "NFKC normalisation (Python unicodedata, Java Normalizer)",
+        technique: "fullwidth dots and slash",
+        target: b"/public/%EF%BC%8E%EF%BC%8E%EF%BC%8Fadmin/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "PHP `strlen` on parameter names",
+        technique: "`_method%00=DELETE`",
+        target: b"/public?_method%00=DELETE",
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "a policy header name spelt with `_`",
+        technique: "the dashed spelling of a header the policy names `x_trace`",
+        headers: &[("X-Trace", b"1")],
+        expect: Forbidden(403),
+        ..DEFAULTS
+    },
 ];
 
 /// The client address read from `Forwarded` (RFC 7239) behind the trusted proxy 127.0.0.1.
@@ -2167,6 +2222,27 @@ const CASE_INSENSITIVE_CASES: &[Case] = &[
         source: "Java `equalsIgnoreCase` (Kelvin sign, long s)",
         technique: "`\u{212a}` and `\u{17f}` fold to ASCII letters",
         target: b"/admin/%E2%84%AAey%C5%BF",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "Win32 path normalisation (trailing dots)",
+        technique: "a trailing dot on the protected segment",
+        target: b"/admin./x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "NTFS alternate data streams",
+        technique: "`::$INDEX_ALLOCATION` on the protected directory",
+        target: b"/admin::$INDEX_ALLOCATION/x",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "IIS tilde enumeration (8.3 short names)",
+        technique: "a short name for the protected directory",
+        target: b"/ADMIN~1/x",
         expect: Refused,
         ..DEFAULTS
     },

@@ -51,6 +51,22 @@ pub(crate) fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
         }
         trusted.push(net);
     }
+    // Everyone can be trusted in pieces too (`0.0.0.0/1` and `128.0.0.0/1`).
+    let everyone = ipnet::IpNet::aggregate(&trusted)
+        .iter()
+        .find(|n| n.prefix_len() == 0)
+        .copied();
+    if let (Some(all), false) = (everyone, doc.client_ip.trust_every_peer) {
+        return Err(src.place(
+            PolicyError::invalid(format!(
+                "`trusted_proxies` together cover every address (`{all}`), so any client can \
+                 choose its own address; list your proxies, or set `trust_every_peer = true` if \
+                 only proxies can reach this listener"
+            )),
+            &[Seg::Key("client_ip"), Seg::Key("trusted_proxies")],
+            &["trusted_proxies"],
+        ));
+    }
 
     if doc.paths.max_length < 1 {
         return Err(src.place(

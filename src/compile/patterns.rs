@@ -5,6 +5,7 @@ use regex_automata::util::syntax;
 
 use crate::engine::globs::syntax::{Dialect, Token};
 use crate::engine::globs::Glob;
+use crate::engine::path;
 
 /// The longest pattern accepted, in bytes.
 pub const MAX_PATTERN_LEN: usize = 1024;
@@ -73,7 +74,10 @@ pub(crate) fn globs(p: &str, kind: GlobKind) -> Result<Vec<Glob>, String> {
     };
     let glob = Glob::parse(p, dialect).map_err(|e| format!("invalid glob `{p}`: {e}"))?;
     match kind {
-        GlobKind::Path { kept_slash, .. } => check_path_glob(p, glob.tokens(), kept_slash)?,
+        GlobKind::Path {
+            kept_slash,
+            case_sensitive,
+        } => check_path_glob(p, glob.tokens(), kept_slash, case_sensitive)?,
         GlobKind::Host => check_host_glob(p, glob.tokens())?,
         GlobKind::UserAgent | GlobKind::HeaderValue => {}
     }
@@ -163,7 +167,12 @@ fn literals(tokens: &[Token], out: &mut Vec<Vec<char>>) {
 /// `?` or control character, dot segments, empty segments other than a trailing one, and
 /// segments that start or end with a space. A kept `%2F` (`encoded_slash = "both"`) is the one
 /// escape a path can hold, upper-case.
-fn check_path_glob(p: &str, tokens: &[Token], kept_slash: bool) -> Result<(), String> {
+fn check_path_glob(
+    p: &str,
+    tokens: &[Token],
+    kept_slash: bool,
+    case_sensitive: bool,
+) -> Result<(), String> {
     let never = "so the glob could never match";
     let mut runs = Vec::new();
     literals(tokens, &mut runs);
@@ -172,6 +181,12 @@ fn check_path_glob(p: &str, tokens: &[Token], kept_slash: bool) -> Result<(), St
         while let Some(&c) = run.get(i) {
             i += 1;
             let why = match c {
+                c if path::normalizes_to_ascii(c) => Some(format!(
+                    "holds `{c}`, which Unicode normalisation turns into ASCII and the engine refuses in paths, {never}"
+                )),
+                c if !case_sensitive && path::folds_to_ascii(c) => Some(format!(
+                    "holds `{c}`, which some backends fold to an ASCII letter and the engine refuses in case-insensitive paths, {never}"
+                )),
                 '%' => match escapes(run, i - 1, kept_slash) {
                     Some((escaped, decoded)) => Some(escape_hint(p, &escaped, decoded.as_deref())),
                     None if kept_slash && run.get(i..i + 2) == Some(&['2', 'F'][..]) => {
@@ -214,10 +229,17 @@ fn check_path_glob(p: &str, tokens: &[Token], kept_slash: bool) -> Result<(), St
             let why = match text.as_deref() {
                 Some("") if i < last => Some("an empty segment (`//`), which the engine refuses"),
                 Some("." | "..") => Some("a dot segment (`.` or `..`), which the engine refuses"),
-                _ if matches!(part.first(), Some(Token::Literal(' ')))
-                    || matches!(part.last(), Some(Token::Literal(' '))) =>
+                _ if matches!(part.first(), Some(Token::Literal(c)) if edge_space(*c))
+                    || matches!(part.last(), Some(Token::Literal(c)) if edge_space(*c)) =>
                 {
                     Some("a segment starting or ending with a space, which the engine refuses")
+                }
+                Some(seg)
+                    if !case_sensitive
+                        && (seg.ends_with('.')
+                            || path::is_windows_alias_segment(seg.as_bytes())) =>
+                {
+                    Some("a segment ending in `.`, an NTFS stream (`:$`) or a short name (`~1`), which the engine refuses in case-insensitive paths")
                 }
                 _ => None,
             };
@@ -227,6 +249,11 @@ fn check_path_glob(p: &str, tokens: &[Token], kept_slash: bool) -> Result<(), St
         }
     }
     Ok(())
+}
+
+/// A character the engine refuses at the edge of a path segment.
+fn edge_space(c: char) -> bool {
+    c == ' ' || path::trims_as_space(c)
 }
 
 /// The run of `%XX` escapes starting at `at` and what it decodes to (`None`: not UTF-8);

@@ -56,6 +56,9 @@ struct Place<'a> {
     rule_index: usize,
     rule: &'a str,
     clause: &'static str,
+    /// Whether a condition here holding can let a request through (an allow rule's `when`, a
+    /// forbid rule's `unless`): several header values must then all match.
+    grants: bool,
 }
 
 impl Place<'_> {
@@ -170,6 +173,7 @@ pub(crate) fn compile(
             rule_index: i,
             rule: &def.name,
             clause: "when",
+            grants: def.effect == Effect::Allow,
         };
         let when = conditions(&cx, &mut b, &def.when, layout.when_bit(id), &when_place)?;
         let unless = match unless {
@@ -178,6 +182,7 @@ pub(crate) fn compile(
                     rule_index: i,
                     rule: &def.name,
                     clause: "unless",
+                    grants: def.effect == Effect::Forbid,
                 };
                 conditions(&cx, &mut b, u, layout.unless_bit(id), &place)?
             }
@@ -610,6 +615,16 @@ fn header_condition(
             HeaderMatcherDef::Exact(v) if v.is_empty() => Pattern::Exact(Box::default()),
             HeaderMatcherDef::Exact(v) => {
                 patterns::check_text(v, "value").map_err(err)?;
+                // A value with commas is also read element by element, and a granting
+                // condition needs every reading to match: the whole value and each element
+                // can never all equal one string holding a comma.
+                if place.grants && v.contains(',') {
+                    return Err(err(format!(
+                        "`{v}` holds a comma, and a header value is also read element by \
+                         element, so this condition could never let a request through; use a \
+                         `glob` or `regex` that matches the whole value and each element"
+                    )));
+                }
                 Pattern::Exact(v.as_bytes().into())
             }
             HeaderMatcherDef::Glob(g) => {

@@ -176,6 +176,9 @@ pub(crate) fn normalize(
         if suspect || path.first() != Some(&b'/') {
             check_segments(&out.decoded)?;
         }
+        if !options.case_sensitive {
+            check_windows_forms(&out.decoded)?;
+        }
         return Ok(false);
     }
     let keep = options.encoded_slash == EncodedSlash::Both;
@@ -234,11 +237,60 @@ pub(crate) fn normalize(
         Ok(text) if !options.case_sensitive && text.chars().any(folds_to_ascii) => {
             return Err(Refusal::CaseFoldsToAscii)
         }
+        Ok(text) if text.chars().any(normalizes_to_ascii) => {
+            return Err(Refusal::CompatibilityCharacter)
+        }
         Ok(_) => {}
         Err(_) => return Err(Refusal::NotUtf8),
     }
     check_segments(&out.decoded)?;
+    if !options.case_sensitive {
+        check_windows_forms(&out.decoded)?;
+    }
     Ok(two)
+}
+
+/// Whether Unicode compatibility normalisation (NFKC) turns `c` into a bare ASCII character:
+/// fullwidth `／`, `．` and `ｐ`, ligatures such as `ﬁ`, `™`. Python's `unicodedata.normalize`,
+/// Java's `Normalizer` and Windows' best-fit mapping read `/ｐrivate` as `/private`, so such
+/// a character is ambiguous and refused in paths. An ASCII letter that keeps a combining mark
+/// (`é` is `e` and U+0301) is not bare: it composes back.
+pub(crate) fn normalizes_to_ascii(c: char) -> bool {
+    use unicode_normalization::char::{canonical_combining_class, decompose_compatible};
+    if c.is_ascii() {
+        return false;
+    }
+    let mut pending_ascii = false;
+    let mut bare = false;
+    // The callback form decomposes without allocating.
+    decompose_compatible(c, |d| {
+        if pending_ascii && canonical_combining_class(d) == 0 {
+            bare = true;
+        }
+        pending_ascii = d.is_ascii();
+    });
+    bare || pending_ascii
+}
+
+/// Forms that Win32 path normalisation reads as another name, refused under case-insensitive
+/// paths (the setting for Windows file servers and IIS): a segment ending in `.` (dropped, so
+/// `/private./x` is `/private/x`), an NTFS stream (`web.config::$DATA` is `web.config`) and an
+/// 8.3 short name (`ADMINI~1` may be `administrator`).
+fn check_windows_forms(path: &[u8]) -> Result<(), Refusal> {
+    let windows = path
+        .split(|&b| b == b'/')
+        .any(|seg| seg.last() == Some(&b'.') || is_windows_alias_segment(seg));
+    if windows {
+        Err(Refusal::WindowsAlias)
+    } else {
+        Ok(())
+    }
+}
+
+/// A segment holding an NTFS stream suffix (`:$`) or an 8.3 short-name tilde (`~` then a digit).
+pub(crate) fn is_windows_alias_segment(seg: &[u8]) -> bool {
+    seg.windows(2)
+        .any(|w| matches!(w, [b':', b'$']) || matches!(w, [b'~', d] if d.is_ascii_digit()))
 }
 
 /// Whether `c` is not ASCII but its upper- or lowercase holds an ASCII letter: dotless `ı`
@@ -256,7 +308,7 @@ pub(crate) fn folds_to_ascii(c: char) -> bool {
 /// space (no-break spaces, the ideographic space, ...) and the invisible format characters
 /// that trimming functions and normalisers often drop (zero-width spaces and joiners, the
 /// word joiner, the byte-order mark, the Mongolian vowel separator).
-fn trims_as_space(c: char) -> bool {
+pub(crate) fn trims_as_space(c: char) -> bool {
     c.is_whitespace()
         || matches!(
             c,
@@ -376,6 +428,53 @@ pub(crate) fn is_token(m: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compatibility_characters_that_become_ascii() {
+        for c in [
+            '\u{ff41}', '\u{ff0f}', '\u{ff0e}', '\u{fb01}', '\u{2122}', '\u{212a}', '\u{2460}',
+        ] {
+            assert!(normalizes_to_ascii(c), "{c:?}");
+        }
+        // Composed letters compose back; other scripts have no ASCII form.
+        for c in [
+            'a',
+            '\u{e9}',
+            '\u{c5}',
+            '\u{431}',
+            '\u{3042}',
+            '\u{4e2d}',
+            '\u{1f600}',
+            '\u{131}',
+        ] {
+            assert!(!normalizes_to_ascii(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn windows_forms_only_under_case_insensitive_paths() {
+        let windows = PathOptions {
+            case_sensitive: false,
+            ..STRICT
+        };
+        for target in [
+            "/a./b",
+            "/web.config.",
+            "/a::$DATA",
+            "/a:s:$DATA/b",
+            "/ADMINI~1/x",
+        ] {
+            assert_eq!(
+                norm(target, windows),
+                Err(Refusal::WindowsAlias),
+                "{target}"
+            );
+            assert!(norm(target, STRICT).is_ok(), "{target}");
+        }
+        for target in ["/a.b/c", "/~user/x", "/a:b", "/v1/x.json"] {
+            assert!(norm(target, windows).is_ok(), "{target}");
+        }
+    }
 
     const STRICT: PathOptions = PathOptions {
         max_length: 8192,

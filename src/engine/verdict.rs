@@ -126,6 +126,14 @@ pub enum Refusal {
     /// `ı`, long `ſ`, the Kelvin sign): `/admın` is `/admin` to Java's `equalsIgnoreCase`.
     #[error("the path holds a character that some backends fold to an ASCII letter")]
     CaseFoldsToAscii,
+    /// A character that Unicode compatibility normalisation (NFKC) turns into ASCII
+    /// (fullwidth `／` or `ｐ`, ligatures): `/ｐrivate` is `/private` to backends that normalise.
+    #[error("the path holds a character that Unicode normalisation turns into ASCII")]
+    CompatibilityCharacter,
+    /// Under case-insensitive paths, a form Windows reads as another name: a segment ending in
+    /// `.`, an NTFS stream (`::$DATA`), an 8.3 short name (`ADMINI~1`).
+    #[error("the path holds a form Windows reads as another name (a trailing dot, a stream, a short name)")]
+    WindowsAlias,
     /// `X-Original-URL` or `X-Rewrite-URL`: some backends route on these instead of the target.
     #[error("the request carries a URL-override header")]
     UrlOverride,

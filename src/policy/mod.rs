@@ -304,7 +304,12 @@ fn parse_json(source: Source) -> Result<(Document, Source), PolicyError> {
 
 #[cfg(feature = "yaml")]
 fn parse_yaml(source: Source) -> Result<(Document, Source), PolicyError> {
-    match serde_saphyr::from_str::<Document>(source.text()) {
+    // Merge keys (`<<`) let one mapping hold a key twice, one silently winning: a policy has
+    // no need of them, so they are refused like any repeated key.
+    let options = serde_saphyr::options! {
+        merge_keys: serde_saphyr::MergeKeyPolicy::Error,
+    };
+    match serde_saphyr::from_str_with_options::<Document>(source.text(), options) {
         Ok(doc) => Ok((doc, source)),
         Err(e) => {
             let message = first_line(&e.to_string());

@@ -623,6 +623,27 @@ pub fn evaluate(policy: &RefPolicy, req: &RefRequest) -> Answer {
     if policy.case_insensitive_paths && path.chars().any(folds_to_ascii) {
         return Answer::Refused;
     }
+    // A character that NFKC turns into ASCII (fullwidth letters, the Kelvin sign) is read as
+    // that ASCII by normalising backends.
+    let nfkc_ascii = |c: char| {
+        use unicode_normalization::UnicodeNormalization;
+        !c.is_ascii() && c.to_string().nfkc().any(|n| n.is_ascii())
+    };
+    if path.chars().any(nfkc_ascii) {
+        return Answer::Refused;
+    }
+    // Windows names under case-insensitive paths: a trailing dot, a stream, a short name.
+    let windows = |seg: &str| {
+        seg.ends_with('.')
+            || seg.contains(":$")
+            || seg
+                .as_bytes()
+                .windows(2)
+                .any(|w| w[0] == b'~' && w[1].is_ascii_digit())
+    };
+    if policy.case_insensitive_paths && path.split('/').any(windows) {
+        return Answer::Refused;
+    }
     // No raw control character or space anywhere in the target, query included.
     if req.target.bytes().any(|b| b <= b' ' || b == 0x7f) {
         return Answer::Refused;
