@@ -1214,7 +1214,7 @@ const CASES: &[Case] = &[
         technique: "wrong key and valid key joined with a comma",
         target: b"/admin/x",
         headers: &[("X-Api-Key", b"wrong, admin-key")],
-        expect: Forbidden(403),
+        expect: Refused,
         ..DEFAULTS
     },
     Case {
@@ -1222,7 +1222,7 @@ const CASES: &[Case] = &[
         technique: "two bearer credentials in one Authorization line",
         target: b"/admin/x",
         headers: &[("Authorization", b"Bearer wrong, Bearer admin-key")],
-        expect: Forbidden(403),
+        expect: Refused,
         ..DEFAULTS
     },
     Case {
@@ -1993,6 +1993,22 @@ const CASES: &[Case] = &[
         technique: "the dashed spelling of a header the policy names `x_trace`",
         headers: &[("X-Trace", b"1")],
         expect: Forbidden(403),
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 9112 section 3.2.4 (asterisk form is for OPTIONS)",
+        technique: "`DELETE *` reaches a framework's fallback handler",
+        method: "DELETE",
+        target: b"*",
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "control: RFC 9112 section 3.2.4",
+        technique: "`OPTIONS *`",
+        method: "OPTIONS",
+        target: b"*",
+        expect: Allowed,
         ..DEFAULTS
     },
 ];

@@ -54,7 +54,8 @@ pub(crate) fn check_text(p: &str, what: &str) -> Result<(), String> {
 
 /// Compiles a written glob into the globs that implement it.
 ///
-/// A path glob ending in `/**` also covers the directory itself: `/admin/**` matches `/admin`;
+/// A path glob ending in `/**` also covers the directory itself: `/admin/**` matches `/admin`,
+/// and `/**` matches the asterisk form `*` too;
 /// one ending in anything but `/` or `**` also covers the path with a trailing slash: `/admin`
 /// matches `/admin/`.
 pub(crate) fn globs(p: &str, kind: GlobKind) -> Result<Vec<Glob>, String> {
@@ -84,6 +85,11 @@ pub(crate) fn globs(p: &str, kind: GlobKind) -> Result<Vec<Glob>, String> {
     let mut out = Vec::with_capacity(2);
     if let GlobKind::Path { .. } = kind {
         match glob.tokens() {
+            // `/**`, every path, also covers the asterisk form (`OPTIONS *`), which frameworks
+            // send to their fallback handler.
+            [Token::Literal('/'), Token::Globstar] => {
+                out.push(Glob::from_tokens(vec![Token::Literal('*')]));
+            }
             // `/admin/**` also covers the directory itself.
             [dir @ .., Token::Literal('/'), Token::Globstar] => {
                 if !dir.is_empty() {
@@ -572,7 +578,10 @@ mod tests {
         let g = globs("/admin/**", PATH).unwrap();
         assert_eq!(g.len(), 2);
         assert_eq!(g[1], globs("/admin", PATH).unwrap()[0]);
-        assert_eq!(globs("/**", PATH).unwrap().len(), 1);
+        // Every path, and the asterisk form.
+        let all = globs("/**", PATH).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1], Glob::from_tokens(vec![Token::Literal('*')]));
         assert_eq!(globs("/a/", PATH).unwrap().len(), 1);
         // Without a trailing slash, the slashed path is covered too.
         for p in ["/a*", "/admin", "/api/users/*", "/v{1,2}"] {

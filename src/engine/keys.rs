@@ -125,6 +125,9 @@ fn offer<'a>(
     let key = trim_ows(key);
     match presented {
         _ if key.is_empty() => Ok(()),
+        // A backend that reads the header as a list takes an element, one that does not takes
+        // the whole value: two different keys.
+        _ if key.contains(&b',') => Err(Refusal::AmbiguousCredentials),
         Some((seen, _)) if *seen != key => Err(Refusal::AmbiguousCredentials),
         Some(_) => Ok(()),
         None => {

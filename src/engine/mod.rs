@@ -589,6 +589,16 @@ impl Engine {
         }
 
         let target = path::split_target(view.target, self.path_options.max_length)?;
+        // RFC 9112 section 3.2.4: the asterisk form is for OPTIONS alone; frameworks send any
+        // request for `*` to their fallback handler, which no path rule names.
+        if target.path == b"*"
+            && s.methods
+                .iter()
+                .take(methods)
+                .any(|m| m.as_slice() != b"OPTIONS")
+        {
+            return Err(Refusal::AsteriskForm);
+        }
         let two_paths = path::normalize(target.path, self.path_options, &mut s.paths)?;
 
         // Host: an absolute-form target's authority, else the one Host header. Two Host lines

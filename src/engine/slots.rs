@@ -340,7 +340,20 @@ impl ValueSlot {
 #[inline]
 fn readable(v: &[u8]) -> bool {
     // Most values are printable ASCII, which is UTF-8.
-    printable_ascii(v) || (std::str::from_utf8(v).is_ok() && !has_control(v))
+    if printable_ascii(v) {
+        return true;
+    }
+    // Backends that trim with Unicode rules (Go's `TrimSpace`, Rust's `str::trim`, Python's
+    // `strip`) read `1\u{a0}` as `1`: a value with such an edge is not read as written.
+    let trimmed_edge = |c: Option<char>| c.is_some_and(crate::engine::path::trims_as_space);
+    match std::str::from_utf8(v) {
+        Ok(text) => {
+            !has_control(v)
+                && !trimmed_edge(text.chars().next())
+                && !trimmed_edge(text.chars().next_back())
+        }
+        Err(_) => false,
+    }
 }
 
 /// Whether every byte is printable ASCII (0x20 to 0x7e), eight bytes at a time.

@@ -91,6 +91,9 @@ pub enum Refusal {
     /// The target is neither origin-form (`/path`) nor absolute-form (`http://host/path`).
     #[error("the request target is not in origin or absolute form")]
     TargetForm,
+    /// The asterisk form (`*`) with a method other than `OPTIONS` (RFC 9112 section 3.2.4).
+    #[error("the target `*` is only for OPTIONS")]
+    AsteriskForm,
     /// A `#` in the target: clients never send fragments.
     #[error("the request target holds a `#`")]
     Fragment,

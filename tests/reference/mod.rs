@@ -276,6 +276,10 @@ pub fn fold(c: char) -> char {
 fn glob_match(pattern: &str, value: &str, dialect: Dialect, ci: bool) -> bool {
     let mut pats = vec![pattern.to_owned()];
     if dialect == Dialect::Path {
+        if pattern == "/**" {
+            // Every path, and the asterisk form too.
+            pats.push("\\*".to_owned());
+        }
         if let Some(dir) = pattern.strip_suffix("/**") {
             if !dir.is_empty() {
                 pats.push(dir.to_owned());
