@@ -629,9 +629,15 @@ pub fn evaluate(policy: &RefPolicy, req: &RefRequest) -> Answer {
     }
     // A character that NFKC turns into ASCII (fullwidth letters, the Kelvin sign) is read as
     // that ASCII by normalising backends.
+    // An ASCII character that keeps a combining mark after it (`˜` is a space and U+0303)
+    // is not ASCII to anyone.
     let nfkc_ascii = |c: char| {
+        use unicode_normalization::char::is_combining_mark;
         use unicode_normalization::UnicodeNormalization;
-        !c.is_ascii() && c.to_string().nfkc().any(|n| n.is_ascii())
+        let n: Vec<char> = c.to_string().nfkc().collect();
+        !c.is_ascii()
+            && (0..n.len())
+                .any(|i| n[i].is_ascii() && !n.get(i + 1).is_some_and(|&m| is_combining_mark(m)))
     };
     if path.chars().any(nfkc_ascii) {
         return Answer::Refused;
