@@ -77,6 +77,21 @@ fn decide_findings_keep_their_properties() {
             headers: vec![],
             peer: [0, 0, 0, 0],
         },
+        // An API key of `,`: the engine refuses a key holding a comma (a list to some
+        // backends); the reference did not know that rule yet.
+        props::FuzzRequest {
+            method: 75,
+            target: "/".to_owned(),
+            headers: vec![
+                (43, "1 ,0K/".to_owned()),
+                (47, "**\0".to_owned()),
+                (46, " ,".to_owned()),
+                (255, ",".to_owned()),
+                (255, String::new()),
+                (247, String::new()),
+            ],
+            peer: [0, 0, 0, 0],
+        },
     ];
     for input in &findings {
         props::check_decide(input);

@@ -453,7 +453,20 @@ struct Ctx<'a> {
 /// decides how several header values are read.
 fn conds_hold(cx: &Ctx<'_>, c: &Conds, forbid_side: bool) -> bool {
     // A value holding a control character is read the way that forbids.
-    let readable = |v: &str| !v.chars().any(|c| c.is_control() && c != '\t');
+    // A value with a control character, or with Unicode white space or an invisible character
+    // at an edge (which Unicode-aware trimming would drop), is not read as written.
+    let trimmed = |c: char| {
+        c.is_whitespace()
+            || [
+                '\u{180e}', '\u{200b}', '\u{200c}', '\u{200d}', '\u{2060}', '\u{feff}',
+            ]
+            .contains(&c)
+    };
+    let readable = |v: &str| {
+        !v.chars().any(|c| c.is_control() && c != '\t')
+            && !v.starts_with(trimmed)
+            && !v.ends_with(trimmed)
+    };
     let multi = |vals: Vec<&str>, m: &dyn Fn(&str) -> bool| -> bool {
         let m = |v: &&str| if readable(v) { m(v) } else { forbid_side };
         if forbid_side {
@@ -765,7 +778,8 @@ pub fn evaluate(policy: &RefPolicy, req: &RefRequest) -> Answer {
                 }
             }
         }
-        if keys.iter().any(|k| *k != keys[0]) {
+        // Two different keys, or one with a comma (a list to some backends), are ambiguous.
+        if keys.iter().any(|k| *k != keys[0] || k.contains(',')) {
             return Answer::Refused;
         }
         client = keys.first().and_then(|k| {
