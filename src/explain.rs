@@ -7,18 +7,17 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::engine::client_ip::Derivation;
+use crate::engine::evaluate::Evaluation;
 use crate::engine::keys::{secrecy, Credentials, KeySource, Secrecy};
+use crate::engine::methods;
 use crate::engine::request::{trim_ows, AsRequestView, RequestView};
-use crate::engine::slots::ValueSource;
-use crate::engine::verdict::{Cause, Decision, Refusal, RuleId, UnknownClient};
+use crate::engine::slots::{IdentPart, ValueSource};
+use crate::engine::verdict::{Cause, Decision, Refusal, RuleId, UnknownClient, Verdict};
 use crate::engine::{
-    Atom, Clause, Condition, ConditionData, Engine, PatternRef, Prepared, Reading, Scratch, SlotRef,
+    Atom, Clause, Condition, ConditionData, Engine, PatternRef, Rule, Scratch, SlotRef,
 };
 use crate::error::Location;
 use crate::policy::model::{Effect, Mode};
-
-/// Each slot's bits for the reading being explained.
-type SlotCache = std::collections::HashMap<SlotRef, Vec<u64>>;
 
 /// The whole story of one decision. `Display` renders it as one log line.
 ///
@@ -192,97 +191,34 @@ impl Engine {
     }
 
     fn explain_in(&self, view: &RequestView<'_>, s: &mut Scratch) -> Explanation {
-        let (verdict, reading) = self.decide_in(view, s);
-        let prepared = self.prepare(view, s);
         let peer = view.peer().map(crate::engine::client_ip::canonical);
-        let (client, credentials, request) = match &prepared {
-            Ok(p) => (
-                client_report(peer, p.client),
-                self.credential_report(p.credentials),
-                RequestSummary {
-                    method: s
-                        .methods
-                        .get(reading.method)
-                        .map(|m| String::from_utf8_lossy(m).into_owned()),
-                    path: Some(String::from_utf8_lossy(path_bytes(s, reading)).into_owned()),
-                    host: (p.hosts > 0)
-                        .then(|| s.hosts.get(reading.host).cloned())
-                        .flatten(),
-                },
-            ),
-            Err(_) => (
-                client_report(peer, self.client_ip.derive(view)),
-                CredentialReport::None,
-                RequestSummary {
-                    method: None,
-                    path: None,
-                    host: None,
-                },
-            ),
-        };
-        let decided_by = match (verdict.cause(), &prepared) {
-            (Cause::Refused(r), _) | (_, &Err(r)) => DecidedBy::Refused {
-                refusal: r,
-                reason: r.to_string(),
-            },
-            (Cause::Rule(id), Ok(p)) => {
-                let mut cache = SlotCache::new();
-                let rule = self.rule(id);
-                let mut conditions = Vec::new();
-                for c in &rule.when {
-                    conditions.push(self.report(
-                        c,
-                        Clause::When,
-                        id,
-                        view,
-                        p,
-                        reading,
-                        s,
-                        &mut cache,
-                    ));
-                }
-                let unless: Vec<_> = rule
-                    .unless
-                    .iter()
-                    .map(|c| self.report(c, Clause::Unless, id, view, p, reading, s, &mut cache))
-                    .collect();
-                conditions.extend(unless.into_iter().filter(|r| !r.holds));
-                DecidedBy::Rule {
-                    rule: self.summary(id),
-                    conditions,
+        match self.evaluate(view, s) {
+            Ok(mut evaluation) => {
+                let (cause, reported) = evaluation.decide();
+                let verdict = evaluation.verdict(cause, reported);
+                Record(&mut evaluation).explanation(&verdict, peer)
+            }
+            Err(refused) => {
+                let verdict = self.refused_verdict(&refused);
+                Explanation {
+                    decision: verdict.decision(),
+                    status: verdict.status(),
+                    enforced: verdict.enforced(),
+                    decided_by: DecidedBy::Refused {
+                        refusal: refused.refusal,
+                        reason: refused.refusal.to_string(),
+                    },
+                    client: client_report(peer, refused.client),
+                    credentials: CredentialReport::None,
+                    request: RequestSummary {
+                        method: None,
+                        path: None,
+                        host: None,
+                    },
+                    reading: None,
+                    reported: Vec::new(),
                 }
             }
-            (Cause::Default, Ok(p)) => DecidedBy::Default {
-                effect: self.default,
-                nearest: self.nearest(view, p, reading, s),
-            },
-        };
-        let reading_note = match &prepared {
-            Ok(_) if reading.method > 0 => request
-                .method
-                .as_ref()
-                .map(|m| format!("under method override {m:?}")),
-            Ok(_) if reading.kept_path => Some("with `%2F` kept inside its segment".to_owned()),
-            Ok(_) if reading.host > 0 => request
-                .host
-                .as_ref()
-                .map(|h| format!("with host {h:?}, claimed by a forwarding header")),
-            _ => None,
-        };
-        Explanation {
-            decision: verdict.decision(),
-            status: verdict.status(),
-            enforced: verdict.enforced(),
-            decided_by,
-            client,
-            credentials,
-            request,
-            reading: reading_note,
-            reported: verdict
-                .reported()
-                .iter()
-                .map(|id| self.summary(id))
-                .collect(),
         }
     }
 
@@ -312,63 +248,115 @@ impl Engine {
             } => CredentialReport::UnknownKey { source },
         }
     }
+}
+
+/// An explanation being recorded from the evaluation that decided: every answer it gives is
+/// the evaluation's own.
+struct Record<'e, 'a, 'r>(&'e mut Evaluation<'a, 'r>);
+
+impl Record<'_, '_, '_> {
+    fn explanation(&mut self, verdict: &Verdict, peer: Option<IpAddr>) -> Explanation {
+        let engine = self.0.engine();
+        let prepared = self.0.prepared();
+        let (client, credentials) = (
+            client_report(peer, prepared.client),
+            engine.credential_report(prepared.credentials),
+        );
+        let request = RequestSummary {
+            method: Some(String::from_utf8_lossy(self.0.method()).into_owned()),
+            path: Some(String::from_utf8_lossy(self.0.path()).into_owned()),
+            host: self.0.host().map(str::to_owned),
+        };
+        let decided_by = match verdict.cause() {
+            Cause::Refused(refusal) => DecidedBy::Refused {
+                refusal,
+                reason: refusal.to_string(),
+            },
+            Cause::Rule(id) => {
+                let rule = engine.rule(id);
+                let mut conditions = self.reports(rule, Clause::When);
+                let unless = self.reports(rule, Clause::Unless);
+                conditions.extend(unless.into_iter().filter(|r| !r.holds));
+                DecidedBy::Rule {
+                    rule: engine.summary(id),
+                    conditions,
+                }
+            }
+            Cause::Default => DecidedBy::Default {
+                effect: engine.default,
+                nearest: self.nearest(),
+            },
+        };
+        let reading = self.0.reading();
+        let reading_note = if reading.method > 0 {
+            request
+                .method
+                .as_ref()
+                .map(|m| format!("under method override {m:?}"))
+        } else if reading.kept_path {
+            Some("with `%2F` kept inside its segment".to_owned())
+        } else if reading.host > 0 {
+            request
+                .host
+                .as_ref()
+                .map(|h| format!("with host {h:?}, claimed by a forwarding header"))
+        } else {
+            None
+        };
+        Explanation {
+            decision: verdict.decision(),
+            status: verdict.status(),
+            enforced: verdict.enforced(),
+            decided_by,
+            client,
+            credentials,
+            request,
+            reading: reading_note,
+            reported: verdict
+                .reported()
+                .iter()
+                .map(|id| engine.summary(id))
+                .collect(),
+        }
+    }
 
     /// The rule that came closest, for a default decision.
-    fn nearest(
-        &self,
-        view: &RequestView<'_>,
-        p: &Prepared,
-        reading: Reading,
-        s: &mut Scratch,
-    ) -> Option<NearMiss> {
-        let mut cache = SlotCache::new();
-        let mut best: Option<(usize, RuleId)> = None;
-        for rule in &self.rules {
+    fn nearest(&mut self) -> Option<NearMiss> {
+        let engine = self.0.engine();
+        let mut best: Option<(usize, &Rule)> = None;
+        for rule in &engine.rules {
             if rule.mode == Mode::Report || rule.when.is_empty() && rule.unless.is_empty() {
                 continue;
             }
             let met = rule
                 .when
                 .iter()
-                .filter(|c| {
-                    self.holds(
-                        c,
-                        self.clause_bit(rule.id, Clause::When),
-                        view,
-                        p,
-                        reading,
-                        s,
-                        &mut cache,
-                    )
-                })
+                .filter(|c| self.0.condition_holds(c, rule.id, Clause::When))
                 .count();
             // A rule none of whose conditions held says nothing about this request.
             if met == 0 && !rule.when.is_empty() {
                 continue;
             }
             if best.is_none_or(|(m, _)| met > m) {
-                best = Some((met, rule.id));
+                best = Some((met, rule));
             }
         }
-        let (met, id) = best?;
-        let rule = self.rule(id);
-        let reports: Vec<_> = rule
-            .when
-            .iter()
-            .map(|c| self.report(c, Clause::When, id, view, p, reading, s, &mut cache))
+        let (met, rule) = best?;
+        let missed: Vec<_> = self
+            .reports(rule, Clause::When)
+            .into_iter()
+            .filter(|r| !r.holds)
             .collect();
-        let missed: Vec<_> = reports.into_iter().filter(|r| !r.holds).collect();
         let exempted_by = if missed.is_empty() {
-            rule.unless
-                .iter()
-                .map(|c| self.report(c, Clause::Unless, id, view, p, reading, s, &mut cache))
+            self.reports(rule, Clause::Unless)
+                .into_iter()
                 .filter(|r| r.holds)
                 .collect()
         } else {
             Vec::new()
         };
         Some(NearMiss {
-            rule: self.summary(id),
+            rule: engine.summary(rule.id),
             met,
             total: rule.when.len(),
             missed,
@@ -376,70 +364,21 @@ impl Engine {
         })
     }
 
-    fn clause_bit(&self, id: RuleId, clause: Clause) -> u32 {
-        let r = u32::try_from(id.index()).unwrap_or(u32::MAX);
-        match clause {
-            Clause::When => r,
-            Clause::Unless => u32::try_from(self.half * 64).unwrap_or(u32::MAX) + r,
-        }
-    }
-
-    /// Whether one condition holds, read from its slot's bits (computed once per explanation
-    /// by the same code as a decision).
-    #[allow(clippy::too_many_arguments)]
-    fn holds(
-        &self,
-        c: &Condition,
-        bit: u32,
-        view: &RequestView<'_>,
-        p: &Prepared,
-        reading: Reading,
-        s: &mut Scratch,
-        cache: &mut SlotCache,
-    ) -> bool {
-        // The ident slot combines client, role and authenticated per clause; each depends only
-        // on the client, so judge the condition alone.
-        if c.slot == SlotRef::Ident {
-            return self.ident_condition_holds(c, p.credentials);
-        }
-        let bits = cache
-            .entry(c.slot)
-            .or_insert_with(|| self.slot_bits(c.slot, view, p, reading, s));
-        bits.get(bit as usize / 64)
-            .is_some_and(|w| w & (1 << (bit % 64)) != 0)
-    }
-
-    fn ident_condition_holds(&self, c: &Condition, credentials: Credentials) -> bool {
-        let client = match credentials {
-            Credentials::Presented { client, .. } => client,
-            Credentials::None => None,
+    /// The reports of every condition of one clause of a rule.
+    fn reports(&mut self, rule: &Rule, clause: Clause) -> Vec<ConditionReport> {
+        let conditions = match clause {
+            Clause::When => &rule.when,
+            Clause::Unless => &rule.unless,
         };
-        match &c.data {
-            ConditionData::Client(ids) => {
-                client.is_some_and(|id| ids.contains(&(id.index() as u32)))
-            }
-            ConditionData::Role(roles) => {
-                client.is_some_and(|id| self.client_roles(id).iter().any(|r| roles.contains(r)))
-            }
-            ConditionData::Authenticated(want) => *want == client.is_some(),
-            _ => false,
-        }
+        conditions
+            .iter()
+            .map(|c| self.report(c, clause, rule.id))
+            .collect()
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn report(
-        &self,
-        c: &Condition,
-        clause: Clause,
-        id: RuleId,
-        view: &RequestView<'_>,
-        p: &Prepared,
-        reading: Reading,
-        s: &mut Scratch,
-        cache: &mut SlotCache,
-    ) -> ConditionReport {
-        let holds = self.holds(c, self.clause_bit(id, clause), view, p, reading, s, cache);
-        let (subject, values, matched) = self.witness(c, view, p, reading, s);
+    fn report(&mut self, c: &Condition, clause: Clause, id: RuleId) -> ConditionReport {
+        let holds = self.0.condition_holds(c, id, clause);
+        let (subject, values, matched) = self.witness(c);
         ConditionReport {
             clause,
             subject,
@@ -451,76 +390,65 @@ impl Engine {
     }
 
     /// What a condition read and which written alternative matched it, for display only.
-    fn witness(
-        &self,
-        c: &Condition,
-        view: &RequestView<'_>,
-        p: &Prepared,
-        reading: Reading,
-        s: &Scratch,
-    ) -> (String, Vec<String>, Option<String>) {
+    fn witness(&self, c: &Condition) -> (String, Vec<String>, Option<String>) {
+        let engine = self.0.engine();
+        let prepared = self.0.prepared();
         match &c.data {
             ConditionData::Ip { atoms } => {
-                let Ok((ip, _)) = p.client else {
+                let Ok((ip, _)) = prepared.client else {
                     return ("client".into(), Vec::new(), None);
                 };
-                let here = self.ip.as_ref().map_or(&[][..], |slot| slot.atoms_of(ip));
-                let matched = atoms.iter().filter(|a| here.contains(a)).find_map(|&a| {
-                    match self.atoms.get(a as usize) {
-                        Some(Atom::List(l)) => self.lists.get(*l).map(|l| format!("@{}", l.name)),
+                let here = engine.ip.as_ref().map_or(&[][..], |slot| slot.atoms_of(ip));
+                let matched = atoms
+                    .iter()
+                    .filter(|a| here.contains(a))
+                    .find_map(|&a| match engine.atoms.get(a as usize) {
+                        Some(Atom::List(l)) => engine.lists.get(*l).map(|l| format!("@{}", l.name)),
                         Some(Atom::Inline(nets)) => nets
                             .iter()
                             .find(|n| n.contains(&ip))
                             .map(ToString::to_string),
                         None => None,
-                    }
-                });
+                    });
                 ("client".into(), vec![ip.to_string()], matched)
             }
             ConditionData::Method(methods) => {
-                let m = s
-                    .methods
-                    .get(reading.method)
-                    .map(|m| String::from_utf8_lossy(m).into_owned())
-                    .unwrap_or_default();
+                let m = String::from_utf8_lossy(self.0.method()).into_owned();
                 let matched = methods.iter().any(|x| x.as_ref() == m.as_bytes()).then(|| {
                     c.written
                         .iter()
-                        .find(|w| {
-                            w.eq_ignore_ascii_case(&m)
-                                || (m == "HEAD" && w.eq_ignore_ascii_case("GET"))
-                        })
+                        .find(|w| methods::covered(&w.to_ascii_uppercase()).any(|x| x == m))
                         .cloned()
                         .unwrap_or_else(|| m.clone())
                 });
                 ("method".into(), vec![m], matched)
             }
-            ConditionData::Client(_) | ConditionData::Role(_) | ConditionData::Authenticated(_) => {
-                let client = match p.credentials {
+            ConditionData::Ident(part) => {
+                let client = match prepared.credentials {
                     Credentials::Presented {
                         client: Some(id), ..
                     } => Some(id),
                     _ => None,
                 };
-                let name = client
-                    .and_then(|id| self.client_name(id))
-                    .map(str::to_owned);
-                match &c.data {
-                    ConditionData::Client(_) => {
+                match part {
+                    IdentPart::Client => {
+                        let name = client
+                            .and_then(|id| engine.client_name(id))
+                            .map(str::to_owned);
                         ("api client".into(), name.iter().cloned().collect(), name)
                     }
-                    ConditionData::Role(roles) => {
-                        let held = client.map_or(&[][..], |id| self.client_roles(id));
-                        let matched = held.iter().find(|r| roles.contains(r)).cloned();
+                    IdentPart::Role => {
+                        let held = client.map_or(&[][..], |id| engine.client_roles(id));
+                        let matched = held.iter().find(|r| c.written.contains(r)).cloned();
                         ("roles".into(), held.to_vec(), matched)
                     }
-                    _ => {
+                    IdentPart::Authenticated => {
                         let value = client.is_some().to_string();
                         ("authenticated".into(), vec![value.clone()], Some(value))
                     }
                 }
             }
-            ConditionData::Value(refs) => self.value_witness(c, refs, view, p, reading, s),
+            ConditionData::Value(refs) => self.value_witness(c, refs),
         }
     }
 
@@ -528,36 +456,34 @@ impl Engine {
         &self,
         c: &Condition,
         refs: &[(PatternRef, usize)],
-        view: &RequestView<'_>,
-        p: &Prepared,
-        reading: Reading,
-        s: &Scratch,
     ) -> (String, Vec<String>, Option<String>) {
+        let engine = self.0.engine();
         let (slot, subject, values, secret): (_, String, Vec<Vec<u8>>, bool) = match c.slot {
             SlotRef::Path => (
-                self.path.as_ref(),
+                engine.path.as_ref(),
                 "path".into(),
-                vec![path_bytes(s, reading).to_vec()],
+                vec![self.0.path().to_vec()],
                 false,
             ),
             SlotRef::Host => (
-                self.host.as_ref(),
+                engine.host.as_ref(),
                 "host".into(),
-                (p.hosts > 0)
-                    .then(|| s.hosts.get(reading.host))
-                    .flatten()
+                self.0
+                    .host()
                     .map(|h| h.as_bytes().to_vec())
                     .into_iter()
                     .collect(),
                 false,
             ),
             SlotRef::Header(i) => {
-                let slot = self.headers.get(i);
+                let slot = engine.headers.get(i);
                 let name = match slot.map(|h| &h.source) {
                     Some(ValueSource::Header(n)) => n.as_str(),
                     _ => "",
                 };
-                let values = view
+                let values = self
+                    .0
+                    .view()
                     .header_values(name)
                     .map(|v| trim_ows(v).to_vec())
                     .collect();
@@ -566,7 +492,7 @@ impl Engine {
                 } else {
                     format!("header {name}")
                 };
-                let secret = secrecy(name, self.key_header()) != Secrecy::None;
+                let secret = secrecy(name, engine.key_header()) != Secrecy::None;
                 (slot, subject, values, secret)
             }
             _ => (None, String::new(), Vec::new(), false),
@@ -606,14 +532,6 @@ impl Engine {
             }
         }
         (subject, shown, matched)
-    }
-}
-
-fn path_bytes(s: &Scratch, reading: Reading) -> &[u8] {
-    if reading.kept_path {
-        &s.paths.kept
-    } else {
-        &s.paths.decoded
     }
 }
 

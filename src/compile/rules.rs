@@ -13,7 +13,7 @@ use crate::engine::globs::GlobMode;
 use crate::engine::keys::{secrecy, KeyTable, Secrecy};
 use crate::engine::path::is_token;
 use crate::engine::request::canonical_name;
-use crate::engine::slots::ValueSource;
+use crate::engine::slots::{IdentPart, ValueSource};
 use crate::engine::verdict::RuleId;
 use crate::engine::{Atom, ClientInfo, Condition, ConditionData, Rule, SlotRef};
 use crate::error::PolicyError;
@@ -334,14 +334,8 @@ fn conditions(
                 ));
             }
             let upper = m.to_ascii_uppercase();
-            // A HEAD request is a GET without the body: a GET condition covers it.
-            let implied = if upper == "GET" {
-                vec!["GET".to_owned(), "HEAD".to_owned()]
-            } else {
-                vec![upper]
-            };
-            for u in implied {
-                let u: Box<[u8]> = u.into_bytes().into_boxed_slice();
+            for u in crate::engine::methods::covered(&upper) {
+                let u: Box<[u8]> = u.as_bytes().into();
                 if !methods.contains(&u) {
                     methods.push(u);
                 }
@@ -488,7 +482,7 @@ fn conditions(
             key: "client",
             slot: SlotRef::Ident,
             written: items.to_vec(),
-            data: ConditionData::Client(ids.clone()),
+            data: ConditionData::Ident(IdentPart::Client),
         });
         ident.clients = Some(ids);
     }
@@ -508,7 +502,7 @@ fn conditions(
             key: "role",
             slot: SlotRef::Ident,
             written: items.to_vec(),
-            data: ConditionData::Role(items.to_vec()),
+            data: ConditionData::Ident(IdentPart::Role),
         });
         ident.roles = Some(items.to_vec());
     }
@@ -517,7 +511,7 @@ fn conditions(
             key: "authenticated",
             slot: SlotRef::Ident,
             written: vec![a.to_string()],
-            data: ConditionData::Authenticated(a),
+            data: ConditionData::Ident(IdentPart::Authenticated),
         });
         ident.authenticated = Some(a);
     }

@@ -10,10 +10,12 @@
 pub(crate) mod bits;
 pub(crate) mod bytemap;
 pub(crate) mod client_ip;
+pub(crate) mod evaluate;
 pub(crate) mod forwarded;
 pub(crate) mod globs;
 pub(crate) mod iptable;
 pub(crate) mod keys;
+pub(crate) mod methods;
 pub(crate) mod overrides;
 pub(crate) mod path;
 pub(crate) mod request;
@@ -27,14 +29,14 @@ use ipnet::IpNet;
 
 use crate::error::Location;
 use crate::policy::model::{Combine, Effect, Mode, OnUnknownClient};
-use bits::Bits;
+use bits::{Bits, ClauseLayout};
 use client_ip::{ClientIpConfig, Derivation};
 use keys::{Credentials, KeyTable};
 use overrides::{is_method_override_key, METHOD_OVERRIDE_HEADERS, URL_OVERRIDE_HEADERS};
 use path::{PathBuffers, PathOptions};
 use request::{AsRequestView, RequestView};
-use slots::{IdentSlot, IpSlot, MethodSlot, SlotScratch, ValueSlot};
-use verdict::{Cause, ClientId, Decision, Refusal, Reported, RuleId, UnknownClient, Verdict};
+use slots::{IdentPart, IdentSlot, IpSlot, MethodSlot, SlotScratch, ValueSlot};
+use verdict::{Cause, ClientId, Refusal, Reported, RuleId, UnknownClient, Verdict};
 
 /// The most readings of one request's method (the method and its overrides).
 const MAX_METHOD_READINGS: usize = 4;
@@ -74,8 +76,8 @@ pub struct Engine {
     pub(crate) client_ip: ClientIpConfig,
     pub(crate) on_unknown: OnUnknownClient,
     pub(crate) rules: Vec<Rule>,
-    /// Words per half of a clause bit set (one bit per rule).
-    pub(crate) half: usize,
+    /// Where each rule's clause bits are.
+    pub(crate) layout: ClauseLayout,
     /// Clause bits that exist: every rule's `when`, and `unless` where it is not empty.
     pub(crate) exists: Bits,
     /// Per rule (one half): enforcing rules, report-mode rules, forbid rules.
@@ -204,9 +206,9 @@ pub(crate) enum ConditionData {
     Method(Vec<Box<[u8]>>),
     /// Each compiled pattern with the index of the written alternative it came from.
     Value(Vec<(PatternRef, usize)>),
-    Client(Vec<u32>),
-    Role(Vec<String>),
-    Authenticated(bool),
+    /// A `client`, `role` or `authenticated` condition: the part of the identity slot that
+    /// holds it.
+    Ident(IdentPart),
 }
 
 /// One alternative of a value condition, as compiled into its slot.
@@ -354,8 +356,8 @@ impl Engine {
     pub fn decide(&self, request: &impl AsRequestView) -> Verdict {
         let view = request.view();
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => self.decide_in(&view, &mut scratch).0,
-            Err(_) => self.decide_in(&view, &mut Scratch::default()).0,
+            Ok(mut scratch) => self.decide_in(&view, &mut scratch),
+            Err(_) => self.decide_in(&view, &mut Scratch::default()),
         })
     }
 
@@ -435,89 +437,7 @@ impl Engine {
         })
     }
 
-    pub(crate) fn decide_in(&self, view: &RequestView<'_>, s: &mut Scratch) -> (Verdict, Reading) {
-        let enforced = self.mode == Mode::Enforce;
-        let prepared = match self.prepare(view, s) {
-            Ok(p) => p,
-            Err(refusal) => {
-                let client_ip = self.client_ip.derive(view).ok().map(|(ip, _)| ip);
-                let verdict = Verdict {
-                    decision: Decision::Forbidden,
-                    status: refusal.status(),
-                    cause: Cause::Refused(refusal),
-                    client_ip,
-                    client: None,
-                    reported: Reported::default(),
-                    enforced,
-                };
-                return (verdict, Reading::default());
-            }
-        };
-        let several = self.start_readings(&prepared, s);
-        let mut chosen: Option<(Cause, Reading)> = None;
-        let mut reported = Reported::default();
-        for reading in prepared.readings() {
-            self.reading_acc(view, &prepared, reading, s, several);
-            let cause = self.combine_bits(&s.acc, &mut reported);
-            let forbids = self.effect_of(cause) == Effect::Forbid;
-            if chosen.is_none() || forbids {
-                chosen = Some((cause, reading));
-            }
-            // A request is allowed only if every reading of it is.
-            if forbids {
-                break;
-            }
-        }
-        let (cause, reading) = chosen.unwrap_or((Cause::Default, Reading::default()));
-        let (decision, status) = match cause {
-            Cause::Rule(id) => match self.rules.get(id.index()) {
-                Some(rule) if rule.effect == Effect::Allow => (Decision::Allow, 200),
-                Some(rule) => (Decision::Forbidden, rule.status),
-                None => (Decision::Forbidden, 403),
-            },
-            Cause::Default if self.default == Effect::Allow => (Decision::Allow, 200),
-            _ => (Decision::Forbidden, 403),
-        };
-        let verdict = Verdict {
-            decision,
-            status,
-            cause,
-            client_ip: prepared.client.ok().map(|(ip, _)| ip),
-            client: match prepared.credentials {
-                Credentials::Presented { client, .. } => client,
-                Credentials::None => None,
-            },
-            reported,
-            enforced,
-        };
-        (verdict, reading)
-    }
-
-    /// Every rule (enforcing or not) that applies to the request under any of its readings:
-    /// for coverage reports. Allocates; not for the hot path.
-    pub(crate) fn applying_rules(&self, view: &RequestView<'_>) -> Vec<RuleId> {
-        self.with_scratch(|s| {
-            let Ok(prepared) = self.prepare(view, s) else {
-                return Vec::new();
-            };
-            let several = self.start_readings(&prepared, s);
-            let mut out = Vec::new();
-            for reading in prepared.readings() {
-                self.reading_acc(view, &prepared, reading, s, several);
-                let (when, unless) = s.acc.split_at(self.half.min(s.acc.len()));
-                for rule in &self.rules {
-                    let i = rule.id.index();
-                    let bit = |w: &[u64]| w.get(i / 64).is_some_and(|x| x & (1 << (i % 64)) != 0);
-                    if bit(when) && !bit(unless) && !out.contains(&rule.id) {
-                        out.push(rule.id);
-                    }
-                }
-            }
-            out
-        })
-    }
-
-    fn effect_of(&self, cause: Cause) -> Effect {
+    pub(crate) fn effect_of(&self, cause: Cause) -> Effect {
         match cause {
             Cause::Rule(id) => self
                 .rules
@@ -690,156 +610,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Whether the request has several readings; if so, empties the per-request slot cache.
-    fn start_readings(&self, p: &Prepared, s: &mut Scratch) -> bool {
-        let several = p.methods > 1 || p.two_paths || p.hosts > 1;
-        if several {
-            s.cached.clear();
-            s.cached.resize(self.plan.len(), false);
-        }
-        several
-    }
-
-    /// `s.acc` = the clause bits of one reading: every slot ANDed in, in plan order.
-    ///
-    /// A slot is read only while some rule it has a condition for may still apply; skipping it
-    /// leaves wrong bits only for rules that already cannot apply. With several readings, the
-    /// slots that do not depend on the reading are computed once per request, on first need.
-    fn reading_acc(
-        &self,
-        view: &RequestView<'_>,
-        p: &Prepared,
-        reading: Reading,
-        s: &mut Scratch,
-        several: bool,
-    ) {
-        let mut acc = std::mem::take(&mut s.acc);
-        acc.clear();
-        acc.extend_from_slice(self.exists.words());
-        for (k, step) in self.plan.iter().enumerate() {
-            let alive = acc
-                .iter()
-                .zip(step.mentions.words())
-                .fold(0, |any, (a, m)| any | (a & m));
-            if alive == 0 {
-                continue;
-            }
-            if several && step.slot.is_per_request() {
-                self.and_cached(k, &mut acc, view, p, reading, s);
-            } else {
-                self.and_slot(step.slot, &mut acc, view, p, reading, s);
-            }
-        }
-        s.acc = acc;
-    }
-
-    /// `acc &=` the bits of plan step `k`, a slot that reads the same for every reading:
-    /// computed into the request's cache on the first reading that needs them.
-    fn and_cached(
-        &self,
-        k: usize,
-        acc: &mut [u64],
-        view: &RequestView<'_>,
-        p: &Prepared,
-        reading: Reading,
-        s: &mut Scratch,
-    ) {
-        let at = k * acc.len()..(k + 1) * acc.len();
-        let mut cache = std::mem::take(&mut s.cache);
-        if cache.len() < at.end {
-            cache.resize(at.end, u64::MAX);
-        }
-        let filled = s
-            .cached
-            .get_mut(k)
-            .is_some_and(|f| std::mem::replace(f, true));
-        if let (Some(bits), Some(step)) = (cache.get_mut(at), self.plan.get(k)) {
-            if !filled {
-                bits.fill(u64::MAX);
-                self.and_slot(step.slot, bits, view, p, reading, s);
-            }
-            bits::and_into(acc, bits);
-        }
-        s.cache = cache;
-    }
-
-    /// `acc &= ` one slot's bits for one reading (all ones where the slot says nothing). What
-    /// decisions and explanations both run.
-    fn and_slot(
-        &self,
-        slot: SlotRef,
-        acc: &mut [u64],
-        view: &RequestView<'_>,
-        p: &Prepared,
-        reading: Reading,
-        s: &mut Scratch,
-    ) {
-        let fav = self.forbid_favouring.words();
-        match slot {
-            SlotRef::Ip => {
-                if let Some(ip) = &self.ip {
-                    ip.and_into(acc, p.client.ok().map(|(a, _)| a), &mut s.tmp);
-                }
-            }
-            SlotRef::Method => {
-                if let Some(m) = &self.method {
-                    let method = s
-                        .methods
-                        .get(reading.method)
-                        .map_or(&[][..], |m| m.as_slice());
-                    m.and_into(acc, method);
-                }
-            }
-            SlotRef::Ident => {
-                if let Some(i) = &self.ident {
-                    i.and_into(acc, p.credentials, &mut s.tmp);
-                }
-            }
-            SlotRef::Path => {
-                if let Some(path) = &self.path {
-                    let value = if reading.kept_path {
-                        s.paths.kept.as_slice()
-                    } else {
-                        s.paths.decoded.as_slice()
-                    };
-                    path.and_into(acc, fav, view, Some(value), &mut s.slot);
-                }
-            }
-            SlotRef::Host => {
-                if let Some(host) = &self.host {
-                    let value = (p.hosts > 0)
-                        .then(|| s.hosts.get(reading.host))
-                        .flatten()
-                        .map(String::as_bytes);
-                    host.and_into(acc, fav, view, value, &mut s.slot);
-                }
-            }
-            SlotRef::Header(i) => {
-                if let Some(h) = self.headers.get(i) {
-                    h.and_into(acc, fav, view, None, &mut s.slot);
-                }
-            }
-        }
-    }
-
-    /// The bits of one slot alone for one reading (all ones where the slot says nothing):
-    /// what explanations read, computed by the same code as a decision.
-    pub(crate) fn slot_bits(
-        &self,
-        slot: SlotRef,
-        view: &RequestView<'_>,
-        p: &Prepared,
-        reading: Reading,
-        s: &mut Scratch,
-    ) -> Vec<u64> {
-        let mut acc = vec![u64::MAX; self.half * 2];
-        self.and_slot(slot, &mut acc, view, p, reading, s);
-        acc
-    }
-
     /// Picks the deciding rule from the clause bits.
-    fn combine_bits(&self, acc: &[u64], reported: &mut Reported) -> Cause {
-        let (when, unless) = acc.split_at(self.half.min(acc.len()));
+    pub(crate) fn combine_bits(&self, acc: &[u64], reported: &mut Reported) -> Cause {
+        let (when, unless) = self.layout.split(acc);
         let applies =
             |i: usize| when.get(i).copied().unwrap_or(0) & !unless.get(i).copied().unwrap_or(0);
         let word = |b: &Bits, i: usize| b.words().get(i).copied().unwrap_or(0);
@@ -856,7 +629,7 @@ impl Engine {
             // Rules in file order: the first enforcing rule that applies decides; report-mode
             // rules met before it are recorded.
             Combine::FirstMatch => {
-                for i in 0..self.half {
+                for i in 0..self.layout.words_per_clause() {
                     let a = applies(i);
                     let deciding = a & word(&self.enforce, i);
                     let reports = a & word(&self.report, i);
@@ -874,7 +647,7 @@ impl Engine {
             Combine::ForbidOverrides => {
                 let mut allow = None;
                 let mut forbid = None;
-                for i in 0..self.half {
+                for i in 0..self.layout.words_per_clause() {
                     let a = applies(i);
                     record(i, a & word(&self.report, i));
                     let enforcing = a & word(&self.enforce, i);

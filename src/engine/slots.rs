@@ -115,29 +115,72 @@ pub(crate) struct IdentSlot {
     pub(crate) authenticated: Option<SparseSlot>,
 }
 
+/// The parts of an [`IdentSlot`]. A clause holds at most one condition of each kind, so a
+/// part's bit for a clause is exactly whether that clause's condition of the kind holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum IdentPart {
+    /// `client` conditions.
+    Client,
+    /// `role` conditions.
+    Role,
+    /// `authenticated` conditions.
+    Authenticated,
+}
+
 impl IdentSlot {
+    /// `acc &=` the bits of every part.
     pub(crate) fn and_into(&self, acc: &mut [u64], credentials: Credentials, tmp: &mut Vec<u64>) {
-        let client = match credentials {
+        let client = Self::client(credentials);
+        for part in [IdentPart::Client, IdentPart::Role, IdentPart::Authenticated] {
+            self.and_part(part, acc, client, tmp);
+        }
+    }
+
+    /// `acc &=` the bits of one part alone.
+    pub(crate) fn and_part_into(
+        &self,
+        part: IdentPart,
+        acc: &mut [u64],
+        credentials: Credentials,
+        tmp: &mut Vec<u64>,
+    ) {
+        self.and_part(part, acc, Self::client(credentials), tmp);
+    }
+
+    fn client(credentials: Credentials) -> Option<u32> {
+        match credentials {
             Credentials::Presented {
                 client: Some(id), ..
             } => u32::try_from(id.index()).ok(),
             _ => None,
-        };
-        if let Some(slot) = &self.clients {
-            slot.and_into(acc, client.into_iter(), tmp);
         }
-        if let Some(slot) = &self.roles {
-            let roles = client
-                .and_then(|c| self.client_roles.get(c as usize))
-                .map_or(&[][..], |r| r);
-            slot.and_into(acc, roles.iter().copied(), tmp);
-        }
-        if let Some(slot) = &self.authenticated {
-            slot.and_into(
-                acc,
-                std::iter::once(if client.is_some() { 0 } else { 1 }),
-                tmp,
-            );
+    }
+
+    #[inline]
+    fn and_part(&self, part: IdentPart, acc: &mut [u64], client: Option<u32>, tmp: &mut Vec<u64>) {
+        match part {
+            IdentPart::Client => {
+                if let Some(slot) = &self.clients {
+                    slot.and_into(acc, client.into_iter(), tmp);
+                }
+            }
+            IdentPart::Role => {
+                if let Some(slot) = &self.roles {
+                    let roles = client
+                        .and_then(|c| self.client_roles.get(c as usize))
+                        .map_or(&[][..], |r| r);
+                    slot.and_into(acc, roles.iter().copied(), tmp);
+                }
+            }
+            IdentPart::Authenticated => {
+                if let Some(slot) = &self.authenticated {
+                    slot.and_into(
+                        acc,
+                        std::iter::once(if client.is_some() { 0 } else { 1 }),
+                        tmp,
+                    );
+                }
+            }
         }
     }
 }

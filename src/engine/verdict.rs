@@ -22,6 +22,10 @@ impl RuleId {
     pub fn index(self) -> usize {
         self.0 as usize
     }
+
+    pub(crate) fn as_u32(self) -> u32 {
+        self.0
+    }
 }
 
 /// The index of an API client in its policy (in name order).
