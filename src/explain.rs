@@ -192,11 +192,11 @@ impl Engine {
 
     fn explain_in(&self, view: &RequestView<'_>, s: &mut Scratch) -> Explanation {
         let peer = view.peer().map(crate::engine::client_ip::canonical);
-        match self.evaluate(view, s) {
-            Ok(mut evaluation) => {
+        self.evaluate(view, s, |evaluation| match evaluation {
+            Ok(evaluation) => {
                 let (cause, reported) = evaluation.decide();
                 let verdict = evaluation.verdict(cause, reported);
-                Record(&mut evaluation).explanation(&verdict, peer)
+                Record(evaluation).explanation(&verdict, peer)
             }
             Err(refused) => {
                 let verdict = self.refused_verdict(&refused);
@@ -219,7 +219,7 @@ impl Engine {
                     reported: Vec::new(),
                 }
             }
-        }
+        })
     }
 
     fn summary(&self, id: RuleId) -> RuleSummary {

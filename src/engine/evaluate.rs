@@ -41,7 +41,7 @@ enum Source {
 pub(crate) struct Evaluation<'a, 'r> {
     engine: &'a Engine,
     view: &'a RequestView<'r>,
-    prepared: Prepared,
+    prepared: &'a Prepared,
     reading: Reading,
     scratch: &'a mut Scratch,
     /// Whether the request has several readings: the slots that do not depend on the reading
@@ -52,19 +52,21 @@ pub(crate) struct Evaluation<'a, 'r> {
 }
 
 impl Engine {
-    /// Reads the request strictly and starts its evaluation, or says why it is refused.
-    pub(crate) fn evaluate<'a, 'r>(
-        &'a self,
-        view: &'a RequestView<'r>,
-        scratch: &'a mut Scratch,
-    ) -> Result<Evaluation<'a, 'r>, Refused> {
+    /// Reads the request strictly and hands its evaluation to `then`, or says why it is
+    /// refused. The evaluation lives in this frame: the hot path moves nothing large.
+    pub(crate) fn evaluate<T>(
+        &self,
+        view: &RequestView<'_>,
+        scratch: &mut Scratch,
+        then: impl FnOnce(Result<&mut Evaluation<'_, '_>, Refused>) -> T,
+    ) -> T {
         let prepared = match self.prepare(view, scratch) {
             Ok(p) => p,
             Err(refusal) => {
-                return Err(Refused {
+                return then(Err(Refused {
                     refusal,
                     client: self.client_ip.derive(view),
-                })
+                }))
             }
         };
         let several_readings = prepared.methods > 1 || prepared.two_paths || prepared.hosts > 1;
@@ -72,25 +74,25 @@ impl Engine {
             scratch.cached.clear();
             scratch.cached.resize(self.plan.len(), false);
         }
-        Ok(Evaluation {
+        then(Ok(&mut Evaluation {
             engine: self,
             view,
-            prepared,
+            prepared: &prepared,
             reading: Reading::default(),
             scratch,
             several_readings,
             sources: Vec::new(),
-        })
+        }))
     }
 
     pub(crate) fn decide_in(&self, view: &RequestView<'_>, s: &mut Scratch) -> Verdict {
-        match self.evaluate(view, s) {
-            Ok(mut evaluation) => {
+        self.evaluate(view, s, |evaluation| match evaluation {
+            Ok(evaluation) => {
                 let (cause, reported) = evaluation.decide();
                 evaluation.verdict(cause, reported)
             }
             Err(refused) => self.refused_verdict(&refused),
-        }
+        })
     }
 
     /// The verdict for a request refused before any rule ran.
@@ -110,23 +112,26 @@ impl Engine {
     /// for coverage reports. Allocates; not for the hot path.
     pub(crate) fn applying_rules(&self, view: &RequestView<'_>) -> Vec<RuleId> {
         self.with_scratch(|s| {
-            let Ok(mut evaluation) = self.evaluate(view, s) else {
-                return Vec::new();
-            };
-            let mut out = Vec::new();
-            for reading in evaluation.prepared.readings() {
-                evaluation.set_reading(reading);
-                evaluation.and_reading();
-                let (when, unless) = self.layout.split(&evaluation.scratch.acc);
-                for rule in &self.rules {
-                    let i = rule.id.index();
-                    let bit = |w: &[u64]| w.get(i / 64).is_some_and(|x| x & (1 << (i % 64)) != 0);
-                    if bit(when) && !bit(unless) && !out.contains(&rule.id) {
-                        out.push(rule.id);
+            self.evaluate(view, s, |evaluation| {
+                let Ok(evaluation) = evaluation else {
+                    return Vec::new();
+                };
+                let mut out = Vec::new();
+                for reading in evaluation.prepared.readings() {
+                    evaluation.set_reading(reading);
+                    evaluation.and_reading();
+                    let (when, unless) = self.layout.split(&evaluation.scratch.acc);
+                    for rule in &self.rules {
+                        let i = rule.id.index();
+                        let bit =
+                            |w: &[u64]| w.get(i / 64).is_some_and(|x| x & (1 << (i % 64)) != 0);
+                        if bit(when) && !bit(unless) && !out.contains(&rule.id) {
+                            out.push(rule.id);
+                        }
                     }
                 }
-            }
-            out
+                out
+            })
         })
     }
 }
@@ -198,8 +203,8 @@ impl<'a, 'r> Evaluation<'a, 'r> {
     }
 
     /// The request as read strictly.
-    pub(crate) fn prepared(&self) -> &Prepared {
-        &self.prepared
+    pub(crate) fn prepared(&self) -> &'a Prepared {
+        self.prepared
     }
 
     /// The current reading.
@@ -319,7 +324,7 @@ impl<'a, 'r> Evaluation<'a, 'r> {
     fn and_slot(&mut self, slot: SlotRef, acc: &mut [u64]) {
         let engine = self.engine;
         let s = &mut *self.scratch;
-        let (p, reading, view) = (&self.prepared, self.reading, self.view);
+        let (p, reading, view) = (self.prepared, self.reading, self.view);
         let favouring = engine.forbid_favouring.words();
         match slot {
             SlotRef::Ip => {
