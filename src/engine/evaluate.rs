@@ -254,7 +254,7 @@ impl<'a, 'r> Evaluation<'a, 'r> {
                                 part,
                                 &mut bits,
                                 credentials,
-                                &mut self.scratch.tmp,
+                                &mut self.scratch.key_bits,
                             );
                         }
                     }
@@ -329,7 +329,7 @@ impl<'a, 'r> Evaluation<'a, 'r> {
         match slot {
             SlotRef::Ip => {
                 if let Some(ip) = &engine.ip {
-                    ip.and_into(acc, p.client.ok().map(|(a, _)| a), &mut s.tmp);
+                    ip.and_into(acc, p.client.ok().map(|(a, _)| a), &mut s.key_bits);
                 }
             }
             SlotRef::Method => {
@@ -339,7 +339,7 @@ impl<'a, 'r> Evaluation<'a, 'r> {
             }
             SlotRef::Ident => {
                 if let Some(i) = &engine.ident {
-                    i.and_into(acc, p.credentials, &mut s.tmp);
+                    i.and_into(acc, p.credentials, &mut s.key_bits);
                 }
             }
             SlotRef::Path => {

@@ -137,9 +137,12 @@ pub(crate) struct Scratch {
     pub(crate) paths: PathBuffers,
     /// The host readings: the request's own host, then hosts that forwarding headers claim.
     pub(crate) hosts: [String; MAX_HOST_READINGS],
-    host_tmp: String,
-    query_tmp: Vec<u8>,
-    tmp: Vec<u64>,
+    /// A host being normalised, before it becomes a reading.
+    host_read: String,
+    /// A query key or value, form-decoded.
+    query_decoded: Vec<u8>,
+    /// The bits of a sparse slot's keys, gathered before they are ANDed in.
+    key_bits: Vec<u64>,
     slot: SlotScratch,
 }
 

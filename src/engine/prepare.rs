@@ -120,17 +120,19 @@ impl Engine {
                 );
                 // Backends decode the query (`+` as a space) before reading `_method`: so does
                 // the engine.
-                path::form_decode(key, &mut s.query_tmp).ok_or(Refusal::InvalidMethodOverride)?;
-                if !is_method_override_key(&s.query_tmp) {
+                path::form_decode(key, &mut s.query_decoded)
+                    .ok_or(Refusal::InvalidMethodOverride)?;
+                if !is_method_override_key(&s.query_decoded) {
                     continue;
                 }
-                path::form_decode(value, &mut s.query_tmp).ok_or(Refusal::InvalidMethodOverride)?;
-                if !path::is_token(&s.query_tmp) {
+                path::form_decode(value, &mut s.query_decoded)
+                    .ok_or(Refusal::InvalidMethodOverride)?;
+                if !path::is_token(&s.query_decoded) {
                     return Err(Refusal::InvalidMethodOverride);
                 }
-                let value = std::mem::take(&mut s.query_tmp);
+                let value = std::mem::take(&mut s.query_decoded);
                 let pushed = push_method(&mut s.methods, &mut methods, &value);
-                s.query_tmp = value;
+                s.query_decoded = value;
                 pushed?;
             }
         }
@@ -161,8 +163,8 @@ impl Engine {
             if let Some(authority) = authority {
                 self.push_host(s, &mut hosts, authority)?;
                 if let Some(h) = header_host {
-                    path::normalize_host(h, &mut s.host_tmp)?;
-                    if hosts > 0 && s.hosts.first() != Some(&s.host_tmp) {
+                    path::normalize_host(h, &mut s.host_read)?;
+                    if hosts > 0 && s.hosts.first() != Some(&s.host_read) {
                         return Err(Refusal::AmbiguousHost);
                     }
                 }
@@ -236,12 +238,12 @@ impl Engine {
 
     /// Adds a distinct, non-empty host reading.
     fn push_host(&self, s: &mut Scratch, count: &mut usize, raw: &[u8]) -> Result<(), Refusal> {
-        path::normalize_host(raw, &mut s.host_tmp)?;
-        if s.host_tmp.is_empty() || s.hosts.iter().take(*count).any(|h| *h == s.host_tmp) {
+        path::normalize_host(raw, &mut s.host_read)?;
+        if s.host_read.is_empty() || s.hosts.iter().take(*count).any(|h| *h == s.host_read) {
             return Ok(());
         }
         let slot = s.hosts.get_mut(*count).ok_or(Refusal::AmbiguousHost)?;
-        slot.clone_from(&s.host_tmp);
+        slot.clone_from(&s.host_read);
         *count += 1;
         Ok(())
     }
