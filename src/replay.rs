@@ -253,15 +253,17 @@ fn label(engine: &Engine, v: &Verdict) -> String {
         format!("forbidden ({})", v.status())
     };
     match v.cause() {
-        Cause::Rule(id) => format!("{decision} by rule {:?}", engine.rule(id).name()),
+        Cause::Rule(id) => {
+            let name = engine.rule(id).map_or("", |r| r.name());
+            format!("{decision} by rule {name:?}")
+        }
         Cause::Default => format!("{decision} by default"),
         Cause::Refused(r) => format!("{decision}: {r}"),
     }
 }
 
 fn reads_keys(engine: &Engine, v: &Verdict) -> bool {
-    v.rule().is_some_and(|id| {
-        let rule = engine.rule(id);
+    v.rule().and_then(|id| engine.rule(id)).is_some_and(|rule| {
         rule.when
             .iter()
             .chain(&rule.unless)

@@ -15,6 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::engine::bits::{Bits, ClauseLayout};
 use crate::engine::client_ip::ClientIpConfig;
+use crate::engine::ids::SmallIndex;
 use crate::engine::keys::{parse_digest, KeyTable};
 use crate::engine::path::{is_token, PathOptions};
 use crate::engine::verdict::ClientId;
@@ -320,7 +321,7 @@ fn compile_keys(policy: &Policy) -> Result<(Option<KeyTable>, Vec<ClientInfo>), 
                 &[name],
             ));
         }
-        let id = ClientId(u32::try_from(i).unwrap_or(u32::MAX));
+        let id = ClientId(SmallIndex::new(i).ok_or_else(|| too_many("clients"))?);
         for (j, hex) in def.sha256.0.iter().enumerate() {
             let path = [
                 Seg::Key("keys"),
@@ -377,4 +378,13 @@ fn compile_keys(policy: &Policy) -> Result<(Option<KeyTable>, Vec<ClientInfo>), 
         digests,
     };
     Ok((Some(table), clients))
+}
+
+/// The error for a table too large for the engine's 32-bit ids (bounded well below by the
+/// policy limits, so never met in practice).
+pub(crate) fn too_many(what: &str) -> PolicyError {
+    PolicyError::new(
+        crate::error::ErrorKind::Limit,
+        format!("too many {what} for one policy"),
+    )
 }

@@ -10,6 +10,7 @@ use crate::compile::slots::{
 };
 use crate::compile::Layout;
 use crate::engine::globs::GlobMode;
+use crate::engine::ids::SmallIndex;
 use crate::engine::keys::{secrecy, KeyTable, Secrecy};
 use crate::engine::path::is_token;
 use crate::engine::request::canonical_name;
@@ -131,7 +132,8 @@ pub(crate) fn compile(
     let mut names = HashSet::new();
     let mut rules = Vec::with_capacity(defs.len());
     for (i, def) in defs.iter().enumerate() {
-        let id = u32::try_from(i).unwrap_or(u32::MAX);
+        let rule = SmallIndex::new(i).ok_or_else(|| super::too_many("rules"))?;
+        let id = rule.as_u32();
         let here = [Seg::Key("rules"), Seg::Index(i)];
         let location = src.locate(&here, &["name", &def.name]);
         let fail = |msg: String, key: &str| {
@@ -189,7 +191,7 @@ pub(crate) fn compile(
             None => Vec::new(),
         };
         rules.push(Rule {
-            id: RuleId::new(id),
+            id: RuleId(rule),
             name: def.name.clone(),
             effect: def.effect,
             status,

@@ -1,6 +1,7 @@
 //! Combining: picking the deciding rule from a reading's clause bits.
 
 use super::bits::Bits;
+use super::ids::SmallIndex;
 use super::verdict::{Cause, Reported, RuleId};
 use super::Engine;
 use crate::policy::model::{Combine, Effect};
@@ -27,8 +28,8 @@ impl Engine {
             while bits != 0 {
                 let bit = bits.trailing_zeros();
                 bits &= bits - 1;
-                if let Ok(id) = u32::try_from(i * 64 + bit as usize) {
-                    reported.push(RuleId::new(id));
+                if let Some(id) = SmallIndex::new(i * 64 + bit as usize) {
+                    reported.push(RuleId(id));
                 }
             }
         };
@@ -74,5 +75,5 @@ impl Engine {
 }
 
 fn rule_cause(word: usize, bit: u32) -> Cause {
-    u32::try_from(word * 64 + bit as usize).map_or(Cause::Default, |i| Cause::Rule(RuleId::new(i)))
+    SmallIndex::new(word * 64 + bit as usize).map_or(Cause::Default, |i| Cause::Rule(RuleId(i)))
 }

@@ -14,6 +14,7 @@ mod combine;
 pub(crate) mod evaluate;
 pub(crate) mod forwarded;
 pub(crate) mod globs;
+pub(crate) mod ids;
 pub(crate) mod iptable;
 pub(crate) mod keys;
 pub(crate) mod methods;
@@ -61,7 +62,8 @@ pub use rule::{Clause, Rule};
 /// let peer = "192.0.2.1".parse()?;
 /// let verdict = engine.decide(&Request::get("/admin/users").peer(peer));
 /// assert_eq!(verdict.decision(), Decision::Forbidden);
-/// assert_eq!(engine.rule(verdict.rule().unwrap()).name(), "no-admin");
+/// let rule = verdict.rule().and_then(|id| engine.rule(id));
+/// assert_eq!(rule.map(|r| r.name()), Some("no-admin"));
 /// assert!(engine.decide(&Request::get("/home").peer(peer)).is_allowed());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -165,13 +167,9 @@ impl Engine {
         &self.rules
     }
 
-    /// The rule with the given id.
-    ///
-    /// # Panics
-    ///
-    /// If `id` did not come from this engine.
-    pub fn rule(&self, id: RuleId) -> &Rule {
-        &self.rules[id.index()]
+    /// The rule with the given id: `None` if `id` came from another engine with more rules.
+    pub fn rule(&self, id: RuleId) -> Option<&Rule> {
+        self.rules.get(id.index())
     }
 
     /// The rule named `name`, if any.

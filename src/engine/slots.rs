@@ -156,7 +156,7 @@ impl IdentSlot {
         match credentials {
             Credentials::Presented {
                 client: Some(id), ..
-            } => u32::try_from(id.index()).ok(),
+            } => Some(id.as_u32()),
             _ => None,
         }
     }

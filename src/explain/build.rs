@@ -58,15 +58,6 @@ impl Engine {
         })
     }
 
-    fn summary(&self, id: RuleId) -> RuleSummary {
-        let r = self.rule(id);
-        RuleSummary {
-            name: r.name.clone(),
-            effect: r.effect,
-            location: r.location.clone(),
-        }
-    }
-
     fn credential_report(&self, c: Credentials) -> CredentialReport {
         match c {
             Credentials::None => CredentialReport::None,
@@ -103,22 +94,22 @@ impl Record<'_, '_, '_> {
             path: Some(String::from_utf8_lossy(self.0.path()).into_owned()),
             host: self.0.host().map(str::to_owned),
         };
-        let decided_by = match verdict.cause() {
-            Cause::Refused(refusal) => DecidedBy::Refused {
+        let deciding = verdict.rule().and_then(|id| engine.rule(id));
+        let decided_by = match (verdict.cause(), deciding) {
+            (Cause::Refused(refusal), _) => DecidedBy::Refused {
                 refusal,
                 reason: refusal.to_string(),
             },
-            Cause::Rule(id) => {
-                let rule = engine.rule(id);
+            (_, Some(rule)) => {
                 let mut conditions = self.reports(rule, Clause::When);
                 let unless = self.reports(rule, Clause::Unless);
                 conditions.extend(unless.into_iter().filter(|r| !r.holds));
                 DecidedBy::Rule {
-                    rule: engine.summary(id),
+                    rule: summary(rule),
                     conditions,
                 }
             }
-            Cause::Default => DecidedBy::Default {
+            _ => DecidedBy::Default {
                 effect: engine.default,
                 nearest: self.nearest(),
             },
@@ -151,7 +142,8 @@ impl Record<'_, '_, '_> {
             reported: verdict
                 .reported()
                 .iter()
-                .map(|id| engine.summary(id))
+                .filter_map(|id| engine.rule(id))
+                .map(summary)
                 .collect(),
         }
     }
@@ -192,7 +184,7 @@ impl Record<'_, '_, '_> {
             Vec::new()
         };
         Some(NearMiss {
-            rule: engine.summary(rule.id),
+            rule: summary(rule),
             met,
             total: rule.when.len(),
             missed,
@@ -368,6 +360,14 @@ impl Record<'_, '_, '_> {
             }
         }
         (subject, shown, matched)
+    }
+}
+
+fn summary(r: &Rule) -> RuleSummary {
+    RuleSummary {
+        name: r.name.clone(),
+        effect: r.effect,
+        location: r.location.clone(),
     }
 }
 
