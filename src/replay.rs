@@ -11,6 +11,7 @@ use std::io::BufRead;
 use std::net::IpAddr;
 
 use crate::engine::verdict::Cause;
+use crate::engine::ConditionKey;
 use crate::{Engine, Request, Verdict};
 
 /// How many examples are kept per outcome.
@@ -264,10 +265,12 @@ fn label(engine: &Engine, v: &Verdict) -> String {
 
 fn reads_keys(engine: &Engine, v: &Verdict) -> bool {
     v.rule().and_then(|id| engine.rule(id)).is_some_and(|rule| {
-        rule.when
-            .iter()
-            .chain(&rule.unless)
-            .any(|c| matches!(c.key, "authenticated" | "client" | "role"))
+        rule.when.iter().chain(&rule.unless).any(|c| {
+            matches!(
+                c.key,
+                ConditionKey::Authenticated | ConditionKey::Client | ConditionKey::Role
+            )
+        })
     })
 }
 

@@ -16,7 +16,7 @@ use crate::engine::path::is_token;
 use crate::engine::request::canonical_name;
 use crate::engine::slots::{IdentPart, ValueSource};
 use crate::engine::verdict::RuleId;
-use crate::engine::{Atom, ClientInfo, Condition, ConditionData, Rule, SlotRef};
+use crate::engine::{Atom, ClientInfo, Condition, ConditionData, ConditionKey, Rule, SlotRef};
 use crate::error::PolicyError;
 use crate::policy::model::{
     Conditions, Effect, EncodedSlash, HeaderMatcherDef, Mode, OneOrMany, RuleDef,
@@ -299,7 +299,7 @@ fn conditions(
         }
         b.ip.add(bit, &atoms);
         out.push(Condition {
-            key: "ip",
+            key: ConditionKey::Ip,
             slot: SlotRef::Ip,
             written: items.to_vec(),
             data: ConditionData::Ip { atoms },
@@ -316,7 +316,7 @@ fn conditions(
             place,
             &mut b.path,
             SlotRef::Path,
-            "path",
+            ConditionKey::Path,
             items,
             bit,
             |p| patterns::globs(p, kind).map(Pattern::Globs),
@@ -345,7 +345,7 @@ fn conditions(
         }
         b.method.add(bit, &methods);
         out.push(Condition {
-            key: "method",
+            key: ConditionKey::Method,
             slot: SlotRef::Method,
             written: items.to_vec(),
             data: ConditionData::Method(methods),
@@ -358,7 +358,7 @@ fn conditions(
             place,
             &mut b.host,
             SlotRef::Host,
-            "host",
+            ConditionKey::Host,
             items,
             bit,
             |p| patterns::globs(p, GlobKind::Host).map(Pattern::Globs),
@@ -451,17 +451,16 @@ fn conditions(
             .headers
             .get_mut(slot)
             .ok_or_else(|| place.error(cx, "user_agent", None, "", "internal slot error".into()))?;
-        let mut cond = value_condition(
+        let cond = value_condition(
             cx,
             place,
             builder,
             SlotRef::Header(slot),
-            "user_agent",
+            ConditionKey::UserAgent,
             items,
             bit,
             |p| patterns::globs(p, GlobKind::UserAgent).map(Pattern::Globs),
         )?;
-        cond.key = "user_agent";
         out.push(cond);
     }
 
@@ -481,7 +480,7 @@ fn conditions(
             ids.push(u32::try_from(i).unwrap_or(u32::MAX));
         }
         out.push(Condition {
-            key: "client",
+            key: ConditionKey::Client,
             slot: SlotRef::Ident,
             written: items.to_vec(),
             data: ConditionData::Ident(IdentPart::Client),
@@ -501,7 +500,7 @@ fn conditions(
             }
         }
         out.push(Condition {
-            key: "role",
+            key: ConditionKey::Role,
             slot: SlotRef::Ident,
             written: items.to_vec(),
             data: ConditionData::Ident(IdentPart::Role),
@@ -510,7 +509,7 @@ fn conditions(
     }
     if let Some(a) = c.authenticated {
         out.push(Condition {
-            key: "authenticated",
+            key: ConditionKey::Authenticated,
             slot: SlotRef::Ident,
             written: vec![a.to_string()],
             data: ConditionData::Ident(IdentPart::Authenticated),
@@ -567,7 +566,7 @@ fn value_condition(
     place: &Place<'_>,
     builder: &mut ValueBuilder,
     slot: SlotRef,
-    key: &'static str,
+    key: ConditionKey,
     items: &[String],
     bit: u32,
     compile: impl Fn(&str) -> Result<Pattern, String>,
@@ -575,7 +574,7 @@ fn value_condition(
     builder.claim(bit);
     let mut refs = Vec::new();
     for (j, item) in items.iter().enumerate() {
-        let pattern = compile(item).map_err(|m| place.error(cx, key, Some(j), item, m))?;
+        let pattern = compile(item).map_err(|m| place.error(cx, key.as_str(), Some(j), item, m))?;
         refs.extend(builder.add(bit, pattern).into_iter().map(|r| (r, j)));
     }
     Ok(Condition {
@@ -633,7 +632,7 @@ fn header_condition(
         refs.extend(builder.add(bit, pattern).into_iter().map(|r| (r, j)));
     }
     Ok(Condition {
-        key: "header",
+        key: ConditionKey::Header,
         slot: SlotRef::Header(slot),
         written,
         data: ConditionData::Value(refs),

@@ -42,7 +42,7 @@ use verdict::{ClientId, RuleId, Verdict};
 pub(crate) use plan::{SlotRef, Step};
 pub(crate) use prepare::{Prepared, Reading};
 pub(crate) use rule::{Atom, ClientInfo, Condition, ConditionData, ListInfo, PatternRef};
-pub use rule::{Clause, Rule};
+pub use rule::{Clause, ConditionKey, Rule};
 
 /// A compiled policy: immutable, cheap to share between threads, fast to query.
 ///

@@ -68,11 +68,52 @@ pub enum Clause {
     Unless,
 }
 
+/// The policy key a condition is written under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConditionKey {
+    /// `ip`: the client address.
+    Ip,
+    /// `path`: the decoded path.
+    Path,
+    /// `method`: the method and its overrides.
+    Method,
+    /// `host`: the host the request names.
+    Host,
+    /// `header`: one header's values.
+    Header,
+    /// `user_agent`: the User-Agent header.
+    UserAgent,
+    /// `client`: the API client a key belongs to.
+    Client,
+    /// `role`: the API client's roles.
+    Role,
+    /// `authenticated`: whether a known API key was presented.
+    Authenticated,
+}
+
+impl ConditionKey {
+    /// The key as written in a policy.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConditionKey::Ip => "ip",
+            ConditionKey::Path => "path",
+            ConditionKey::Method => "method",
+            ConditionKey::Host => "host",
+            ConditionKey::Header => "header",
+            ConditionKey::UserAgent => "user_agent",
+            ConditionKey::Client => "client",
+            ConditionKey::Role => "role",
+            ConditionKey::Authenticated => "authenticated",
+        }
+    }
+}
+
 /// A compiled condition, kept for explanations.
 #[derive(Debug, Clone)]
 pub(crate) struct Condition {
-    /// The policy key (`ip`, `path`, `header`, ...).
-    pub(crate) key: &'static str,
+    /// The policy key it is written under.
+    pub(crate) key: ConditionKey,
     pub(crate) slot: SlotRef,
     /// The alternatives as written.
     pub(crate) written: Vec<String>,

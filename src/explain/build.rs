@@ -14,7 +14,8 @@ use crate::engine::request::{trim_ows, AsRequestView, RequestView};
 use crate::engine::slots::{IdentPart, ValueSource};
 use crate::engine::verdict::{Cause, RuleId, UnknownClient, Verdict};
 use crate::engine::{
-    Atom, Clause, Condition, ConditionData, Engine, PatternRef, Rule, Scratch, SlotRef,
+    Atom, Clause, Condition, ConditionData, ConditionKey, Engine, PatternRef, Rule, Scratch,
+    SlotRef,
 };
 use crate::policy::model::Mode;
 
@@ -209,6 +210,7 @@ impl Record<'_, '_, '_> {
         let (subject, values, matched) = self.witness(c);
         ConditionReport {
             clause,
+            key: c.key,
             subject,
             values,
             holds,
@@ -315,7 +317,7 @@ impl Record<'_, '_, '_> {
                     .header_values(name)
                     .map(|v| trim_ows(v).to_vec())
                     .collect();
-                let subject = if c.key == "user_agent" {
+                let subject = if c.key == ConditionKey::UserAgent {
                     "user-agent".to_owned()
                 } else {
                     format!("header {name}")

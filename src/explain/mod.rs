@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use crate::engine::client_ip::Derivation;
 use crate::engine::keys::KeySource;
 use crate::engine::verdict::{Decision, Refusal, UnknownClient};
-use crate::engine::Clause;
+use crate::engine::{Clause, ConditionKey};
 use crate::error::Location;
 use crate::policy::model::Effect;
 
@@ -121,7 +121,9 @@ pub struct NearMiss {
 pub struct ConditionReport {
     /// `when` or `unless`.
     pub clause: Clause,
-    /// What was read: `path`, `method`, `client`, `header x-env`, ...
+    /// The policy key of the condition.
+    pub key: ConditionKey,
+    /// What was read, in words: `path`, `method`, `client`, `header x-env`, ...
     pub subject: String,
     /// The request values read: none when absent; `(redacted)` for headers that carry
     /// credentials, `(unreadable)` for values that are not text.

@@ -5,34 +5,33 @@ use std::fmt;
 use super::{ConditionReport, CredentialReport, DecidedBy, Explanation, RuleSummary};
 use crate::engine::client_ip::Derivation;
 use crate::engine::verdict::Decision;
+use crate::engine::ConditionKey;
 use crate::policy::model::Effect;
 
 impl ConditionReport {
     /// An alternative as the reader should see it.
     fn show_alternative(&self, a: &str) -> String {
-        match self.subject.as_str() {
-            "client" => match a.strip_prefix('@') {
+        match self.key {
+            ConditionKey::Ip => match a.strip_prefix('@') {
                 Some(list) => format!("list {list:?}"),
                 None => format!("{a:?}"),
             },
             // Header matchers are written out already (`"prod"`, `glob "pr*"`, `present`).
-            s if s.starts_with("header") => a.to_owned(),
-            "authenticated" => a.to_owned(),
+            ConditionKey::Header | ConditionKey::Authenticated => a.to_owned(),
             _ => format!("{a:?}"),
         }
     }
 
     fn show_values(&self) -> String {
         if self.values.is_empty() {
-            return match self.subject.as_str() {
-                "client" => "(unknown)",
-                "api client" => "(none)",
-                "roles" => "(none)",
+            return match self.key {
+                ConditionKey::Ip => "(unknown)",
+                ConditionKey::Client | ConditionKey::Role => "(none)",
                 _ => "(absent)",
             }
             .to_owned();
         }
-        let plain = matches!(self.subject.as_str(), "client" | "authenticated");
+        let plain = matches!(self.key, ConditionKey::Ip | ConditionKey::Authenticated);
         self.values
             .iter()
             .map(|v| {
@@ -56,11 +55,12 @@ impl fmt::Display for ConditionReport {
             .map(|a| self.show_alternative(a))
             .collect();
         let matched = self.matched.as_deref().map(|m| self.show_alternative(m));
-        match self.subject.as_str() {
-            "client" if self.values.is_empty() && self.holds => {
+        let subject = &self.subject;
+        match self.key {
+            ConditionKey::Ip if self.values.is_empty() && self.holds => {
                 write!(f, "client address unknown, read as in {}", alts.join(", "))
             }
-            "client" => match (matched, self.holds) {
+            ConditionKey::Ip => match (matched, self.holds) {
                 (Some(m), true) => write!(f, "client {value} is in {m}"),
                 (None, true) => write!(f, "client {value} is in {}", alts.join(", ")),
                 (_, false) if alts.len() == 1 => {
@@ -68,9 +68,11 @@ impl fmt::Display for ConditionReport {
                 }
                 (_, false) => write!(f, "client {value} is not in any of {}", alts.join(", ")),
             },
-            "authenticated" if self.holds => write!(f, "authenticated is {value}"),
-            "authenticated" => write!(f, "authenticated is {value}, not {}", alts.join("")),
-            subject => match (matched, self.holds) {
+            ConditionKey::Authenticated if self.holds => write!(f, "authenticated is {value}"),
+            ConditionKey::Authenticated => {
+                write!(f, "authenticated is {value}, not {}", alts.join(""))
+            }
+            _ => match (matched, self.holds) {
                 (Some(m), true) => write!(f, "{subject} {value} matched {m}"),
                 (None, true) => write!(f, "{subject} {value} holds"),
                 (_, false) if alts.len() == 1 => {
