@@ -122,6 +122,7 @@ pub mod lint;
 pub mod policy;
 pub mod replay;
 pub mod testing;
+mod vocabulary;
 
 #[cfg(all(doctest, feature = "axum", feature = "watch"))]
 #[doc = include_str!("../README.md")]
@@ -139,5 +140,5 @@ pub use engine::verdict::{
 pub use engine::{Clause, ConditionKey, Engine, Rule, Stats};
 pub use error::{ErrorKind, Location, PolicyError};
 pub use explain::Explanation;
-pub use policy::model::{Combine, Effect, Mode};
 pub use policy::{Format, Policy, MAX_POLICY_BYTES};
+pub use vocabulary::{Combine, Effect, Mode};

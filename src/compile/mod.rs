@@ -28,7 +28,14 @@ use crate::policy::Policy;
 /// The most rules one policy may hold.
 pub const MAX_RULES: usize = 100_000;
 
-pub(crate) fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
+impl Policy {
+    /// Validates the policy and compiles it into an [`Engine`], reading any list files it names.
+    pub fn compile(&self) -> Result<Engine, PolicyError> {
+        compile(self)
+    }
+}
+
+fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
     let doc = &policy.doc;
     let src = &policy.source;
 

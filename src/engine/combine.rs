@@ -4,7 +4,7 @@ use super::bits::Bits;
 use super::ids::SmallIndex;
 use super::verdict::{Cause, Reported, RuleId};
 use super::Engine;
-use crate::policy::model::{Combine, Effect};
+use crate::vocabulary::{Combine, Effect};
 
 impl Engine {
     pub(crate) fn effect_of(&self, cause: Cause) -> Effect {

@@ -18,7 +18,7 @@ use super::{
     Clause, Condition, ConditionData, Engine, Prepared, Reading, Scratch, SlotRef,
     MAX_METHOD_READINGS,
 };
-use crate::policy::model::{Effect, Mode};
+use crate::vocabulary::{Effect, Mode};
 
 /// A request refused before any rule ran.
 pub(crate) struct Refused {

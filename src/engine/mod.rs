@@ -29,7 +29,7 @@ pub(crate) mod verdict;
 
 use std::cell::RefCell;
 
-use crate::policy::model::{Combine, Effect, Mode, OnUnknownClient};
+use crate::vocabulary::{Combine, Effect, Mode, OnUnknownClient};
 use bits::{Bits, ClauseLayout};
 use client_ip::ClientIpConfig;
 use keys::KeyTable;

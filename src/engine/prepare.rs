@@ -13,7 +13,7 @@ use super::path;
 use super::request::{self, RequestView};
 use super::verdict::{Refusal, UnknownClient};
 use super::{Engine, Scratch};
-use crate::policy::model::OnUnknownClient;
+use crate::vocabulary::OnUnknownClient;
 
 /// The most readings of one request's method (the method and its overrides).
 pub(crate) const MAX_METHOD_READINGS: usize = 4;

@@ -7,7 +7,7 @@ use super::plan::SlotRef;
 use super::slots::IdentPart;
 use super::verdict::RuleId;
 use crate::error::Location;
-use crate::policy::model::{Effect, Mode};
+use crate::vocabulary::{Effect, Mode};
 
 /// One rule of a compiled policy: its name, effect and place in the source.
 #[derive(Debug, Clone)]

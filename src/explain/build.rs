@@ -17,7 +17,7 @@ use crate::engine::{
     Atom, Clause, Condition, ConditionData, ConditionKey, Engine, PatternRef, Rule, Scratch,
     SlotRef,
 };
-use crate::policy::model::Mode;
+use crate::vocabulary::Mode;
 
 impl Engine {
     /// Decides `request` and explains the decision in full. Slower than [`Engine::decide`]:

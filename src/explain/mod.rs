@@ -15,7 +15,7 @@ use crate::engine::keys::KeySource;
 use crate::engine::verdict::{Decision, Refusal, UnknownClient};
 use crate::engine::{Clause, ConditionKey};
 use crate::error::Location;
-use crate::policy::model::Effect;
+use crate::vocabulary::Effect;
 
 /// The whole story of one decision. `Display` renders it as one log line.
 ///

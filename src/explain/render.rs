@@ -6,7 +6,7 @@ use super::{ConditionReport, CredentialReport, DecidedBy, Explanation, RuleSumma
 use crate::engine::client_ip::Derivation;
 use crate::engine::verdict::Decision;
 use crate::engine::ConditionKey;
-use crate::policy::model::Effect;
+use crate::vocabulary::Effect;
 
 impl ConditionReport {
     /// An alternative as the reader should see it.
