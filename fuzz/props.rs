@@ -163,7 +163,7 @@ pub fn check_decide(input: &FuzzRequest) {
                 Cause::Refused(_) => Answer::Refused,
                 Cause::Rule(id) => Answer::Decided {
                     allow: v.is_allowed(),
-                    rule: Some(engine.rule(id).name().to_owned()),
+                    rule: engine.rule(id).map(|r| r.name().to_owned()),
                 },
                 Cause::Default => Answer::Decided {
                     allow: v.is_allowed(),

@@ -122,6 +122,7 @@ pub mod lint;
 pub mod policy;
 pub mod replay;
 pub mod testing;
+mod vocabulary;
 
 #[cfg(all(doctest, feature = "axum", feature = "watch"))]
 #[doc = include_str!("../README.md")]
@@ -136,8 +137,8 @@ pub use engine::request::{AsRequestView, Request, RequestView};
 pub use engine::verdict::{
     Cause, ClientId, Decision, Refusal, Reported, RuleId, UnknownClient, Verdict,
 };
-pub use engine::{Clause, Engine, Rule, Stats};
+pub use engine::{Clause, ConditionKey, Engine, Rule, Stats};
 pub use error::{ErrorKind, Location, PolicyError};
 pub use explain::Explanation;
-pub use policy::model::{Combine, Effect, Mode};
 pub use policy::{Format, Policy, MAX_POLICY_BYTES};
+pub use vocabulary::{Combine, Effect, Mode};

@@ -302,10 +302,7 @@ fn methods(v: &[String]) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for m in v {
         let m = m.to_ascii_uppercase();
-        if m == "GET" {
-            out.insert("HEAD".to_owned());
-        }
-        out.insert(m);
+        out.extend(crate::engine::methods::covered(&m).map(str::to_owned));
     }
     out
 }

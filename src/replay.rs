@@ -11,6 +11,7 @@ use std::io::BufRead;
 use std::net::IpAddr;
 
 use crate::engine::verdict::Cause;
+use crate::engine::ConditionKey;
 use crate::{Engine, Request, Verdict};
 
 /// How many examples are kept per outcome.
@@ -253,19 +254,23 @@ fn label(engine: &Engine, v: &Verdict) -> String {
         format!("forbidden ({})", v.status())
     };
     match v.cause() {
-        Cause::Rule(id) => format!("{decision} by rule {:?}", engine.rule(id).name()),
+        Cause::Rule(id) => {
+            let name = engine.rule(id).map_or("", |r| r.name());
+            format!("{decision} by rule {name:?}")
+        }
         Cause::Default => format!("{decision} by default"),
         Cause::Refused(r) => format!("{decision}: {r}"),
     }
 }
 
 fn reads_keys(engine: &Engine, v: &Verdict) -> bool {
-    v.rule().is_some_and(|id| {
-        let rule = engine.rule(id);
-        rule.when
-            .iter()
-            .chain(&rule.unless)
-            .any(|c| matches!(c.key, "authenticated" | "client" | "role"))
+    v.rule().and_then(|id| engine.rule(id)).is_some_and(|rule| {
+        rule.when.iter().chain(&rule.unless).any(|c| {
+            matches!(
+                c.key,
+                ConditionKey::Authenticated | ConditionKey::Client | ConditionKey::Role
+            )
+        })
     })
 }
 

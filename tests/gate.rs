@@ -99,7 +99,7 @@ fn a_custom_responder_gets_the_verdict() {
                 "x-rule",
                 verdict
                     .rule()
-                    .map(|id| engine.rule(id).name().to_owned())
+                    .map(|id| engine.rule(id).unwrap().name().to_owned())
                     .unwrap_or_default(),
             )],
             body: "no".into(),

@@ -338,14 +338,14 @@ proptest! {
             let verdict = engine.decide(&to_request(r));
             let got = match verdict.cause() {
                 Cause::Refused(_) => Answer::Refused,
-                Cause::Rule(id) => Answer::Decided { allow: verdict.is_allowed(), rule: Some(engine.rule(id).name().to_owned()) },
+                Cause::Rule(id) => Answer::Decided { allow: verdict.is_allowed(), rule: Some(engine.rule(id).unwrap().name().to_owned()) },
                 Cause::Default => Answer::Decided { allow: verdict.is_allowed(), rule: None },
             };
             prop_assert_eq!(&got, &want, "request {:?}\npolicy:\n{}", r, text);
             // The explanation tells the same story as the verdict.
             let explanation = engine.explain(&to_request(r));
             prop_assert_eq!(explanation.decision, verdict.decision());
-            prop_assert_eq!(explanation.rule_name(), verdict.rule().map(|id| engine.rule(id).name()));
+            prop_assert_eq!(explanation.rule_name(), verdict.rule().map(|id| engine.rule(id).unwrap().name()));
             if let portcullis::explain::DecidedBy::Rule { conditions, .. } = &explanation.decided_by {
                 for c in conditions {
                     prop_assert_eq!(c.holds, c.clause == portcullis::Clause::When, "{}\n{}", c, explanation);

@@ -114,7 +114,7 @@ fn case_insensitive_paths_on_request() {
     for target in ["/ADMIN/x", "/Admin", "/%41dmin/users"] {
         let v = engine.decide(&Request::get(target).peer(peer));
         assert_eq!(
-            engine.rule(v.rule().unwrap()).name(),
+            engine.rule(v.rule().unwrap()).unwrap().name(),
             "no-admin",
             "{target}"
         );
@@ -147,7 +147,8 @@ fn encoded_slash_option_decides_under_both_readings() {
         let v = engine.decide(&Request::get(t).peer(peer));
         (
             v.is_allowed(),
-            v.rule().map(|id| engine.rule(id).name().to_owned()),
+            v.rule()
+                .map(|id| engine.rule(id).unwrap().name().to_owned()),
         )
     };
     // `a%2Fb` is one segment to a backend that keeps it, two to one that decodes it: both

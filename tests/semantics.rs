@@ -19,7 +19,7 @@ fn ip(s: &str) -> IpAddr {
 fn outcome(engine: &Engine, request: &Request) -> (Decision, String) {
     let v = engine.decide(request);
     let what = match v.cause() {
-        Cause::Rule(id) => engine.rule(id).name().to_owned(),
+        Cause::Rule(id) => engine.rule(id).unwrap().name().to_owned(),
         Cause::Default => "default".to_owned(),
         Cause::Refused(r) => format!("refused: {r}"),
     };
@@ -589,7 +589,11 @@ fn report_mode() {
             .header("user-agent", "somebot"),
     );
     assert!(v.is_allowed() && v.enforced() && !v.blocks());
-    let reported: Vec<_> = v.reported().iter().map(|id| e.rule(id).name()).collect();
+    let reported: Vec<_> = v
+        .reported()
+        .iter()
+        .map(|id| e.rule(id).unwrap().name())
+        .collect();
     assert_eq!(reported, ["watch-scrapers"]);
     let text = e
         .explain(

@@ -31,8 +31,24 @@ use actix_web::http::StatusCode;
 use actix_web::{Error, HttpMessage, HttpResponse};
 use pin_project_lite::pin_project;
 
+use crate::engine::request::HeaderSource;
 use crate::gate::{Denial, Gate};
 use crate::RequestView;
+
+impl<'a> RequestView<'a> {
+    /// A view of an actix-web request; the peer is the connection's address.
+    pub fn from_actix(request: &'a ServiceRequest) -> RequestView<'a> {
+        let uri = request.uri();
+        RequestView::from_parts(
+            request.method().as_str(),
+            uri.path_and_query().map(|pq| pq.as_str()),
+            uri.authority().map(|a| a.as_str()),
+            HeaderSource::Actix(request.headers()),
+            request.headers().keys().map(|k| k.as_str()),
+            request.peer_addr().map(|a| a.ip()),
+        )
+    }
+}
 
 /// Applies a policy to every request of an actix-web app or scope; the peer is the
 /// connection's address.

@@ -13,12 +13,13 @@ pub(crate) mod slots;
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::engine::bits::Bits;
+use crate::engine::bits::{Bits, ClauseLayout};
 use crate::engine::client_ip::ClientIpConfig;
+use crate::engine::ids::SmallIndex;
 use crate::engine::keys::{parse_digest, KeyTable};
 use crate::engine::path::{is_token, PathOptions};
 use crate::engine::verdict::ClientId;
-use crate::engine::{ClientInfo, Engine, ListInfo, SlotRef, Stats, Step};
+use crate::engine::{Clause, ClientInfo, Engine, ListInfo, SlotRef, Stats, Step};
 use crate::error::PolicyError;
 use crate::policy::model::{Effect, Mode};
 use crate::policy::source::Seg;
@@ -27,7 +28,14 @@ use crate::policy::Policy;
 /// The most rules one policy may hold.
 pub const MAX_RULES: usize = 100_000;
 
-pub(crate) fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
+impl Policy {
+    /// Validates the policy and compiles it into an [`Engine`], reading any list files it names.
+    pub fn compile(&self) -> Result<Engine, PolicyError> {
+        compile(self)
+    }
+}
+
+fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
     let doc = &policy.doc;
     let src = &policy.source;
 
@@ -101,8 +109,8 @@ pub(crate) fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
     let list_nets: Vec<_> = lists.into_iter().map(|l| l.nets).collect();
     let b = compiled.builders;
     let layout = compiled.layout;
-    let (exists, fav) = (&layout.exists, &layout.forbid_favouring);
-    let (ip, atoms) = b.ip.build(exists, fav, &list_nets);
+    let (exists, favouring) = (&layout.exists, &layout.forbid_favouring);
+    let (ip, atoms) = b.ip.build(exists, favouring, &list_nets);
     let inline = atoms.iter().flat_map(|a| match a {
         crate::engine::Atom::Inline(nets) => nets.as_slice(),
         crate::engine::Atom::List(_) => &[],
@@ -116,11 +124,11 @@ pub(crate) fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
     let place_slot =
         |msg: String| src.place(PolicyError::invalid(msg), &[Seg::Key("rules")], &["rules"]);
     let globs = b.path.glob_count() + b.host.glob_count();
-    let path = b.path.build(exists, fav).map_err(place_slot)?;
-    let host = b.host.build(exists, fav).map_err(place_slot)?;
+    let path = b.path.build(exists, favouring).map_err(place_slot)?;
+    let host = b.host.build(exists, favouring).map_err(place_slot)?;
     let mut headers = Vec::new();
     for h in b.headers {
-        if let Some(slot) = h.build(exists, fav).map_err(place_slot)? {
+        if let Some(slot) = h.build(exists, favouring).map_err(place_slot)? {
             headers.push(slot);
         }
     }
@@ -153,7 +161,7 @@ pub(crate) fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
         on_unknown: doc.client_ip.on_unknown,
         method: b.method.build(&layout.exists),
         ident: b.ident.build(&layout.exists, &clients),
-        half: layout.half,
+        layout: layout.clauses,
         enforce: layout.enforce,
         report: layout.report,
         forbid: layout.forbid,
@@ -178,17 +186,17 @@ pub(crate) fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
 /// The order a decision reads the slots in: the method and path first (cheap, and they rule
 /// out most rules), User-Agent and other headers last.
 fn plan(e: &Engine) -> Box<[Step]> {
-    let half = e.half;
+    let per_clause = e.layout.words_per_clause();
     let exists = e.exists.words();
     // A rule is mentioned by a slot when one of its existing clause bits is not neutral there.
     let mentions = |neutrals: &[&Bits]| {
-        let mut words = vec![0u64; half];
+        let mut words = vec![0u64; per_clause];
         for n in neutrals {
             let claimed = |j: usize| {
                 exists.get(j).copied().unwrap_or(0) & !n.words().get(j).copied().unwrap_or(0)
             };
             for (i, w) in words.iter_mut().enumerate() {
-                *w |= claimed(i) | claimed(half + i);
+                *w |= claimed(i) | claimed(per_clause + i);
             }
         }
         Bits::from(words)
@@ -238,9 +246,9 @@ fn plan(e: &Engine) -> Box<[Step]> {
     plan.into_boxed_slice()
 }
 
-/// The rule-level masks and the clause layout.
+/// The rule-level masks, over the engine's clause layout.
 pub(crate) struct Layout {
-    pub(crate) half: usize,
+    pub(crate) clauses: ClauseLayout,
     pub(crate) exists: Bits,
     pub(crate) enforce: Bits,
     pub(crate) report: Bits,
@@ -250,23 +258,24 @@ pub(crate) struct Layout {
 
 impl Layout {
     pub(crate) fn new(rules: usize) -> Layout {
-        let half = rules.div_ceil(64).max(1);
+        let clauses = ClauseLayout::for_rules(rules);
+        let per_clause = clauses.words_per_clause();
         Layout {
-            half,
-            exists: Bits::zeros(half * 2),
-            enforce: Bits::zeros(half),
-            report: Bits::zeros(half),
-            forbid: Bits::zeros(half),
-            forbid_favouring: Bits::zeros(half * 2),
+            clauses,
+            exists: Bits::zeros(clauses.words()),
+            enforce: Bits::zeros(per_clause),
+            report: Bits::zeros(per_clause),
+            forbid: Bits::zeros(per_clause),
+            forbid_favouring: Bits::zeros(clauses.words()),
         }
     }
 
     pub(crate) fn when_bit(&self, rule: u32) -> u32 {
-        rule
+        self.clauses.bit(rule, Clause::When)
     }
 
     pub(crate) fn unless_bit(&self, rule: u32) -> u32 {
-        u32::try_from(self.half * 64).unwrap_or(u32::MAX) + rule
+        self.clauses.bit(rule, Clause::Unless)
     }
 
     pub(crate) fn add_rule(&mut self, rule: u32, effect: Effect, mode: Mode, has_unless: bool) {
@@ -319,7 +328,7 @@ fn compile_keys(policy: &Policy) -> Result<(Option<KeyTable>, Vec<ClientInfo>), 
                 &[name],
             ));
         }
-        let id = ClientId(u32::try_from(i).unwrap_or(u32::MAX));
+        let id = ClientId(SmallIndex::new(i).ok_or_else(|| too_many("clients"))?);
         for (j, hex) in def.sha256.0.iter().enumerate() {
             let path = [
                 Seg::Key("keys"),
@@ -376,4 +385,13 @@ fn compile_keys(policy: &Policy) -> Result<(Option<KeyTable>, Vec<ClientInfo>), 
         digests,
     };
     Ok((Some(table), clients))
+}
+
+/// The error for a table too large for the engine's 32-bit ids (bounded well below by the
+/// policy limits, so never met in practice).
+pub(crate) fn too_many(what: &str) -> PolicyError {
+    PolicyError::new(
+        crate::error::ErrorKind::Limit,
+        format!("too many {what} for one policy"),
+    )
 }

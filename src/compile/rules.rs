@@ -10,12 +10,13 @@ use crate::compile::slots::{
 };
 use crate::compile::Layout;
 use crate::engine::globs::GlobMode;
+use crate::engine::ids::SmallIndex;
 use crate::engine::keys::{secrecy, KeyTable, Secrecy};
 use crate::engine::path::is_token;
 use crate::engine::request::canonical_name;
-use crate::engine::slots::ValueSource;
+use crate::engine::slots::{IdentPart, ValueSource};
 use crate::engine::verdict::RuleId;
-use crate::engine::{Atom, ClientInfo, Condition, ConditionData, Rule, SlotRef};
+use crate::engine::{Atom, ClientInfo, Condition, ConditionData, ConditionKey, Rule, SlotRef};
 use crate::error::PolicyError;
 use crate::policy::model::{
     Conditions, Effect, EncodedSlash, HeaderMatcherDef, Mode, OneOrMany, RuleDef,
@@ -131,7 +132,8 @@ pub(crate) fn compile(
     let mut names = HashSet::new();
     let mut rules = Vec::with_capacity(defs.len());
     for (i, def) in defs.iter().enumerate() {
-        let id = u32::try_from(i).unwrap_or(u32::MAX);
+        let rule = SmallIndex::new(i).ok_or_else(|| super::too_many("rules"))?;
+        let id = rule.as_u32();
         let here = [Seg::Key("rules"), Seg::Index(i)];
         let location = src.locate(&here, &["name", &def.name]);
         let fail = |msg: String, key: &str| {
@@ -189,7 +191,7 @@ pub(crate) fn compile(
             None => Vec::new(),
         };
         rules.push(Rule {
-            id: RuleId::new(id),
+            id: RuleId(rule),
             name: def.name.clone(),
             effect: def.effect,
             status,
@@ -297,7 +299,7 @@ fn conditions(
         }
         b.ip.add(bit, &atoms);
         out.push(Condition {
-            key: "ip",
+            key: ConditionKey::Ip,
             slot: SlotRef::Ip,
             written: items.to_vec(),
             data: ConditionData::Ip { atoms },
@@ -314,7 +316,7 @@ fn conditions(
             place,
             &mut b.path,
             SlotRef::Path,
-            "path",
+            ConditionKey::Path,
             items,
             bit,
             |p| patterns::globs(p, kind).map(Pattern::Globs),
@@ -334,14 +336,8 @@ fn conditions(
                 ));
             }
             let upper = m.to_ascii_uppercase();
-            // A HEAD request is a GET without the body: a GET condition covers it.
-            let implied = if upper == "GET" {
-                vec!["GET".to_owned(), "HEAD".to_owned()]
-            } else {
-                vec![upper]
-            };
-            for u in implied {
-                let u: Box<[u8]> = u.into_bytes().into_boxed_slice();
+            for u in crate::engine::methods::covered(&upper) {
+                let u: Box<[u8]> = u.as_bytes().into();
                 if !methods.contains(&u) {
                     methods.push(u);
                 }
@@ -349,7 +345,7 @@ fn conditions(
         }
         b.method.add(bit, &methods);
         out.push(Condition {
-            key: "method",
+            key: ConditionKey::Method,
             slot: SlotRef::Method,
             written: items.to_vec(),
             data: ConditionData::Method(methods),
@@ -362,7 +358,7 @@ fn conditions(
             place,
             &mut b.host,
             SlotRef::Host,
-            "host",
+            ConditionKey::Host,
             items,
             bit,
             |p| patterns::globs(p, GlobKind::Host).map(Pattern::Globs),
@@ -455,17 +451,16 @@ fn conditions(
             .headers
             .get_mut(slot)
             .ok_or_else(|| place.error(cx, "user_agent", None, "", "internal slot error".into()))?;
-        let mut cond = value_condition(
+        let cond = value_condition(
             cx,
             place,
             builder,
             SlotRef::Header(slot),
-            "user_agent",
+            ConditionKey::UserAgent,
             items,
             bit,
             |p| patterns::globs(p, GlobKind::UserAgent).map(Pattern::Globs),
         )?;
-        cond.key = "user_agent";
         out.push(cond);
     }
 
@@ -485,10 +480,10 @@ fn conditions(
             ids.push(u32::try_from(i).unwrap_or(u32::MAX));
         }
         out.push(Condition {
-            key: "client",
+            key: ConditionKey::Client,
             slot: SlotRef::Ident,
             written: items.to_vec(),
-            data: ConditionData::Client(ids.clone()),
+            data: ConditionData::Ident(IdentPart::Client),
         });
         ident.clients = Some(ids);
     }
@@ -505,19 +500,19 @@ fn conditions(
             }
         }
         out.push(Condition {
-            key: "role",
+            key: ConditionKey::Role,
             slot: SlotRef::Ident,
             written: items.to_vec(),
-            data: ConditionData::Role(items.to_vec()),
+            data: ConditionData::Ident(IdentPart::Role),
         });
         ident.roles = Some(items.to_vec());
     }
     if let Some(a) = c.authenticated {
         out.push(Condition {
-            key: "authenticated",
+            key: ConditionKey::Authenticated,
             slot: SlotRef::Ident,
             written: vec![a.to_string()],
-            data: ConditionData::Authenticated(a),
+            data: ConditionData::Ident(IdentPart::Authenticated),
         });
         ident.authenticated = Some(a);
     }
@@ -571,7 +566,7 @@ fn value_condition(
     place: &Place<'_>,
     builder: &mut ValueBuilder,
     slot: SlotRef,
-    key: &'static str,
+    key: ConditionKey,
     items: &[String],
     bit: u32,
     compile: impl Fn(&str) -> Result<Pattern, String>,
@@ -579,7 +574,7 @@ fn value_condition(
     builder.claim(bit);
     let mut refs = Vec::new();
     for (j, item) in items.iter().enumerate() {
-        let pattern = compile(item).map_err(|m| place.error(cx, key, Some(j), item, m))?;
+        let pattern = compile(item).map_err(|m| place.error(cx, key.as_str(), Some(j), item, m))?;
         refs.extend(builder.add(bit, pattern).into_iter().map(|r| (r, j)));
     }
     Ok(Condition {
@@ -637,7 +632,7 @@ fn header_condition(
         refs.extend(builder.add(bit, pattern).into_iter().map(|r| (r, j)));
     }
     Ok(Condition {
-        key: "header",
+        key: ConditionKey::Header,
         slot: SlotRef::Header(slot),
         written,
         data: ConditionData::Value(refs),

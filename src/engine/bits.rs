@@ -1,8 +1,62 @@
 //! Fixed-width bit sets over rule clauses.
 //!
-//! Each rule `r` owns two bits: `r` for its `when` clause and `half * 64 + r` for its `unless`
-//! clause, where `half` is the number of words needed for one bit per rule. Keeping the halves
-//! word-aligned lets "when holds and unless does not" be computed a word at a time.
+//! Each rule `r` owns two bits: `r` for its `when` clause and `words * 64 + r` for its `unless`
+//! clause, where `words` is the number of words needed for one bit per rule. Keeping the two
+//! clause halves word-aligned lets "when holds and unless does not" be computed a word at a
+//! time. [`ClauseLayout`] is the one place that knows this layout.
+
+use super::verdict::RuleId;
+use super::Clause;
+
+/// Where each rule's clause bits are in a clause bit set: the `when` bits of all rules, then
+/// their `unless` bits, each half word-aligned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClauseLayout {
+    /// Words per half (one bit per rule).
+    words_per_clause: usize,
+}
+
+impl ClauseLayout {
+    /// The layout for a policy of `rules` rules.
+    pub(crate) fn for_rules(rules: usize) -> ClauseLayout {
+        ClauseLayout {
+            words_per_clause: rules.div_ceil(64).max(1),
+        }
+    }
+
+    /// Words per half: one bit per rule.
+    pub(crate) fn words_per_clause(self) -> usize {
+        self.words_per_clause
+    }
+
+    /// Words of a whole clause bit set.
+    pub(crate) fn words(self) -> usize {
+        self.words_per_clause * 2
+    }
+
+    /// The bit of a rule's clause.
+    pub(crate) fn bit(self, rule: u32, clause: Clause) -> u32 {
+        match clause {
+            Clause::When => rule,
+            Clause::Unless => u32::try_from(self.words_per_clause * 64)
+                .unwrap_or(u32::MAX)
+                .saturating_add(rule),
+        }
+    }
+
+    /// A clause bit set's `when` and `unless` halves.
+    #[inline]
+    pub(crate) fn split(self, bits: &[u64]) -> (&[u64], &[u64]) {
+        bits.split_at(self.words_per_clause.min(bits.len()))
+    }
+
+    /// Whether a rule's clause bit is set in `bits`.
+    pub(crate) fn holds(self, bits: &[u64], rule: RuleId, clause: Clause) -> bool {
+        let bit = self.bit(rule.as_u32(), clause);
+        bits.get(bit as usize / 64)
+            .is_some_and(|w| w & (1 << (bit % 64)) != 0)
+    }
+}
 
 /// A bit set of a fixed number of words.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -7,7 +7,7 @@ use ipnet::IpNet;
 use crate::engine::forwarded;
 use crate::engine::request::{trim_ows, RequestView};
 use crate::engine::verdict::UnknownClient;
-use crate::policy::model::IpSource;
+use crate::vocabulary::IpSource;
 
 /// How the client address was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

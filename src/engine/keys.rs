@@ -187,6 +187,10 @@ pub(crate) fn parse_digest(hex: &str) -> Option<[u8; 32]> {
 mod tests {
     use super::*;
 
+    fn client(index: usize) -> ClientId {
+        ClientId(crate::engine::ids::SmallIndex::new(index).unwrap())
+    }
+
     #[test]
     fn digests_compare_equal_only_when_every_byte_is() {
         let a = [7u8; 32];
@@ -203,8 +207,8 @@ mod tests {
 
     fn table() -> KeyTable {
         let mut digests = HashMap::default();
-        digests.insert(parse_digest(&hash_key(b"k1")).unwrap(), ClientId(0));
-        digests.insert(parse_digest(&hash_key(b"k2")).unwrap(), ClientId(1));
+        digests.insert(parse_digest(&hash_key(b"k1")).unwrap(), client(0));
+        digests.insert(parse_digest(&hash_key(b"k2")).unwrap(), client(1));
         KeyTable {
             header: "x-api-key".into(),
             bearer: true,
@@ -225,7 +229,7 @@ mod tests {
         use Credentials::*;
         let known = |c, source| {
             Ok(Presented {
-                client: Some(ClientId(c)),
+                client: Some(client(c)),
                 source,
             })
         };

@@ -10,37 +10,39 @@
 pub(crate) mod bits;
 pub(crate) mod bytemap;
 pub(crate) mod client_ip;
+mod combine;
+pub(crate) mod evaluate;
 pub(crate) mod forwarded;
 pub(crate) mod globs;
+pub(crate) mod ids;
 pub(crate) mod iptable;
 pub(crate) mod keys;
+pub(crate) mod methods;
 pub(crate) mod overrides;
 pub(crate) mod path;
+pub(crate) mod plan;
+pub(crate) mod prepare;
 pub(crate) mod request;
+mod rule;
 pub(crate) mod slots;
 pub(crate) mod verdict;
 
 use std::cell::RefCell;
-use std::net::IpAddr;
 
-use ipnet::IpNet;
-
-use crate::error::Location;
-use crate::policy::model::{Combine, Effect, Mode, OnUnknownClient};
-use bits::Bits;
-use client_ip::{ClientIpConfig, Derivation};
-use keys::{Credentials, KeyTable};
-use overrides::{is_method_override_key, METHOD_OVERRIDE_HEADERS, URL_OVERRIDE_HEADERS};
+use crate::vocabulary::{Combine, Effect, Mode, OnUnknownClient};
+use bits::{Bits, ClauseLayout};
+use client_ip::ClientIpConfig;
+use keys::KeyTable;
 use path::{PathBuffers, PathOptions};
-use request::{AsRequestView, RequestView};
+use prepare::{MAX_HOST_READINGS, MAX_METHOD_READINGS};
+use request::AsRequestView;
 use slots::{IdentSlot, IpSlot, MethodSlot, SlotScratch, ValueSlot};
-use verdict::{Cause, ClientId, Decision, Refusal, Reported, RuleId, UnknownClient, Verdict};
+use verdict::{ClientId, RuleId, Verdict};
 
-/// The most readings of one request's method (the method and its overrides).
-const MAX_METHOD_READINGS: usize = 4;
-
-/// The most distinct hosts one request may name (its own, and forwarding headers' claims).
-const MAX_HOST_READINGS: usize = 3;
+pub(crate) use plan::{SlotRef, Step};
+pub(crate) use prepare::{Prepared, Reading};
+pub(crate) use rule::{Atom, ClientInfo, Condition, ConditionData, ListInfo, PatternRef};
+pub use rule::{Clause, ConditionKey, Rule};
 
 /// A compiled policy: immutable, cheap to share between threads, fast to query.
 ///
@@ -60,7 +62,8 @@ const MAX_HOST_READINGS: usize = 3;
 /// let peer = "192.0.2.1".parse()?;
 /// let verdict = engine.decide(&Request::get("/admin/users").peer(peer));
 /// assert_eq!(verdict.decision(), Decision::Forbidden);
-/// assert_eq!(engine.rule(verdict.rule().unwrap()).name(), "no-admin");
+/// let rule = verdict.rule().and_then(|id| engine.rule(id));
+/// assert_eq!(rule.map(|r| r.name()), Some("no-admin"));
 /// assert!(engine.decide(&Request::get("/home").peer(peer)).is_allowed());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -74,8 +77,8 @@ pub struct Engine {
     pub(crate) client_ip: ClientIpConfig,
     pub(crate) on_unknown: OnUnknownClient,
     pub(crate) rules: Vec<Rule>,
-    /// Words per half of a clause bit set (one bit per rule).
-    pub(crate) half: usize,
+    /// Where each rule's clause bits are.
+    pub(crate) layout: ClauseLayout,
     /// Clause bits that exist: every rule's `when`, and `unless` where it is not empty.
     pub(crate) exists: Bits,
     /// Per rule (one half): enforcing rules, report-mode rules, forbid rules.
@@ -97,147 +100,6 @@ pub struct Engine {
     pub(crate) atoms: Vec<Atom>,
     pub(crate) clients: Vec<ClientInfo>,
     pub(crate) stats: Stats,
-}
-
-/// One rule of a compiled policy: its name, effect and place in the source.
-#[derive(Debug, Clone)]
-pub struct Rule {
-    pub(crate) id: RuleId,
-    pub(crate) name: String,
-    pub(crate) effect: Effect,
-    pub(crate) status: u16,
-    pub(crate) mode: Mode,
-    pub(crate) location: Option<Location>,
-    pub(crate) description: Option<String>,
-    pub(crate) when: Vec<Condition>,
-    pub(crate) unless: Vec<Condition>,
-}
-
-impl Rule {
-    /// The rule's id (its position in file order).
-    pub fn id(&self) -> RuleId {
-        self.id
-    }
-    /// The rule's unique name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-    /// What the rule does when it applies.
-    pub fn effect(&self) -> Effect {
-        self.effect
-    }
-    /// The status a forbid rule answers with (401, 403 or 404); 200 for allow rules.
-    pub fn status(&self) -> u16 {
-        self.status
-    }
-    /// Whether the rule enforces or only reports.
-    pub fn mode(&self) -> Mode {
-        self.mode
-    }
-    /// Where the rule is written.
-    pub fn location(&self) -> Option<&Location> {
-        self.location.as_ref()
-    }
-    /// The rule's description, if it has one.
-    pub fn description(&self) -> Option<&str> {
-        self.description.as_deref()
-    }
-    /// How many conditions its `when` and `unless` clauses hold.
-    pub fn condition_count(&self) -> (usize, usize) {
-        (self.when.len(), self.unless.len())
-    }
-}
-
-/// Which clause of a rule a condition is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Clause {
-    /// Must hold for the rule to apply.
-    When,
-    /// Exempts the request from the rule when it holds.
-    Unless,
-}
-
-/// Which slot a condition is evaluated in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum SlotRef {
-    Ip,
-    Method,
-    Ident,
-    Path,
-    Host,
-    Header(usize),
-}
-
-impl SlotRef {
-    /// Whether the slot reads the same for every reading of a request.
-    fn is_per_request(self) -> bool {
-        matches!(self, SlotRef::Ip | SlotRef::Ident | SlotRef::Header(_))
-    }
-}
-
-/// One slot in the order a decision reads them, with the rules it can change.
-#[derive(Debug, Clone)]
-pub(crate) struct Step {
-    pub(crate) slot: SlotRef,
-    /// The rules (one half) with a condition in this slot, in either clause: the slot is read
-    /// only while one of them may still apply.
-    pub(crate) mentions: Bits,
-}
-
-/// A compiled condition, kept for explanations.
-#[derive(Debug, Clone)]
-pub(crate) struct Condition {
-    /// The policy key (`ip`, `path`, `header`, ...).
-    pub(crate) key: &'static str,
-    pub(crate) slot: SlotRef,
-    /// The alternatives as written.
-    pub(crate) written: Vec<String>,
-    pub(crate) data: ConditionData,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum ConditionData {
-    Ip {
-        atoms: Vec<u32>,
-    },
-    Method(Vec<Box<[u8]>>),
-    /// Each compiled pattern with the index of the written alternative it came from.
-    Value(Vec<(PatternRef, usize)>),
-    Client(Vec<u32>),
-    Role(Vec<String>),
-    Authenticated(bool),
-}
-
-/// One alternative of a value condition, as compiled into its slot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum PatternRef {
-    Exact(Box<[u8]>),
-    Glob(usize),
-    Regex(usize),
-    Present,
-    Absent,
-}
-
-/// A group of addresses in the IP table.
-#[derive(Debug, Clone)]
-pub(crate) enum Atom {
-    List(usize),
-    Inline(Vec<IpNet>),
-}
-
-/// A named address list.
-#[derive(Debug, Clone)]
-pub(crate) struct ListInfo {
-    pub(crate) name: String,
-    pub(crate) len: usize,
-}
-
-/// An API client.
-#[derive(Debug, Clone)]
-pub(crate) struct ClientInfo {
-    pub(crate) name: String,
-    pub(crate) roles: Vec<String>,
 }
 
 /// Sizes of a compiled policy.
@@ -277,9 +139,12 @@ pub(crate) struct Scratch {
     pub(crate) paths: PathBuffers,
     /// The host readings: the request's own host, then hosts that forwarding headers claim.
     pub(crate) hosts: [String; MAX_HOST_READINGS],
-    host_tmp: String,
-    query_tmp: Vec<u8>,
-    tmp: Vec<u64>,
+    /// A host being normalised, before it becomes a reading.
+    host_read: String,
+    /// A query key or value, form-decoded.
+    query_decoded: Vec<u8>,
+    /// The bits of a sparse slot's keys, gathered before they are ANDed in.
+    key_bits: Vec<u64>,
     slot: SlotScratch,
 }
 
@@ -287,75 +152,13 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-/// A request read strictly, ready for the slots.
-pub(crate) struct Prepared {
-    pub(crate) methods: usize,
-    pub(crate) two_paths: bool,
-    /// How many host readings `Scratch::hosts` holds (0: the request names no host).
-    pub(crate) hosts: usize,
-    pub(crate) client: Result<(IpAddr, Derivation), UnknownClient>,
-    pub(crate) credentials: Credentials,
-}
-
-/// Which reading of a request decided: indexes into the method, path and host readings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Reading {
-    pub(crate) method: usize,
-    pub(crate) kept_path: bool,
-    pub(crate) host: usize,
-}
-
-impl Prepared {
-    /// Every reading of the request: methods × paths × hosts, the plain one first.
-    pub(crate) fn readings(&self) -> Readings {
-        Readings {
-            next: Some(Reading::default()),
-            methods: self.methods,
-            two_paths: self.two_paths,
-            hosts: self.hosts.max(1),
-        }
-    }
-}
-
-/// The readings of a request, counted through in place: the usual request has one, and
-/// walking them must cost next to nothing then.
-pub(crate) struct Readings {
-    next: Option<Reading>,
-    methods: usize,
-    two_paths: bool,
-    hosts: usize,
-}
-
-impl Iterator for Readings {
-    type Item = Reading;
-
-    #[inline]
-    fn next(&mut self) -> Option<Reading> {
-        let current = self.next.filter(|r| r.method < self.methods)?;
-        // Hosts vary fastest, then the path reading, then the method.
-        let mut following = current;
-        following.host += 1;
-        if following.host == self.hosts {
-            following.host = 0;
-            if self.two_paths && !following.kept_path {
-                following.kept_path = true;
-            } else {
-                following.kept_path = false;
-                following.method += 1;
-            }
-        }
-        self.next = Some(following);
-        Some(current)
-    }
-}
-
 impl Engine {
     /// Decides a request: the hot path. See the type's documentation for an example.
     pub fn decide(&self, request: &impl AsRequestView) -> Verdict {
         let view = request.view();
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => self.decide_in(&view, &mut scratch).0,
-            Err(_) => self.decide_in(&view, &mut Scratch::default()).0,
+            Ok(mut scratch) => self.decide_in(&view, &mut scratch),
+            Err(_) => self.decide_in(&view, &mut Scratch::default()),
         })
     }
 
@@ -364,13 +167,9 @@ impl Engine {
         &self.rules
     }
 
-    /// The rule with the given id.
-    ///
-    /// # Panics
-    ///
-    /// If `id` did not come from this engine.
-    pub fn rule(&self, id: RuleId) -> &Rule {
-        &self.rules[id.index()]
+    /// The rule with the given id: `None` if `id` came from another engine with more rules.
+    pub fn rule(&self, id: RuleId) -> Option<&Rule> {
+        self.rules.get(id.index())
     }
 
     /// The rule named `name`, if any.
@@ -433,574 +232,5 @@ impl Engine {
             Ok(mut scratch) => f(&mut scratch),
             Err(_) => f(&mut Scratch::default()),
         })
-    }
-
-    pub(crate) fn decide_in(&self, view: &RequestView<'_>, s: &mut Scratch) -> (Verdict, Reading) {
-        let enforced = self.mode == Mode::Enforce;
-        let prepared = match self.prepare(view, s) {
-            Ok(p) => p,
-            Err(refusal) => {
-                let client_ip = self.client_ip.derive(view).ok().map(|(ip, _)| ip);
-                let verdict = Verdict {
-                    decision: Decision::Forbidden,
-                    status: refusal.status(),
-                    cause: Cause::Refused(refusal),
-                    client_ip,
-                    client: None,
-                    reported: Reported::default(),
-                    enforced,
-                };
-                return (verdict, Reading::default());
-            }
-        };
-        let several = self.start_readings(&prepared, s);
-        let mut chosen: Option<(Cause, Reading)> = None;
-        let mut reported = Reported::default();
-        for reading in prepared.readings() {
-            self.reading_acc(view, &prepared, reading, s, several);
-            let cause = self.combine_bits(&s.acc, &mut reported);
-            let forbids = self.effect_of(cause) == Effect::Forbid;
-            if chosen.is_none() || forbids {
-                chosen = Some((cause, reading));
-            }
-            // A request is allowed only if every reading of it is.
-            if forbids {
-                break;
-            }
-        }
-        let (cause, reading) = chosen.unwrap_or((Cause::Default, Reading::default()));
-        let (decision, status) = match cause {
-            Cause::Rule(id) => match self.rules.get(id.index()) {
-                Some(rule) if rule.effect == Effect::Allow => (Decision::Allow, 200),
-                Some(rule) => (Decision::Forbidden, rule.status),
-                None => (Decision::Forbidden, 403),
-            },
-            Cause::Default if self.default == Effect::Allow => (Decision::Allow, 200),
-            _ => (Decision::Forbidden, 403),
-        };
-        let verdict = Verdict {
-            decision,
-            status,
-            cause,
-            client_ip: prepared.client.ok().map(|(ip, _)| ip),
-            client: match prepared.credentials {
-                Credentials::Presented { client, .. } => client,
-                Credentials::None => None,
-            },
-            reported,
-            enforced,
-        };
-        (verdict, reading)
-    }
-
-    /// Every rule (enforcing or not) that applies to the request under any of its readings:
-    /// for coverage reports. Allocates; not for the hot path.
-    pub(crate) fn applying_rules(&self, view: &RequestView<'_>) -> Vec<RuleId> {
-        self.with_scratch(|s| {
-            let Ok(prepared) = self.prepare(view, s) else {
-                return Vec::new();
-            };
-            let several = self.start_readings(&prepared, s);
-            let mut out = Vec::new();
-            for reading in prepared.readings() {
-                self.reading_acc(view, &prepared, reading, s, several);
-                let (when, unless) = s.acc.split_at(self.half.min(s.acc.len()));
-                for rule in &self.rules {
-                    let i = rule.id.index();
-                    let bit = |w: &[u64]| w.get(i / 64).is_some_and(|x| x & (1 << (i % 64)) != 0);
-                    if bit(when) && !bit(unless) && !out.contains(&rule.id) {
-                        out.push(rule.id);
-                    }
-                }
-            }
-            out
-        })
-    }
-
-    fn effect_of(&self, cause: Cause) -> Effect {
-        match cause {
-            Cause::Rule(id) => self
-                .rules
-                .get(id.index())
-                .map_or(Effect::Forbid, |r| r.effect),
-            Cause::Default => self.default,
-            Cause::Refused(_) => Effect::Forbid,
-        }
-    }
-
-    /// Reads the request strictly into the scratch buffers.
-    pub(crate) fn prepare(
-        &self,
-        view: &RequestView<'_>,
-        s: &mut Scratch,
-    ) -> Result<Prepared, Refusal> {
-        // Methods: the request's, then each distinct override, all upper-cased so that a case
-        // variant cannot slip past a method condition.
-        if !path::is_token(view.method) {
-            return Err(Refusal::InvalidMethod);
-        }
-        let mut methods = 0;
-        push_method(&mut s.methods, &mut methods, view.method)?;
-        for name in METHOD_OVERRIDE_HEADERS {
-            for value in view.header_values(name) {
-                let value = request::trim_ows(value);
-                if !path::is_token(value) {
-                    return Err(Refusal::InvalidMethodOverride);
-                }
-                push_method(&mut s.methods, &mut methods, value)?;
-            }
-        }
-
-        // `?_method=DELETE` is one more override (Laravel, Rails and others honour it). `;`
-        // separates parameters too for some backends (CVE-2021-23336).
-        if let Some(query) = path::query(view.target) {
-            for pair in query.split(|&b| b == b'&' || b == b';') {
-                let Some(at) = memchr::memchr(b'=', pair) else {
-                    continue;
-                };
-                let (key, value) = (
-                    pair.get(..at).unwrap_or(&[]),
-                    pair.get(at + 1..).unwrap_or(&[]),
-                );
-                // Backends decode the query (`+` as a space) before reading `_method`: so does
-                // the engine.
-                path::form_decode(key, &mut s.query_tmp).ok_or(Refusal::InvalidMethodOverride)?;
-                if !is_method_override_key(&s.query_tmp) {
-                    continue;
-                }
-                path::form_decode(value, &mut s.query_tmp).ok_or(Refusal::InvalidMethodOverride)?;
-                if !path::is_token(&s.query_tmp) {
-                    return Err(Refusal::InvalidMethodOverride);
-                }
-                let value = std::mem::take(&mut s.query_tmp);
-                let pushed = push_method(&mut s.methods, &mut methods, &value);
-                s.query_tmp = value;
-                pushed?;
-            }
-        }
-        // Some backends route on these headers instead of the target: when rules read the
-        // path, a request carrying one is ambiguous.
-        if self.path.is_some() {
-            for name in URL_OVERRIDE_HEADERS {
-                if view.header_values(name).next().is_some() {
-                    return Err(Refusal::UrlOverride);
-                }
-            }
-        }
-
-        let target = path::split_target(view.target, self.path_options.max_length)?;
-        // RFC 9112 section 3.2.4: the asterisk form is for OPTIONS alone; frameworks send any
-        // request for `*` to their fallback handler, which no path rule names.
-        if target.path == b"*"
-            && s.methods
-                .iter()
-                .take(methods)
-                .any(|m| m.as_slice() != b"OPTIONS")
-        {
-            return Err(Refusal::AsteriskForm);
-        }
-        let two_paths = path::normalize(target.path, self.path_options, &mut s.paths)?;
-
-        // Host: an absolute-form target's authority, else the one Host header. Two Host lines
-        // are always refused; the host itself is only read when rules look at it, since
-        // otherwise it cannot change the decision.
-        let mut hosts = 0;
-        let mut host_lines = view.header_values("host");
-        let header_host = host_lines.next();
-        if host_lines.next().is_some() {
-            return Err(Refusal::AmbiguousHost);
-        }
-        if self.host.is_some() {
-            let authority = view.authority.or(target.authority);
-            if let Some(authority) = authority {
-                self.push_host(s, &mut hosts, authority)?;
-                if let Some(h) = header_host {
-                    path::normalize_host(h, &mut s.host_tmp)?;
-                    if hosts > 0 && s.hosts.first() != Some(&s.host_tmp) {
-                        return Err(Refusal::AmbiguousHost);
-                    }
-                }
-            } else if let Some(h) = header_host {
-                self.push_host(s, &mut hosts, h)?;
-            }
-            // A request that names no host (HTTP/1.0 allows it), or an empty one, gets a host
-            // from the framework: actix-web's `ConnectionInfo::host` is then the server's
-            // configured name or its own address. The engine cannot know it, and a forbid rule
-            // on that host would not hold: refuse the request as ambiguous.
-            if hosts == 0 {
-                return Err(Refusal::MissingHost);
-            }
-        }
-        // Frameworks' host extractors may prefer what a forwarding header claims; when rules
-        // read the host, each claim is another reading, and all must be allowed.
-        if self.host.is_some() {
-            for line in view.header_values("x-forwarded-host") {
-                for claim in line.split(|&b| b == b',') {
-                    // An empty claim is no host to the engine, but a backend that takes the
-                    // header whole reads something: refuse it as unreadable.
-                    if request::trim_ows(claim).is_empty() {
-                        return Err(Refusal::InvalidHost);
-                    }
-                    self.push_host(s, &mut hosts, claim)?;
-                }
-            }
-            for line in view.header_values("forwarded") {
-                let mut claims = [&[][..]; MAX_HOST_READINGS + 1];
-                let mut count = 0;
-                forwarded::elements(line, |e| {
-                    if let Some(host) = e.host {
-                        if let Some(slot) = claims.get_mut(count) {
-                            *slot = host;
-                        }
-                        count += 1;
-                    }
-                })
-                .map_err(|_| Refusal::MalformedForwarded)?;
-                if count > claims.len() {
-                    return Err(Refusal::AmbiguousHost);
-                }
-                for claim in claims.iter().take(count) {
-                    if claim.is_empty() {
-                        return Err(Refusal::InvalidHost);
-                    }
-                    self.push_host(s, &mut hosts, claim)?;
-                }
-            }
-        }
-
-        let client = self.client_ip.derive(view);
-        if let Err(unknown) = client {
-            // No peer at all is a misconfigured adapter, not a client to evaluate.
-            if self.on_unknown == OnUnknownClient::Forbid || unknown == UnknownClient::NoPeer {
-                return Err(Refusal::UnknownClient(unknown));
-            }
-        }
-        let credentials = match &self.keys {
-            Some(keys) => keys.identify(view)?,
-            None => Credentials::None,
-        };
-        Ok(Prepared {
-            methods,
-            two_paths,
-            hosts,
-            client,
-            credentials,
-        })
-    }
-
-    /// Adds a distinct, non-empty host reading.
-    fn push_host(&self, s: &mut Scratch, count: &mut usize, raw: &[u8]) -> Result<(), Refusal> {
-        path::normalize_host(raw, &mut s.host_tmp)?;
-        if s.host_tmp.is_empty() || s.hosts.iter().take(*count).any(|h| *h == s.host_tmp) {
-            return Ok(());
-        }
-        let slot = s.hosts.get_mut(*count).ok_or(Refusal::AmbiguousHost)?;
-        slot.clone_from(&s.host_tmp);
-        *count += 1;
-        Ok(())
-    }
-
-    /// Whether the request has several readings; if so, empties the per-request slot cache.
-    fn start_readings(&self, p: &Prepared, s: &mut Scratch) -> bool {
-        let several = p.methods > 1 || p.two_paths || p.hosts > 1;
-        if several {
-            s.cached.clear();
-            s.cached.resize(self.plan.len(), false);
-        }
-        several
-    }
-
-    /// `s.acc` = the clause bits of one reading: every slot ANDed in, in plan order.
-    ///
-    /// A slot is read only while some rule it has a condition for may still apply; skipping it
-    /// leaves wrong bits only for rules that already cannot apply. With several readings, the
-    /// slots that do not depend on the reading are computed once per request, on first need.
-    fn reading_acc(
-        &self,
-        view: &RequestView<'_>,
-        p: &Prepared,
-        reading: Reading,
-        s: &mut Scratch,
-        several: bool,
-    ) {
-        let mut acc = std::mem::take(&mut s.acc);
-        acc.clear();
-        acc.extend_from_slice(self.exists.words());
-        for (k, step) in self.plan.iter().enumerate() {
-            let alive = acc
-                .iter()
-                .zip(step.mentions.words())
-                .fold(0, |any, (a, m)| any | (a & m));
-            if alive == 0 {
-                continue;
-            }
-            if several && step.slot.is_per_request() {
-                self.and_cached(k, &mut acc, view, p, reading, s);
-            } else {
-                self.and_slot(step.slot, &mut acc, view, p, reading, s);
-            }
-        }
-        s.acc = acc;
-    }
-
-    /// `acc &=` the bits of plan step `k`, a slot that reads the same for every reading:
-    /// computed into the request's cache on the first reading that needs them.
-    fn and_cached(
-        &self,
-        k: usize,
-        acc: &mut [u64],
-        view: &RequestView<'_>,
-        p: &Prepared,
-        reading: Reading,
-        s: &mut Scratch,
-    ) {
-        let at = k * acc.len()..(k + 1) * acc.len();
-        let mut cache = std::mem::take(&mut s.cache);
-        if cache.len() < at.end {
-            cache.resize(at.end, u64::MAX);
-        }
-        let filled = s
-            .cached
-            .get_mut(k)
-            .is_some_and(|f| std::mem::replace(f, true));
-        if let (Some(bits), Some(step)) = (cache.get_mut(at), self.plan.get(k)) {
-            if !filled {
-                bits.fill(u64::MAX);
-                self.and_slot(step.slot, bits, view, p, reading, s);
-            }
-            bits::and_into(acc, bits);
-        }
-        s.cache = cache;
-    }
-
-    /// `acc &= ` one slot's bits for one reading (all ones where the slot says nothing). What
-    /// decisions and explanations both run.
-    fn and_slot(
-        &self,
-        slot: SlotRef,
-        acc: &mut [u64],
-        view: &RequestView<'_>,
-        p: &Prepared,
-        reading: Reading,
-        s: &mut Scratch,
-    ) {
-        let fav = self.forbid_favouring.words();
-        match slot {
-            SlotRef::Ip => {
-                if let Some(ip) = &self.ip {
-                    ip.and_into(acc, p.client.ok().map(|(a, _)| a), &mut s.tmp);
-                }
-            }
-            SlotRef::Method => {
-                if let Some(m) = &self.method {
-                    let method = s
-                        .methods
-                        .get(reading.method)
-                        .map_or(&[][..], |m| m.as_slice());
-                    m.and_into(acc, method);
-                }
-            }
-            SlotRef::Ident => {
-                if let Some(i) = &self.ident {
-                    i.and_into(acc, p.credentials, &mut s.tmp);
-                }
-            }
-            SlotRef::Path => {
-                if let Some(path) = &self.path {
-                    let value = if reading.kept_path {
-                        s.paths.kept.as_slice()
-                    } else {
-                        s.paths.decoded.as_slice()
-                    };
-                    path.and_into(acc, fav, view, Some(value), &mut s.slot);
-                }
-            }
-            SlotRef::Host => {
-                if let Some(host) = &self.host {
-                    let value = (p.hosts > 0)
-                        .then(|| s.hosts.get(reading.host))
-                        .flatten()
-                        .map(String::as_bytes);
-                    host.and_into(acc, fav, view, value, &mut s.slot);
-                }
-            }
-            SlotRef::Header(i) => {
-                if let Some(h) = self.headers.get(i) {
-                    h.and_into(acc, fav, view, None, &mut s.slot);
-                }
-            }
-        }
-    }
-
-    /// The bits of one slot alone for one reading (all ones where the slot says nothing):
-    /// what explanations read, computed by the same code as a decision.
-    pub(crate) fn slot_bits(
-        &self,
-        slot: SlotRef,
-        view: &RequestView<'_>,
-        p: &Prepared,
-        reading: Reading,
-        s: &mut Scratch,
-    ) -> Vec<u64> {
-        let mut acc = vec![u64::MAX; self.half * 2];
-        self.and_slot(slot, &mut acc, view, p, reading, s);
-        acc
-    }
-
-    /// Picks the deciding rule from the clause bits.
-    fn combine_bits(&self, acc: &[u64], reported: &mut Reported) -> Cause {
-        let (when, unless) = acc.split_at(self.half.min(acc.len()));
-        let applies =
-            |i: usize| when.get(i).copied().unwrap_or(0) & !unless.get(i).copied().unwrap_or(0);
-        let word = |b: &Bits, i: usize| b.words().get(i).copied().unwrap_or(0);
-        let mut record = |i: usize, mut bits: u64| {
-            while bits != 0 {
-                let bit = bits.trailing_zeros();
-                bits &= bits - 1;
-                if let Ok(id) = u32::try_from(i * 64 + bit as usize) {
-                    reported.push(RuleId::new(id));
-                }
-            }
-        };
-        match self.combine {
-            // Rules in file order: the first enforcing rule that applies decides; report-mode
-            // rules met before it are recorded.
-            Combine::FirstMatch => {
-                for i in 0..self.half {
-                    let a = applies(i);
-                    let deciding = a & word(&self.enforce, i);
-                    let reports = a & word(&self.report, i);
-                    if deciding != 0 {
-                        let bit = deciding.trailing_zeros();
-                        record(i, reports & ((1u64 << bit) - 1));
-                        return rule_cause(i, bit);
-                    }
-                    record(i, reports);
-                }
-                Cause::Default
-            }
-            // Any forbid rule that applies wins (the first is named); else any allow rule;
-            // every report-mode rule that applies is recorded.
-            Combine::ForbidOverrides => {
-                let mut allow = None;
-                let mut forbid = None;
-                for i in 0..self.half {
-                    let a = applies(i);
-                    record(i, a & word(&self.report, i));
-                    let enforcing = a & word(&self.enforce, i);
-                    let f = enforcing & word(&self.forbid, i);
-                    if forbid.is_none() && f != 0 {
-                        forbid = Some(rule_cause(i, f.trailing_zeros()));
-                    }
-                    let al = enforcing & !word(&self.forbid, i);
-                    if allow.is_none() && al != 0 {
-                        allow = Some(rule_cause(i, al.trailing_zeros()));
-                    }
-                }
-                forbid.or(allow).unwrap_or(Cause::Default)
-            }
-        }
-    }
-}
-
-fn rule_cause(word: usize, bit: u32) -> Cause {
-    u32::try_from(word * 64 + bit as usize).map_or(Cause::Default, |i| Cause::Rule(RuleId::new(i)))
-}
-
-fn push_method(
-    methods: &mut [Vec<u8>; MAX_METHOD_READINGS],
-    count: &mut usize,
-    method: &[u8],
-) -> Result<(), Refusal> {
-    let already = methods
-        .iter()
-        .take(*count)
-        .any(|m| m.eq_ignore_ascii_case(method));
-    if already {
-        return Ok(());
-    }
-    let slot = methods
-        .get_mut(*count)
-        .ok_or(Refusal::InvalidMethodOverride)?;
-    slot.clear();
-    slot.extend(method.iter().map(u8::to_ascii_uppercase));
-    *count += 1;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{Policy, Request};
-
-    #[test]
-    fn a_request_without_a_host_is_refused_when_rules_read_the_host() {
-        let reads_host = Policy::from_toml(
-            "[policy]\ndefault = \"allow\"\n[[rules]]\nname = \"r\"\neffect = \"forbid\"\n\
-             when = { host = [\"internal.example\"] }",
-        )
-        .unwrap()
-        .compile()
-        .unwrap();
-        let no_hosts = Policy::from_toml("[policy]\ndefault = \"allow\"")
-            .unwrap()
-            .compile()
-            .unwrap();
-        let peer = "192.0.2.1".parse().unwrap();
-        let refused = Cause::Refused(Refusal::MissingHost);
-        // actix-web reads the server's own name for these: the engine cannot.
-        let hostless = [
-            Request::get("/x").peer(peer),
-            Request::get("/x").peer(peer).header("Host", ""),
-            Request::get("/x").peer(peer).header("Host", " \t"),
-        ];
-        for request in &hostless {
-            assert_eq!(reads_host.decide(request).cause(), refused, "{request:?}");
-            assert!(no_hosts.decide(request).is_allowed(), "{request:?}");
-        }
-        let named = [
-            Request::get("/x").peer(peer).header("Host", "example.com"),
-            Request::get("http://example.com/x").peer(peer),
-        ];
-        for request in &named {
-            assert!(reads_host.decide(request).is_allowed(), "{request:?}");
-        }
-        // A forwarding header's claim does not make up for the request's own host.
-        let claim_only = Request::get("/x")
-            .peer(peer)
-            .header("X-Forwarded-Host", "example.com");
-        assert_eq!(reads_host.decide(&claim_only).cause(), refused);
-    }
-
-    #[test]
-    fn readings_are_the_whole_product_plain_first() {
-        for methods in 1..=MAX_METHOD_READINGS {
-            for two_paths in [false, true] {
-                for hosts in 0..=MAX_HOST_READINGS {
-                    let p = Prepared {
-                        methods,
-                        two_paths,
-                        hosts,
-                        client: Err(UnknownClient::NoPeer),
-                        credentials: Credentials::None,
-                    };
-                    let mut want = Vec::new();
-                    for method in 0..methods {
-                        for kept_path in [false, true].into_iter().filter(|&k| !k || two_paths) {
-                            for host in 0..hosts.max(1) {
-                                want.push(Reading {
-                                    method,
-                                    kept_path,
-                                    host,
-                                });
-                            }
-                        }
-                    }
-                    let got: Vec<Reading> = p.readings().collect();
-                    assert_eq!(got, want, "{methods} {two_paths} {hosts}");
-                    assert_eq!(got.first(), Some(&Reading::default()));
-                }
-            }
-        }
     }
 }

@@ -5,7 +5,7 @@
 //! Escapes of harmless characters are decoded once, so `/%61dmin` is matched as `/admin`.
 
 use crate::engine::verdict::Refusal;
-use crate::policy::model::EncodedSlash;
+use crate::vocabulary::EncodedSlash;
 
 /// Path handling settings, fixed when the policy is compiled.
 #[derive(Debug, Clone, Copy)]

@@ -203,33 +203,35 @@ impl<'a> RequestView<'a> {
     #[cfg(feature = "http")]
     pub fn from_http<B>(request: &'a http::Request<B>, peer: Option<IpAddr>) -> RequestView<'a> {
         let uri = request.uri();
-        // A URI without a path (CONNECT's authority form) has no target to decide on: it is
-        // refused as empty rather than read as `/`.
-        let target = uri.path_and_query().map_or("", |pq| pq.as_str());
-        RequestView {
-            method: request.method().as_str().as_bytes(),
-            target: target.as_bytes(),
-            authority: uri.authority().map(|a| a.as_str().as_bytes()),
-            headers: HeaderSource::Map(request.headers()),
+        RequestView::from_parts(
+            request.method().as_str(),
+            uri.path_and_query().map(|pq| pq.as_str()),
+            uri.authority().map(|a| a.as_str()),
+            HeaderSource::Map(request.headers()),
+            request.headers().keys().map(|k| k.as_str()),
             peer,
-            name_lengths: name_lengths(request.headers().keys().map(|k| k.as_str().as_bytes())),
-        }
+        )
     }
 
-    /// A view of an actix-web request; the peer is the connection's address.
-    #[cfg(feature = "actix")]
-    pub fn from_actix(request: &'a actix_web::dev::ServiceRequest) -> RequestView<'a> {
-        let uri = request.uri();
-        // A URI without a path (CONNECT's authority form) has no target to decide on: it is
-        // refused as empty rather than read as `/`.
-        let target = uri.path_and_query().map_or("", |pq| pq.as_str());
+    /// A view of a framework's request, from its parts. `path_and_query` is `None` for a URI
+    /// without a path (CONNECT's authority form): there is no target to decide on, so it is
+    /// refused as empty rather than read as `/`.
+    #[cfg(any(feature = "http", feature = "actix"))]
+    pub(crate) fn from_parts<'n>(
+        method: &'a str,
+        path_and_query: Option<&'a str>,
+        authority: Option<&'a str>,
+        headers: HeaderSource<'a>,
+        names: impl Iterator<Item = &'n str>,
+        peer: Option<IpAddr>,
+    ) -> RequestView<'a> {
         RequestView {
-            method: request.method().as_str().as_bytes(),
-            target: target.as_bytes(),
-            authority: uri.authority().map(|a| a.as_str().as_bytes()),
-            headers: HeaderSource::Actix(request.headers()),
-            peer: request.peer_addr().map(|a| a.ip()),
-            name_lengths: name_lengths(request.headers().keys().map(|k| k.as_str().as_bytes())),
+            method: method.as_bytes(),
+            target: path_and_query.unwrap_or("").as_bytes(),
+            authority: authority.map(str::as_bytes),
+            headers,
+            peer,
+            name_lengths: name_lengths(names.map(str::as_bytes)),
         }
     }
 

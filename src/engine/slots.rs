@@ -32,16 +32,16 @@ impl SparseSlot {
         &self,
         acc: &mut [u64],
         keys: impl Iterator<Item = u32>,
-        tmp: &mut Vec<u64>,
+        key_bits: &mut Vec<u64>,
     ) {
-        tmp.clear();
-        tmp.extend_from_slice(self.neutral.words());
+        key_bits.clear();
+        key_bits.extend_from_slice(self.neutral.words());
         for k in keys {
             if let Some(bits) = self.keys.get(k as usize) {
-                set_all(tmp, bits);
+                set_all(key_bits, bits);
             }
         }
-        and_into(acc, tmp);
+        and_into(acc, key_bits);
     }
 }
 
@@ -62,7 +62,7 @@ pub(crate) struct IpSlot {
 }
 
 impl IpSlot {
-    pub(crate) fn and_into(&self, acc: &mut [u64], ip: Option<IpAddr>, tmp: &mut Vec<u64>) {
+    pub(crate) fn and_into(&self, acc: &mut [u64], ip: Option<IpAddr>, key_bits: &mut Vec<u64>) {
         let Some(ip) = ip else {
             return and_into(acc, self.unknown.words());
         };
@@ -71,7 +71,7 @@ impl IpSlot {
             Some(bits) => and_into(acc, bits.words()),
             None => {
                 let atoms = self.set_atoms.get(set).map_or(&[][..], |a| a);
-                self.atoms.and_into(acc, atoms.iter().copied(), tmp)
+                self.atoms.and_into(acc, atoms.iter().copied(), key_bits)
             }
         }
     }
@@ -115,29 +115,83 @@ pub(crate) struct IdentSlot {
     pub(crate) authenticated: Option<SparseSlot>,
 }
 
+/// The parts of an [`IdentSlot`]. A clause holds at most one condition of each kind, so a
+/// part's bit for a clause is exactly whether that clause's condition of the kind holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum IdentPart {
+    /// `client` conditions.
+    Client,
+    /// `role` conditions.
+    Role,
+    /// `authenticated` conditions.
+    Authenticated,
+}
+
 impl IdentSlot {
-    pub(crate) fn and_into(&self, acc: &mut [u64], credentials: Credentials, tmp: &mut Vec<u64>) {
-        let client = match credentials {
+    /// `acc &=` the bits of every part.
+    pub(crate) fn and_into(
+        &self,
+        acc: &mut [u64],
+        credentials: Credentials,
+        key_bits: &mut Vec<u64>,
+    ) {
+        let client = Self::client(credentials);
+        for part in [IdentPart::Client, IdentPart::Role, IdentPart::Authenticated] {
+            self.and_part(part, acc, client, key_bits);
+        }
+    }
+
+    /// `acc &=` the bits of one part alone.
+    pub(crate) fn and_part_into(
+        &self,
+        part: IdentPart,
+        acc: &mut [u64],
+        credentials: Credentials,
+        key_bits: &mut Vec<u64>,
+    ) {
+        self.and_part(part, acc, Self::client(credentials), key_bits);
+    }
+
+    fn client(credentials: Credentials) -> Option<u32> {
+        match credentials {
             Credentials::Presented {
                 client: Some(id), ..
-            } => u32::try_from(id.index()).ok(),
+            } => Some(id.as_u32()),
             _ => None,
-        };
-        if let Some(slot) = &self.clients {
-            slot.and_into(acc, client.into_iter(), tmp);
         }
-        if let Some(slot) = &self.roles {
-            let roles = client
-                .and_then(|c| self.client_roles.get(c as usize))
-                .map_or(&[][..], |r| r);
-            slot.and_into(acc, roles.iter().copied(), tmp);
-        }
-        if let Some(slot) = &self.authenticated {
-            slot.and_into(
-                acc,
-                std::iter::once(if client.is_some() { 0 } else { 1 }),
-                tmp,
-            );
+    }
+
+    #[inline]
+    fn and_part(
+        &self,
+        part: IdentPart,
+        acc: &mut [u64],
+        client: Option<u32>,
+        key_bits: &mut Vec<u64>,
+    ) {
+        match part {
+            IdentPart::Client => {
+                if let Some(slot) = &self.clients {
+                    slot.and_into(acc, client.into_iter(), key_bits);
+                }
+            }
+            IdentPart::Role => {
+                if let Some(slot) = &self.roles {
+                    let roles = client
+                        .and_then(|c| self.client_roles.get(c as usize))
+                        .map_or(&[][..], |r| r);
+                    slot.and_into(acc, roles.iter().copied(), key_bits);
+                }
+            }
+            IdentPart::Authenticated => {
+                if let Some(slot) = &self.authenticated {
+                    slot.and_into(
+                        acc,
+                        std::iter::once(if client.is_some() { 0 } else { 1 }),
+                        key_bits,
+                    );
+                }
+            }
         }
     }
 }

@@ -3,35 +3,53 @@
 use std::fmt;
 use std::net::IpAddr;
 
-/// The index of a rule in its policy, in file order.
+use super::ids::SmallIndex;
+
+/// The index of a rule in its policy, in file order. Only an engine makes them: look a rule up
+/// with [`Engine::rule`](crate::Engine::rule).
 ///
 /// ```
-/// use portcullis::RuleId;
-/// assert_eq!(RuleId::new(3).index(), 3);
+/// use portcullis::Policy;
+///
+/// let engine = Policy::from_toml(r#"
+///     [policy]
+///     default = "allow"
+///     [[rules]]
+///     name = "first"
+///     effect = "forbid"
+///     when = { path = ["/a"] }
+/// "#)?.compile()?;
+/// let id = engine.rules()[0].id();
+/// assert_eq!(id.index(), 0);
+/// assert_eq!(engine.rule(id).map(|r| r.name()), Some("first"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RuleId(u32);
+pub struct RuleId(pub(crate) SmallIndex);
 
 impl RuleId {
-    /// The id of the rule at `index` in file order.
-    pub fn new(index: u32) -> RuleId {
-        RuleId(index)
-    }
-
     /// The rule's position in file order.
     pub fn index(self) -> usize {
-        self.0 as usize
+        self.0.as_usize()
+    }
+
+    pub(crate) fn as_u32(self) -> u32 {
+        self.0.as_u32()
     }
 }
 
 /// The index of an API client in its policy (in name order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ClientId(pub(crate) u32);
+pub struct ClientId(pub(crate) SmallIndex);
 
 impl ClientId {
     /// The client's position in name order.
     pub fn index(self) -> usize {
-        self.0 as usize
+        self.0.as_usize()
+    }
+
+    pub(crate) fn as_u32(self) -> u32 {
+        self.0.as_u32()
     }
 }
 
@@ -203,7 +221,7 @@ pub enum Cause {
 /// The report-mode rules that applied: at most [`Reported::CAPACITY`] are kept, in rule order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Reported {
-    ids: [u32; Reported::CAPACITY],
+    ids: [SmallIndex; Reported::CAPACITY],
     len: u8,
     overflow: bool,
 }

@@ -387,7 +387,8 @@ impl Gate {
         let would_forbid = verdict
             .reported()
             .iter()
-            .any(|id| engine.rule(id).effect() == Effect::Forbid);
+            .filter_map(|id| engine.rule(id))
+            .any(|r| r.effect() == Effect::Forbid);
         let forbidden = verdict.decision() == Decision::Forbidden;
         if forbidden || would_forbid {
             if !tracing::enabled!(target: "portcullis", tracing::Level::WARN) {
@@ -414,7 +415,7 @@ impl Gate {
                     let reported = verdict
                         .reported()
                         .iter()
-                        .map(|id| engine.rule(id))
+                        .filter_map(|id| engine.rule(id))
                         .find(|r| r.effect() == Effect::Forbid)
                         .map_or("", |r| r.name());
                     tracing::warn!(

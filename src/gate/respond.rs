@@ -109,7 +109,10 @@ impl ResponseOptions {
             return custom(verdict, engine);
         }
         let status = verdict.status();
-        let rule = verdict.rule().map(|id| engine.rule(id).name().to_owned());
+        let rule = verdict
+            .rule()
+            .and_then(|id| engine.rule(id))
+            .map(|r| r.name().to_owned());
         let mut denial = if self.problem_json {
             let mut body = format!(
                 "{{\"type\":\"about:blank\",\"title\":\"{}\",\"status\":{status},\"request_id\":\"{}\"",

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 pub use model::Document;
 
 use crate::error::{ErrorKind, PolicyError};
-use crate::Engine;
 use source::Source;
 
 /// The largest policy document accepted, in bytes.
@@ -48,7 +47,7 @@ impl Format {
 /// A parsed policy, not yet compiled.
 ///
 /// Parsing checks the shape of the document (unknown keys, wrong types); [`Policy::compile`]
-/// checks what it says (addresses, globs, names) and builds the [`Engine`].
+/// checks what it says (addresses, globs, names) and builds the [`Engine`](crate::Engine).
 ///
 /// ```
 /// use portcullis::Policy;
@@ -137,11 +136,6 @@ impl Policy {
     /// The name the policy's source carries in errors and explanations.
     pub fn name(&self) -> &str {
         &self.source.name
-    }
-
-    /// Validates the policy and compiles it into an [`Engine`], reading any list files it names.
-    pub fn compile(&self) -> Result<Engine, PolicyError> {
-        crate::compile::compile(self)
     }
 
     pub(crate) fn resolve(&self, file: &str) -> PathBuf {

@@ -1,0 +1,383 @@
+//! The one evaluation path: a request prepared once, then read under each of its readings,
+//! slot by slot.
+//!
+//! [`Engine::decide`], [`Engine::explain`](crate::Engine::explain) and coverage all ask an
+//! [`Evaluation`] whether a slot, a condition or a clause holds, and on which value: an
+//! explanation is a record of the evaluation that decided, never a second evaluation.
+
+use std::net::IpAddr;
+
+use super::bits;
+use super::client_ip::Derivation;
+use super::keys::Credentials;
+use super::path::PathBuffers;
+use super::request::RequestView;
+use super::slots::IdentPart;
+use super::verdict::{Cause, Decision, Refusal, Reported, RuleId, UnknownClient, Verdict};
+use super::{
+    Clause, Condition, ConditionData, Engine, Prepared, Reading, Scratch, SlotRef,
+    MAX_METHOD_READINGS,
+};
+use crate::vocabulary::{Effect, Mode};
+
+/// A request refused before any rule ran.
+pub(crate) struct Refused {
+    pub(crate) refusal: Refusal,
+    /// The client address, as far as it could be found.
+    pub(crate) client: Result<(IpAddr, Derivation), UnknownClient>,
+}
+
+/// What a condition's answer is read from: its slot's bits, or for an identity condition the
+/// part of the identity slot that holds exactly that condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Slot(SlotRef),
+    Ident(IdentPart),
+}
+
+/// One request being evaluated: the engine, the request read strictly once, the reading
+/// under consideration, the thread's scratch buffers and, for explanations, each slot's bits
+/// for the current reading.
+pub(crate) struct Evaluation<'a, 'r> {
+    engine: &'a Engine,
+    view: &'a RequestView<'r>,
+    prepared: &'a Prepared,
+    reading: Reading,
+    scratch: &'a mut Scratch,
+    /// Whether the request has several readings: the slots that do not depend on the reading
+    /// are then computed once per request.
+    several_readings: bool,
+    /// The bits of single sources for the current reading, filled on demand (explanations).
+    sources: Vec<(Source, Vec<u64>)>,
+}
+
+impl Engine {
+    /// Reads the request strictly and hands its evaluation to `then`, or says why it is
+    /// refused. The evaluation lives in this frame: the hot path moves nothing large.
+    pub(crate) fn evaluate<T>(
+        &self,
+        view: &RequestView<'_>,
+        scratch: &mut Scratch,
+        then: impl FnOnce(Result<&mut Evaluation<'_, '_>, Refused>) -> T,
+    ) -> T {
+        let prepared = match self.prepare(view, scratch) {
+            Ok(p) => p,
+            Err(refusal) => {
+                return then(Err(Refused {
+                    refusal,
+                    client: self.client_ip.derive(view),
+                }))
+            }
+        };
+        let several_readings = prepared.methods > 1 || prepared.two_paths || prepared.hosts > 1;
+        if several_readings {
+            scratch.cached.clear();
+            scratch.cached.resize(self.plan.len(), false);
+        }
+        then(Ok(&mut Evaluation {
+            engine: self,
+            view,
+            prepared: &prepared,
+            reading: Reading::default(),
+            scratch,
+            several_readings,
+            sources: Vec::new(),
+        }))
+    }
+
+    pub(crate) fn decide_in(&self, view: &RequestView<'_>, s: &mut Scratch) -> Verdict {
+        self.evaluate(view, s, |evaluation| match evaluation {
+            Ok(evaluation) => {
+                let (cause, reported) = evaluation.decide();
+                evaluation.verdict(cause, reported)
+            }
+            Err(refused) => self.refused_verdict(&refused),
+        })
+    }
+
+    /// The verdict for a request refused before any rule ran.
+    pub(crate) fn refused_verdict(&self, refused: &Refused) -> Verdict {
+        Verdict {
+            decision: Decision::Forbidden,
+            status: refused.refusal.status(),
+            cause: Cause::Refused(refused.refusal),
+            client_ip: refused.client.ok().map(|(ip, _)| ip),
+            client: None,
+            reported: Reported::default(),
+            enforced: self.mode == Mode::Enforce,
+        }
+    }
+
+    /// Every rule (enforcing or not) that applies to the request under any of its readings:
+    /// for coverage reports. Allocates; not for the hot path.
+    pub(crate) fn applying_rules(&self, view: &RequestView<'_>) -> Vec<RuleId> {
+        self.with_scratch(|s| {
+            self.evaluate(view, s, |evaluation| {
+                let Ok(evaluation) = evaluation else {
+                    return Vec::new();
+                };
+                let mut out = Vec::new();
+                for reading in evaluation.prepared.readings() {
+                    evaluation.set_reading(reading);
+                    evaluation.and_reading();
+                    let (when, unless) = self.layout.split(&evaluation.scratch.acc);
+                    for rule in &self.rules {
+                        let i = rule.id.index();
+                        let bit =
+                            |w: &[u64]| w.get(i / 64).is_some_and(|x| x & (1 << (i % 64)) != 0);
+                        if bit(when) && !bit(unless) && !out.contains(&rule.id) {
+                            out.push(rule.id);
+                        }
+                    }
+                }
+                out
+            })
+        })
+    }
+}
+
+impl<'a, 'r> Evaluation<'a, 'r> {
+    /// Decides: the combining rule over every reading, stopping at the first that forbids (a
+    /// request is allowed only if every reading of it is). Leaves the deciding reading current.
+    pub(crate) fn decide(&mut self) -> (Cause, Reported) {
+        let engine = self.engine;
+        let mut chosen: Option<(Cause, Reading)> = None;
+        let mut reported = Reported::default();
+        for reading in self.prepared.readings() {
+            self.reading = reading;
+            self.and_reading();
+            let cause = engine.combine_bits(&self.scratch.acc, &mut reported);
+            let forbids = engine.effect_of(cause) == Effect::Forbid;
+            if chosen.is_none() || forbids {
+                chosen = Some((cause, reading));
+            }
+            if forbids {
+                break;
+            }
+        }
+        let (cause, reading) = chosen.unwrap_or((Cause::Default, Reading::default()));
+        self.set_reading(reading);
+        (cause, reported)
+    }
+
+    /// The verdict for a cause this evaluation found.
+    pub(crate) fn verdict(&self, cause: Cause, reported: Reported) -> Verdict {
+        let engine = self.engine;
+        let (decision, status) = match cause {
+            Cause::Rule(id) => match engine.rules.get(id.index()) {
+                Some(rule) if rule.effect == Effect::Allow => (Decision::Allow, 200),
+                Some(rule) => (Decision::Forbidden, rule.status),
+                None => (Decision::Forbidden, 403),
+            },
+            Cause::Default if engine.default == Effect::Allow => (Decision::Allow, 200),
+            _ => (Decision::Forbidden, 403),
+        };
+        Verdict {
+            decision,
+            status,
+            cause,
+            client_ip: self.prepared.client.ok().map(|(ip, _)| ip),
+            client: match self.prepared.credentials {
+                Credentials::Presented { client, .. } => client,
+                Credentials::None => None,
+            },
+            reported,
+            enforced: engine.mode == Mode::Enforce,
+        }
+    }
+
+    /// Makes `reading` the current reading.
+    pub(crate) fn set_reading(&mut self, reading: Reading) {
+        self.reading = reading;
+        self.sources.clear();
+    }
+
+    /// The engine evaluating.
+    pub(crate) fn engine(&self) -> &'a Engine {
+        self.engine
+    }
+
+    /// The request as given.
+    pub(crate) fn view(&self) -> &'a RequestView<'r> {
+        self.view
+    }
+
+    /// The request as read strictly.
+    pub(crate) fn prepared(&self) -> &'a Prepared {
+        self.prepared
+    }
+
+    /// The current reading.
+    pub(crate) fn reading(&self) -> Reading {
+        self.reading
+    }
+
+    /// The method under the current reading (upper-cased).
+    pub(crate) fn method(&self) -> &[u8] {
+        method_of(&self.scratch.methods, self.reading)
+    }
+
+    /// The path under the current reading.
+    pub(crate) fn path(&self) -> &[u8] {
+        path_of(&self.scratch.paths, self.reading)
+    }
+
+    /// The host under the current reading, when the request names one.
+    pub(crate) fn host(&self) -> Option<&str> {
+        host_of(&self.scratch.hosts, self.prepared.hosts, self.reading)
+    }
+
+    /// Whether one condition of a rule's clause holds under the current reading, read from
+    /// the same slot bits a decision computes.
+    pub(crate) fn condition_holds(&mut self, c: &Condition, rule: RuleId, clause: Clause) -> bool {
+        let source = match c.data {
+            ConditionData::Ident(part) => Source::Ident(part),
+            _ => Source::Slot(c.slot),
+        };
+        let layout = self.engine.layout;
+        layout.holds(self.source_bits(source), rule, clause)
+    }
+
+    /// The bits of one source alone for the current reading (all ones where it says nothing).
+    fn source_bits(&mut self, source: Source) -> &[u64] {
+        let at = match self.sources.iter().position(|(s, _)| *s == source) {
+            Some(at) => at,
+            None => {
+                let engine = self.engine;
+                let mut bits = vec![u64::MAX; engine.layout.words()];
+                match source {
+                    Source::Slot(slot) => self.and_slot(slot, &mut bits),
+                    Source::Ident(part) => {
+                        if let Some(ident) = &engine.ident {
+                            let credentials = self.prepared.credentials;
+                            ident.and_part_into(
+                                part,
+                                &mut bits,
+                                credentials,
+                                &mut self.scratch.key_bits,
+                            );
+                        }
+                    }
+                }
+                self.sources.push((source, bits));
+                self.sources.len() - 1
+            }
+        };
+        self.sources
+            .get(at)
+            .map_or(&[], |(_, bits)| bits.as_slice())
+    }
+
+    /// `scratch.acc` = the clause bits of the current reading: every slot ANDed in, in plan
+    /// order.
+    ///
+    /// A slot is read only while some rule it has a condition for may still apply; skipping it
+    /// leaves wrong bits only for rules that already cannot apply. With several readings, the
+    /// slots that do not depend on the reading are computed once per request, on first need.
+    fn and_reading(&mut self) {
+        let engine = self.engine;
+        let mut acc = std::mem::take(&mut self.scratch.acc);
+        acc.clear();
+        acc.extend_from_slice(engine.exists.words());
+        for (k, step) in engine.plan.iter().enumerate() {
+            let alive = acc
+                .iter()
+                .zip(step.mentions.words())
+                .fold(0, |any, (a, m)| any | (a & m));
+            if alive == 0 {
+                continue;
+            }
+            if self.several_readings && step.slot.is_per_request() {
+                self.and_cached(k, step.slot, &mut acc);
+            } else {
+                self.and_slot(step.slot, &mut acc);
+            }
+        }
+        self.scratch.acc = acc;
+    }
+
+    /// `acc &=` the bits of plan step `k`, a slot that reads the same for every reading:
+    /// computed into the request's cache on the first reading that needs them.
+    fn and_cached(&mut self, k: usize, slot: SlotRef, acc: &mut [u64]) {
+        let at = k * acc.len()..(k + 1) * acc.len();
+        let mut cache = std::mem::take(&mut self.scratch.cache);
+        if cache.len() < at.end {
+            cache.resize(at.end, u64::MAX);
+        }
+        let filled = self
+            .scratch
+            .cached
+            .get_mut(k)
+            .is_some_and(|f| std::mem::replace(f, true));
+        if let Some(bits) = cache.get_mut(at) {
+            if !filled {
+                bits.fill(u64::MAX);
+                self.and_slot(slot, bits);
+            }
+            bits::and_into(acc, bits);
+        }
+        self.scratch.cache = cache;
+    }
+
+    /// `acc &=` one slot's bits for the current reading (all ones where the slot says
+    /// nothing). What decisions and explanations both run.
+    fn and_slot(&mut self, slot: SlotRef, acc: &mut [u64]) {
+        let engine = self.engine;
+        let s = &mut *self.scratch;
+        let (p, reading, view) = (self.prepared, self.reading, self.view);
+        let favouring = engine.forbid_favouring.words();
+        match slot {
+            SlotRef::Ip => {
+                if let Some(ip) = &engine.ip {
+                    ip.and_into(acc, p.client.ok().map(|(a, _)| a), &mut s.key_bits);
+                }
+            }
+            SlotRef::Method => {
+                if let Some(m) = &engine.method {
+                    m.and_into(acc, method_of(&s.methods, reading));
+                }
+            }
+            SlotRef::Ident => {
+                if let Some(i) = &engine.ident {
+                    i.and_into(acc, p.credentials, &mut s.key_bits);
+                }
+            }
+            SlotRef::Path => {
+                if let Some(path) = &engine.path {
+                    let value = path_of(&s.paths, reading);
+                    path.and_into(acc, favouring, view, Some(value), &mut s.slot);
+                }
+            }
+            SlotRef::Host => {
+                if let Some(host) = &engine.host {
+                    let value = host_of(&s.hosts, p.hosts, reading).map(str::as_bytes);
+                    host.and_into(acc, favouring, view, value, &mut s.slot);
+                }
+            }
+            SlotRef::Header(i) => {
+                if let Some(h) = engine.headers.get(i) {
+                    h.and_into(acc, favouring, view, None, &mut s.slot);
+                }
+            }
+        }
+    }
+}
+
+fn method_of(methods: &[Vec<u8>; MAX_METHOD_READINGS], reading: Reading) -> &[u8] {
+    methods.get(reading.method).map_or(&[][..], Vec::as_slice)
+}
+
+fn path_of(paths: &PathBuffers, reading: Reading) -> &[u8] {
+    if reading.kept_path {
+        &paths.kept
+    } else {
+        &paths.decoded
+    }
+}
+
+fn host_of(hosts: &[String], count: usize, reading: Reading) -> Option<&str> {
+    (count > 0)
+        .then(|| hosts.get(reading.host))
+        .flatten()
+        .map(String::as_str)
+}

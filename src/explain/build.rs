@@ -1,0 +1,394 @@
+//! Building an explanation: a record of the evaluation that decided, never a second one.
+
+use std::net::IpAddr;
+
+use super::{
+    ClientReport, ConditionReport, CredentialReport, DecidedBy, Explanation, NearMiss,
+    RequestSummary, RuleSummary,
+};
+use crate::engine::client_ip::Derivation;
+use crate::engine::evaluate::Evaluation;
+use crate::engine::keys::{secrecy, Credentials, Secrecy};
+use crate::engine::methods;
+use crate::engine::request::{trim_ows, AsRequestView, RequestView};
+use crate::engine::slots::{IdentPart, ValueSource};
+use crate::engine::verdict::{Cause, RuleId, UnknownClient, Verdict};
+use crate::engine::{
+    Atom, Clause, Condition, ConditionData, ConditionKey, Engine, PatternRef, Rule, Scratch,
+    SlotRef,
+};
+use crate::vocabulary::Mode;
+
+impl Engine {
+    /// Decides `request` and explains the decision in full. Slower than [`Engine::decide`]:
+    /// for logs of refusals, tools and tests.
+    pub fn explain(&self, request: &impl AsRequestView) -> Explanation {
+        let view = request.view();
+        self.with_scratch(|s| self.explain_in(&view, s))
+    }
+
+    fn explain_in(&self, view: &RequestView<'_>, s: &mut Scratch) -> Explanation {
+        let peer = view.peer().map(crate::engine::client_ip::canonical);
+        self.evaluate(view, s, |evaluation| match evaluation {
+            Ok(evaluation) => {
+                let (cause, reported) = evaluation.decide();
+                let verdict = evaluation.verdict(cause, reported);
+                Record(evaluation).explanation(&verdict, peer)
+            }
+            Err(refused) => {
+                let verdict = self.refused_verdict(&refused);
+                Explanation {
+                    decision: verdict.decision(),
+                    status: verdict.status(),
+                    enforced: verdict.enforced(),
+                    decided_by: DecidedBy::Refused {
+                        refusal: refused.refusal,
+                        reason: refused.refusal.to_string(),
+                    },
+                    client: client_report(peer, refused.client),
+                    credentials: CredentialReport::None,
+                    request: RequestSummary {
+                        method: None,
+                        path: None,
+                        host: None,
+                    },
+                    reading: None,
+                    reported: Vec::new(),
+                }
+            }
+        })
+    }
+
+    fn credential_report(&self, c: Credentials) -> CredentialReport {
+        match c {
+            Credentials::None => CredentialReport::None,
+            Credentials::Presented {
+                client: Some(id),
+                source,
+            } => CredentialReport::Client {
+                name: self.client_name(id).unwrap_or_default().to_owned(),
+                roles: self.client_roles(id).to_vec(),
+                source,
+            },
+            Credentials::Presented {
+                client: None,
+                source,
+            } => CredentialReport::UnknownKey { source },
+        }
+    }
+}
+
+/// An explanation being recorded from the evaluation that decided: every answer it gives is
+/// the evaluation's own.
+struct Record<'e, 'a, 'r>(&'e mut Evaluation<'a, 'r>);
+
+impl Record<'_, '_, '_> {
+    fn explanation(&mut self, verdict: &Verdict, peer: Option<IpAddr>) -> Explanation {
+        let engine = self.0.engine();
+        let prepared = self.0.prepared();
+        let (client, credentials) = (
+            client_report(peer, prepared.client),
+            engine.credential_report(prepared.credentials),
+        );
+        let request = RequestSummary {
+            method: Some(String::from_utf8_lossy(self.0.method()).into_owned()),
+            path: Some(String::from_utf8_lossy(self.0.path()).into_owned()),
+            host: self.0.host().map(str::to_owned),
+        };
+        let deciding = verdict.rule().and_then(|id| engine.rule(id));
+        let decided_by = match (verdict.cause(), deciding) {
+            (Cause::Refused(refusal), _) => DecidedBy::Refused {
+                refusal,
+                reason: refusal.to_string(),
+            },
+            (_, Some(rule)) => {
+                let mut conditions = self.reports(rule, Clause::When);
+                let unless = self.reports(rule, Clause::Unless);
+                conditions.extend(unless.into_iter().filter(|r| !r.holds));
+                DecidedBy::Rule {
+                    rule: summary(rule),
+                    conditions,
+                }
+            }
+            _ => DecidedBy::Default {
+                effect: engine.default,
+                nearest: self.nearest(),
+            },
+        };
+        let reading = self.0.reading();
+        let reading_note = if reading.method > 0 {
+            request
+                .method
+                .as_ref()
+                .map(|m| format!("under method override {m:?}"))
+        } else if reading.kept_path {
+            Some("with `%2F` kept inside its segment".to_owned())
+        } else if reading.host > 0 {
+            request
+                .host
+                .as_ref()
+                .map(|h| format!("with host {h:?}, claimed by a forwarding header"))
+        } else {
+            None
+        };
+        Explanation {
+            decision: verdict.decision(),
+            status: verdict.status(),
+            enforced: verdict.enforced(),
+            decided_by,
+            client,
+            credentials,
+            request,
+            reading: reading_note,
+            reported: verdict
+                .reported()
+                .iter()
+                .filter_map(|id| engine.rule(id))
+                .map(summary)
+                .collect(),
+        }
+    }
+
+    /// The rule that came closest, for a default decision.
+    fn nearest(&mut self) -> Option<NearMiss> {
+        let engine = self.0.engine();
+        let mut best: Option<(usize, &Rule)> = None;
+        for rule in &engine.rules {
+            if rule.mode == Mode::Report || rule.when.is_empty() && rule.unless.is_empty() {
+                continue;
+            }
+            let met = rule
+                .when
+                .iter()
+                .filter(|c| self.0.condition_holds(c, rule.id, Clause::When))
+                .count();
+            // A rule none of whose conditions held says nothing about this request.
+            if met == 0 && !rule.when.is_empty() {
+                continue;
+            }
+            if best.is_none_or(|(m, _)| met > m) {
+                best = Some((met, rule));
+            }
+        }
+        let (met, rule) = best?;
+        let missed: Vec<_> = self
+            .reports(rule, Clause::When)
+            .into_iter()
+            .filter(|r| !r.holds)
+            .collect();
+        let exempted_by = if missed.is_empty() {
+            self.reports(rule, Clause::Unless)
+                .into_iter()
+                .filter(|r| r.holds)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Some(NearMiss {
+            rule: summary(rule),
+            met,
+            total: rule.when.len(),
+            missed,
+            exempted_by,
+        })
+    }
+
+    /// The reports of every condition of one clause of a rule.
+    fn reports(&mut self, rule: &Rule, clause: Clause) -> Vec<ConditionReport> {
+        let conditions = match clause {
+            Clause::When => &rule.when,
+            Clause::Unless => &rule.unless,
+        };
+        conditions
+            .iter()
+            .map(|c| self.report(c, clause, rule.id))
+            .collect()
+    }
+
+    fn report(&mut self, c: &Condition, clause: Clause, id: RuleId) -> ConditionReport {
+        let holds = self.0.condition_holds(c, id, clause);
+        let (subject, values, matched) = self.witness(c);
+        ConditionReport {
+            clause,
+            key: c.key,
+            subject,
+            values,
+            holds,
+            matched: if holds { matched } else { None },
+            alternatives: c.written.clone(),
+        }
+    }
+
+    /// What a condition read and which written alternative matched it, for display only.
+    fn witness(&self, c: &Condition) -> (String, Vec<String>, Option<String>) {
+        let engine = self.0.engine();
+        let prepared = self.0.prepared();
+        match &c.data {
+            ConditionData::Ip { atoms } => {
+                let Ok((ip, _)) = prepared.client else {
+                    return ("client".into(), Vec::new(), None);
+                };
+                let here = engine.ip.as_ref().map_or(&[][..], |slot| slot.atoms_of(ip));
+                let matched = atoms
+                    .iter()
+                    .filter(|a| here.contains(a))
+                    .find_map(|&a| match engine.atoms.get(a as usize) {
+                        Some(Atom::List(l)) => engine.lists.get(*l).map(|l| format!("@{}", l.name)),
+                        Some(Atom::Inline(nets)) => nets
+                            .iter()
+                            .find(|n| n.contains(&ip))
+                            .map(ToString::to_string),
+                        None => None,
+                    });
+                ("client".into(), vec![ip.to_string()], matched)
+            }
+            ConditionData::Method(methods) => {
+                let m = String::from_utf8_lossy(self.0.method()).into_owned();
+                let matched = methods.iter().any(|x| x.as_ref() == m.as_bytes()).then(|| {
+                    c.written
+                        .iter()
+                        .find(|w| methods::covered(&w.to_ascii_uppercase()).any(|x| x == m))
+                        .cloned()
+                        .unwrap_or_else(|| m.clone())
+                });
+                ("method".into(), vec![m], matched)
+            }
+            ConditionData::Ident(part) => {
+                let client = match prepared.credentials {
+                    Credentials::Presented {
+                        client: Some(id), ..
+                    } => Some(id),
+                    _ => None,
+                };
+                match part {
+                    IdentPart::Client => {
+                        let name = client
+                            .and_then(|id| engine.client_name(id))
+                            .map(str::to_owned);
+                        ("api client".into(), name.iter().cloned().collect(), name)
+                    }
+                    IdentPart::Role => {
+                        let held = client.map_or(&[][..], |id| engine.client_roles(id));
+                        let matched = held.iter().find(|r| c.written.contains(r)).cloned();
+                        ("roles".into(), held.to_vec(), matched)
+                    }
+                    IdentPart::Authenticated => {
+                        let value = client.is_some().to_string();
+                        ("authenticated".into(), vec![value.clone()], Some(value))
+                    }
+                }
+            }
+            ConditionData::Value(refs) => self.value_witness(c, refs),
+        }
+    }
+
+    fn value_witness(
+        &self,
+        c: &Condition,
+        refs: &[(PatternRef, usize)],
+    ) -> (String, Vec<String>, Option<String>) {
+        let engine = self.0.engine();
+        let (slot, subject, values, secret): (_, String, Vec<Vec<u8>>, bool) = match c.slot {
+            SlotRef::Path => (
+                engine.path.as_ref(),
+                "path".into(),
+                vec![self.0.path().to_vec()],
+                false,
+            ),
+            SlotRef::Host => (
+                engine.host.as_ref(),
+                "host".into(),
+                self.0
+                    .host()
+                    .map(|h| h.as_bytes().to_vec())
+                    .into_iter()
+                    .collect(),
+                false,
+            ),
+            SlotRef::Header(i) => {
+                let slot = engine.headers.get(i);
+                let name = match slot.map(|h| &h.source) {
+                    Some(ValueSource::Header(n)) => n.as_str(),
+                    _ => "",
+                };
+                let values = self
+                    .0
+                    .view()
+                    .header_values(name)
+                    .map(|v| trim_ows(v).to_vec())
+                    .collect();
+                let subject = if c.key == ConditionKey::UserAgent {
+                    "user-agent".to_owned()
+                } else {
+                    format!("header {name}")
+                };
+                let secret = secrecy(name, engine.key_header()) != Secrecy::None;
+                (slot, subject, values, secret)
+            }
+            _ => (None, String::new(), Vec::new(), false),
+        };
+        let shown = values
+            .iter()
+            .map(|v| match std::str::from_utf8(v) {
+                _ if secret => "(redacted)".to_owned(),
+                Ok(t) if !t.chars().any(|ch| ch.is_control() && ch != '\t') => t.to_owned(),
+                _ => "(unreadable)".to_owned(),
+            })
+            .collect();
+        let mut matched = None;
+        if let Some(slot) = slot {
+            'values: for v in &values {
+                let text = std::str::from_utf8(v).unwrap_or("");
+                let (globs, regexes) = slot.matching_patterns(text);
+                for (r, j) in refs {
+                    let hit = match r {
+                        PatternRef::Exact(e) => e.as_ref() == v.as_slice(),
+                        PatternRef::Glob(g) => globs.contains(g),
+                        PatternRef::Regex(x) => regexes.contains(x),
+                        PatternRef::Present => true,
+                        PatternRef::Absent => false,
+                    };
+                    if hit {
+                        matched = c.written.get(*j).cloned();
+                        break 'values;
+                    }
+                }
+            }
+            if values.is_empty() {
+                matched = refs
+                    .iter()
+                    .find(|(r, _)| *r == PatternRef::Absent)
+                    .map(|_| "absent".to_owned());
+            }
+        }
+        (subject, shown, matched)
+    }
+}
+
+fn summary(r: &Rule) -> RuleSummary {
+    RuleSummary {
+        name: r.name.clone(),
+        effect: r.effect,
+        location: r.location.clone(),
+    }
+}
+
+fn client_report(
+    peer: Option<IpAddr>,
+    client: Result<(IpAddr, Derivation), UnknownClient>,
+) -> ClientReport {
+    match client {
+        Ok((ip, derivation)) => ClientReport {
+            ip: Some(ip),
+            peer,
+            derivation: Some(derivation),
+            unknown: None,
+        },
+        Err(u) => ClientReport {
+            ip: None,
+            peer,
+            derivation: None,
+            unknown: Some(u),
+        },
+    }
+}

@@ -1,0 +1,167 @@
+//! Rendering an explanation as one log line.
+
+use std::fmt;
+
+use super::{ConditionReport, CredentialReport, DecidedBy, Explanation, RuleSummary};
+use crate::engine::client_ip::Derivation;
+use crate::engine::verdict::Decision;
+use crate::engine::ConditionKey;
+use crate::vocabulary::Effect;
+
+impl ConditionReport {
+    /// An alternative as the reader should see it.
+    fn show_alternative(&self, a: &str) -> String {
+        match self.key {
+            ConditionKey::Ip => match a.strip_prefix('@') {
+                Some(list) => format!("list {list:?}"),
+                None => format!("{a:?}"),
+            },
+            // Header matchers are written out already (`"prod"`, `glob "pr*"`, `present`).
+            ConditionKey::Header | ConditionKey::Authenticated => a.to_owned(),
+            _ => format!("{a:?}"),
+        }
+    }
+
+    fn show_values(&self) -> String {
+        if self.values.is_empty() {
+            return match self.key {
+                ConditionKey::Ip => "(unknown)",
+                ConditionKey::Client | ConditionKey::Role => "(none)",
+                _ => "(absent)",
+            }
+            .to_owned();
+        }
+        let plain = matches!(self.key, ConditionKey::Ip | ConditionKey::Authenticated);
+        self.values
+            .iter()
+            .map(|v| {
+                if plain || v.starts_with('(') {
+                    v.clone()
+                } else {
+                    format!("{v:?}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl fmt::Display for ConditionReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = self.show_values();
+        let alts: Vec<String> = self
+            .alternatives
+            .iter()
+            .map(|a| self.show_alternative(a))
+            .collect();
+        let matched = self.matched.as_deref().map(|m| self.show_alternative(m));
+        let subject = &self.subject;
+        match self.key {
+            ConditionKey::Ip if self.values.is_empty() && self.holds => {
+                write!(f, "client address unknown, read as in {}", alts.join(", "))
+            }
+            ConditionKey::Ip => match (matched, self.holds) {
+                (Some(m), true) => write!(f, "client {value} is in {m}"),
+                (None, true) => write!(f, "client {value} is in {}", alts.join(", ")),
+                (_, false) if alts.len() == 1 => {
+                    write!(f, "client {value} is not in {}", alts.join(""))
+                }
+                (_, false) => write!(f, "client {value} is not in any of {}", alts.join(", ")),
+            },
+            ConditionKey::Authenticated if self.holds => write!(f, "authenticated is {value}"),
+            ConditionKey::Authenticated => {
+                write!(f, "authenticated is {value}, not {}", alts.join(""))
+            }
+            _ => match (matched, self.holds) {
+                (Some(m), true) => write!(f, "{subject} {value} matched {m}"),
+                (None, true) => write!(f, "{subject} {value} holds"),
+                (_, false) if alts.len() == 1 => {
+                    write!(f, "{subject} {value} did not match {}", alts.join(""))
+                }
+                (_, false) => write!(f, "{subject} {value} matched none of {}", alts.join(", ")),
+            },
+        }
+    }
+}
+
+impl fmt::Display for RuleSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rule {:?}", self.name)?;
+        if let Some(loc) = &self.location {
+            write!(f, " ({loc})")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = match self.decision {
+            Decision::Allow => "allowed".to_owned(),
+            Decision::Forbidden if self.status == 403 => "forbidden".to_owned(),
+            Decision::Forbidden => format!("forbidden ({})", self.status),
+        };
+        match &self.decided_by {
+            DecidedBy::Rule { rule, conditions } => {
+                write!(f, "{verb} by {rule}")?;
+                let parts: Vec<String> = conditions.iter().map(ToString::to_string).collect();
+                if !parts.is_empty() {
+                    write!(f, ": {}", parts.join("; "))?;
+                }
+            }
+            DecidedBy::Default { effect, nearest } => {
+                write!(f, "{verb} by default ({effect}): no rule applied")?;
+                if let Some(n) = nearest {
+                    write!(
+                        f,
+                        "; nearest {} met {} of {} conditions",
+                        n.rule, n.met, n.total
+                    )?;
+                    let missed: Vec<String> = n.missed.iter().map(ToString::to_string).collect();
+                    if !missed.is_empty() {
+                        write!(f, ": {}", missed.join("; "))?;
+                    }
+                    let exempt: Vec<String> =
+                        n.exempted_by.iter().map(ToString::to_string).collect();
+                    if !exempt.is_empty() {
+                        write!(f, ", but was exempted: {}", exempt.join("; "))?;
+                    }
+                }
+            }
+            DecidedBy::Refused { reason, .. } => write!(f, "{verb} before any rule: {reason}")?,
+        }
+        if let Some(r) = &self.reading {
+            write!(f, " ({r})")?;
+        }
+        match (
+            &self.client.derivation,
+            self.client.ip,
+            &self.client.unknown,
+        ) {
+            (Some(Derivation::Header { header, hop }), Some(ip), _) => {
+                write!(f, "; client {ip} from {header} hop {hop}")?;
+                if let Some(peer) = self.client.peer {
+                    write!(f, " (peer {peer} is a trusted proxy)")?;
+                }
+            }
+            (_, None, Some(u)) if !matches!(self.decided_by, DecidedBy::Refused { .. }) => {
+                write!(f, "; client address unknown: {u}")?;
+            }
+            _ => {}
+        }
+        if let CredentialReport::UnknownKey { .. } = self.credentials {
+            write!(f, "; an API key was presented but matches no client")?;
+        }
+        for r in &self.reported {
+            let would = match r.effect {
+                Effect::Forbid => "would forbid",
+                Effect::Allow => "would allow",
+            };
+            write!(f, "; report-mode {r} {would}")?;
+        }
+        if !self.enforced {
+            write!(f, " [policy in report mode: not enforced]")?;
+        }
+        Ok(())
+    }
+}
