@@ -18,6 +18,7 @@ use regex_automata::PatternSet;
 
 use grouped::GlobIndex;
 pub(crate) use syntax::Glob;
+use syntax::Token;
 use trie::{PathTrie, TrieBuilder, Walk};
 use wildcard::Wildcard;
 
@@ -58,6 +59,9 @@ impl GlobMode {
 #[derive(Debug, Clone)]
 pub(crate) struct GlobMatcher {
     trie: Option<PathTrie>,
+    /// Path globs that are the asterisk form `*` itself (what `/**` adds): compared with the
+    /// value directly, so that covering `OPTIONS *` costs other paths one length check.
+    asterisk: Vec<usize>,
     /// Text globs of literal text and `*` (matching ASCII in either case when case is ignored).
     wild: Vec<(Wildcard, usize)>,
     /// Whether `wild` folds ASCII case.
@@ -84,12 +88,19 @@ impl GlobMatcher {
         let mut rest = Vec::new();
         let mut trie = None;
         let mut wild = Vec::new();
+        let mut asterisk = Vec::new();
+        let literal_asterisk = |g: &Glob| g.tokens() == [Token::Literal('*')];
+        let (asterisks, globs_left): (Vec<_>, Vec<_>) = globs
+            .iter()
+            .enumerate()
+            .partition(|(_, g)| path && literal_asterisk(g));
+        asterisk.extend(asterisks.into_iter().map(|(id, _)| id));
         match mode {
             GlobMode::Path {
                 case_sensitive: true,
             } => {
                 let mut b = TrieBuilder::new();
-                for (id, g) in globs.iter().enumerate() {
+                for &(id, g) in &globs_left {
                     if !b.add(id, g) {
                         rest.push((id, g));
                     }
@@ -99,7 +110,7 @@ impl GlobMatcher {
             // Segments of case-insensitive paths can hold any letter, so no ASCII shortcut.
             GlobMode::Path {
                 case_sensitive: false,
-            } => rest.extend(globs.iter().enumerate()),
+            } => rest.extend(globs_left.iter().copied()),
             GlobMode::Text { case_sensitive } => {
                 for (id, g) in globs.iter().enumerate() {
                     let w = Wildcard::from_tokens(g.tokens());
@@ -128,6 +139,7 @@ impl GlobMatcher {
         )?;
         Ok(GlobMatcher {
             trie,
+            asterisk,
             wild,
             wild_fold: case_insensitive,
             rest: GlobIndex::build(rest, path, case_insensitive)?,
@@ -152,6 +164,9 @@ impl GlobMatcher {
         }
         // INVARIANT: `value` is UTF-8 (checked above), so this never yields the empty default.
         let text = || std::str::from_utf8(value).unwrap_or_default();
+        if value == b"*" {
+            out.extend_from_slice(&self.asterisk);
+        }
         if let Some(trie) = &self.trie {
             trie.matches_into(value, out, &mut s.walk);
         }
