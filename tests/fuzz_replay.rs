@@ -92,6 +92,14 @@ fn decide_findings_keep_their_properties() {
             ],
             peer: [0, 0, 0, 0],
         },
+        // A raw C1 control character (U+0095) in the path: the engine refuses it, the
+        // reference checked only C0 controls in paths.
+        props::FuzzRequest {
+            method: 3,
+            target: "/*me\u{95}".to_owned(),
+            headers: vec![(2, String::new())],
+            peer: [195, 192, 0, 0],
+        },
     ];
     for input in &findings {
         props::check_decide(input);

@@ -221,6 +221,10 @@ pub fn read_path(target: &str) -> Option<String> {
         }
     }
     let s = String::from_utf8(out).ok()?;
+    // C1 controls (U+0080 to U+009F) are control characters too.
+    if s.chars().any(char::is_control) {
+        return None;
+    }
     let segments: Vec<&str> = s[1..].split('/').collect();
     for (k, seg) in segments.iter().enumerate() {
         if *seg == "." || *seg == ".." || (seg.is_empty() && k + 1 < segments.len()) {
