@@ -60,6 +60,8 @@ struct Place<'a> {
     /// Whether a condition here holding can let a request through (an allow rule's `when`, a
     /// forbid rule's `unless`): several header values must then all match.
     grants: bool,
+    /// The clause bit a condition here sets.
+    bit: u32,
 }
 
 impl Place<'_> {
@@ -176,8 +178,9 @@ pub(crate) fn compile(
             rule: &def.name,
             clause: "when",
             grants: def.effect == Effect::Allow,
+            bit: layout.when_bit(id),
         };
-        let when = conditions(&cx, &mut b, &def.when, layout.when_bit(id), &when_place)?;
+        let when = conditions(&cx, &mut b, &def.when, &when_place)?;
         let unless = match unless {
             Some(u) => {
                 let place = Place {
@@ -185,8 +188,9 @@ pub(crate) fn compile(
                     rule: &def.name,
                     clause: "unless",
                     grants: def.effect == Effect::Forbid,
+                    bit: layout.unless_bit(id),
                 };
-                conditions(&cx, &mut b, u, layout.unless_bit(id), &place)?
+                conditions(&cx, &mut b, u, &place)?
             }
             None => Vec::new(),
         };
@@ -263,9 +267,9 @@ fn conditions(
     cx: &Cx<'_>,
     b: &mut Builders,
     c: &Conditions,
-    bit: u32,
     place: &Place<'_>,
 ) -> Result<Vec<Condition>, PolicyError> {
+    let bit = place.bit;
     let mut out = Vec::new();
 
     if let Some(items) = values(cx, place, "ip", &c.ip)? {
@@ -318,7 +322,6 @@ fn conditions(
             SlotRef::Path,
             ConditionKey::Path,
             items,
-            bit,
             |p| patterns::globs(p, kind).map(Pattern::Globs),
         )?);
     }
@@ -360,7 +363,6 @@ fn conditions(
             SlotRef::Host,
             ConditionKey::Host,
             items,
-            bit,
             |p| patterns::globs(p, GlobKind::Host).map(Pattern::Globs),
         )?);
     }
@@ -440,7 +442,7 @@ fn conditions(
             }
             let slot = header_slot(b, &lower, false);
             let written: Vec<String> = matchers.0.iter().map(describe_matcher).collect();
-            let cond = header_condition(cx, place, b, slot, &lower, &matchers.0, written, bit)?;
+            let cond = header_condition(cx, place, b, slot, &lower, &matchers.0, written)?;
             out.push(cond);
         }
     }
@@ -458,7 +460,6 @@ fn conditions(
             SlotRef::Header(slot),
             ConditionKey::UserAgent,
             items,
-            bit,
             |p| patterns::globs(p, GlobKind::UserAgent).map(Pattern::Globs),
         )?;
         out.push(cond);
@@ -560,7 +561,6 @@ fn header_slot(b: &mut Builders, name: &str, user_agent: bool) -> usize {
     i
 }
 
-#[allow(clippy::too_many_arguments)]
 fn value_condition(
     cx: &Cx<'_>,
     place: &Place<'_>,
@@ -568,9 +568,9 @@ fn value_condition(
     slot: SlotRef,
     key: ConditionKey,
     items: &[String],
-    bit: u32,
     compile: impl Fn(&str) -> Result<Pattern, String>,
 ) -> Result<Condition, PolicyError> {
+    let bit = place.bit;
     builder.claim(bit);
     let mut refs = Vec::new();
     for (j, item) in items.iter().enumerate() {
@@ -585,7 +585,6 @@ fn value_condition(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn header_condition(
     cx: &Cx<'_>,
     place: &Place<'_>,
@@ -594,8 +593,8 @@ fn header_condition(
     name: &str,
     matchers: &[HeaderMatcherDef],
     written: Vec<String>,
-    bit: u32,
 ) -> Result<Condition, PolicyError> {
+    let bit = place.bit;
     let Some(builder) = b.headers.get_mut(slot) else {
         return Err(place.error(cx, "header", None, name, "internal slot error".into()));
     };

@@ -52,9 +52,13 @@ impl ClauseLayout {
 
     /// Whether a rule's clause bit is set in `bits`.
     pub(crate) fn holds(self, bits: &[u64], rule: RuleId, clause: Clause) -> bool {
-        let bit = self.bit(rule.as_u32(), clause);
-        bits.get(bit as usize / 64)
-            .is_some_and(|w| w & (1 << (bit % 64)) != 0)
+        is_set(bits, self.bit(rule.as_u32(), clause))
+    }
+
+    /// Whether a rule applies in a reading's clause bits: its `when` holds and its `unless`
+    /// does not.
+    pub(crate) fn applies(self, bits: &[u64], rule: RuleId) -> bool {
+        self.holds(bits, rule, Clause::When) && !self.holds(bits, rule, Clause::Unless)
     }
 }
 
@@ -80,9 +84,7 @@ impl Bits {
     }
 
     pub(crate) fn get(&self, bit: u32) -> bool {
-        self.0
-            .get(bit as usize / 64)
-            .is_some_and(|w| w & (1 << (bit % 64)) != 0)
+        is_set(&self.0, bit)
     }
 
     /// A copy with `bits` set as well.
@@ -103,6 +105,13 @@ impl From<Vec<u64>> for Bits {
     fn from(words: Vec<u64>) -> Bits {
         Bits(words.into_boxed_slice())
     }
+}
+
+/// Whether `bit` is set in `words`.
+fn is_set(words: &[u64], bit: u32) -> bool {
+    words
+        .get(bit as usize / 64)
+        .is_some_and(|w| w & (1 << (bit % 64)) != 0)
 }
 
 /// `acc &= other`, word by word.

@@ -120,12 +120,9 @@ impl Engine {
                 for reading in evaluation.prepared.readings() {
                     evaluation.set_reading(reading);
                     evaluation.and_reading();
-                    let (when, unless) = self.layout.split(&evaluation.scratch.acc);
+                    let acc = &evaluation.scratch.acc;
                     for rule in &self.rules {
-                        let i = rule.id.index();
-                        let bit =
-                            |w: &[u64]| w.get(i / 64).is_some_and(|x| x & (1 << (i % 64)) != 0);
-                        if bit(when) && !bit(unless) && !out.contains(&rule.id) {
+                        if self.layout.applies(acc, rule.id) && !out.contains(&rule.id) {
                             out.push(rule.id);
                         }
                     }
