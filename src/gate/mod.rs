@@ -309,6 +309,8 @@ impl Gate {
     }
 
     /// What an adapter acts on: the caller to hand over (when `with_caller`), or the refusal.
+    // Only the adapters call it; a build without them has none.
+    #[cfg_attr(not(any(feature = "tower", feature = "actix")), allow(dead_code))]
     pub(crate) fn pass_or_deny(
         &self,
         request: &RequestView<'_>,
