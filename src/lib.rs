@@ -129,10 +129,11 @@ mod vocabulary;
 struct ReadmeQuickStart;
 
 pub use compile::lists::{MAX_LIST_ENTRIES, MAX_LIST_FILE_BYTES};
-pub use compile::patterns::{MAX_PATTERN_LEN, MAX_REGEX_BYTES};
+pub use compile::patterns::MAX_PATTERN_LEN;
 pub use compile::MAX_RULES;
 pub use engine::client_ip::Derivation;
 pub use engine::keys::{hash_key, KeySource};
+pub use engine::regex::MAX_REGEX_BYTES;
 pub use engine::request::{AsRequestView, Request, RequestView};
 pub use engine::verdict::{
     Cause, ClientId, Decision, Refusal, Reported, RuleId, UnknownClient, Verdict,

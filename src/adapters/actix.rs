@@ -32,7 +32,7 @@ use actix_web::{Error, HttpMessage, HttpResponse};
 use pin_project_lite::pin_project;
 
 use crate::engine::request::HeaderSource;
-use crate::gate::{Denial, Gate};
+use crate::gate::{Denial, Gate, Outcome};
 use crate::RequestView;
 
 impl<'a> RequestView<'a> {
@@ -114,9 +114,9 @@ where
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
         let view = RequestView::from_actix(&request);
-        match self.gate.pass_or_deny(&view, self.caller) {
-            Ok(caller) => {
-                if let Some(caller) = caller {
+        match self.gate.check(&view) {
+            Outcome::Pass(caller) => {
+                if self.caller {
                     request.extensions_mut().insert(caller);
                 }
                 PolicyFuture {
@@ -125,7 +125,7 @@ where
                     },
                 }
             }
-            Err(denial) => {
+            Outcome::Deny(denial) => {
                 let response = denial_response(denial);
                 PolicyFuture {
                     kind: FutureKind::Denied {

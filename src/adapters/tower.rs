@@ -26,7 +26,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::gate::{Denial, Gate};
+use crate::gate::{Denial, Gate, Outcome};
 use crate::RequestView;
 
 /// Finds the TCP peer of a request in its extensions.
@@ -148,9 +148,9 @@ where
             ),
             None => view,
         };
-        match self.gate.pass_or_deny(&view, self.caller) {
-            Ok(caller) => {
-                if let Some(caller) = caller {
+        match self.gate.check(&view) {
+            Outcome::Pass(caller) => {
+                if self.caller {
                     request.extensions_mut().insert(caller);
                 }
                 ResponseFuture {
@@ -159,7 +159,7 @@ where
                     },
                 }
             }
-            Err(denial) => ResponseFuture {
+            Outcome::Deny(denial) => ResponseFuture {
                 kind: FutureKind::Denied {
                     denial: Some(denial),
                 },

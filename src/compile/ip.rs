@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use ipnet::IpNet;
 
+use crate::engine::ids::SmallIndex;
 use crate::engine::iptable::{IpTable, Ranges};
 
 /// Interns sets of atoms; set 0 is the empty set.
@@ -23,14 +24,15 @@ impl SetInterner {
         }
     }
 
-    fn intern(&mut self, set: &[u32]) -> u32 {
+    /// The id of `set`, made on first sight; `None` past `u32::MAX` sets.
+    fn intern(&mut self, set: &[u32]) -> Option<u32> {
         if let Some(&id) = self.ids.get(set) {
-            return id;
+            return Some(id);
         }
-        let id = u32::try_from(self.sets.len()).unwrap_or(u32::MAX);
+        let id = SmallIndex::next_u32(self.sets.len())?;
         self.ids.insert(set.to_vec(), id);
         self.sets.push(set.to_vec());
-        id
+        Some(id)
     }
 }
 
@@ -51,8 +53,9 @@ impl Addr for u128 {
     }
 }
 
-/// Builds the table from `(atom, prefix)` pairs.
-pub(crate) fn build(nets: &[(u32, IpNet)], interner: &mut SetInterner) -> IpTable {
+/// Builds the table from `(atom, prefix)` pairs; `None` when it would hold more address sets
+/// than ids can name.
+pub(crate) fn build(nets: &[(u32, IpNet)], interner: &mut SetInterner) -> Option<IpTable> {
     let mut v4 = Vec::new();
     let mut v6 = Vec::new();
     for &(atom, net) in nets {
@@ -61,14 +64,14 @@ pub(crate) fn build(nets: &[(u32, IpNet)], interner: &mut SetInterner) -> IpTabl
             IpNet::V6(n) => v6.push((u128::from(n.network()), u128::from(n.broadcast()), atom)),
         }
     }
-    IpTable {
-        v4: sweep(v4, interner),
-        v6: sweep(v6, interner),
-    }
+    Some(IpTable {
+        v4: sweep(v4, interner)?,
+        v6: sweep(v6, interner)?,
+    })
 }
 
 /// Sweeps the range boundaries in order, tracking which atoms cover each range.
-fn sweep<A: Addr>(items: Vec<(A, A, u32)>, interner: &mut SetInterner) -> Ranges<A> {
+fn sweep<A: Addr>(items: Vec<(A, A, u32)>, interner: &mut SetInterner) -> Option<Ranges<A>> {
     // Each event: (address, atom, +1 at a start / -1 just past an end).
     let mut events: Vec<(A, u32, bool)> = Vec::with_capacity(items.len() * 2);
     for (start, end, atom) in items {
@@ -111,7 +114,7 @@ fn sweep<A: Addr>(items: Vec<(A, A, u32)>, interner: &mut SetInterner) -> Ranges
             }
             i += 1;
         }
-        let id = interner.intern(&active);
+        let id = interner.intern(&active)?;
         let last = starts.len() - 1;
         if starts.get(last) == Some(&pos) {
             // A boundary at the lowest address replaces the initial empty range.
@@ -124,7 +127,7 @@ fn sweep<A: Addr>(items: Vec<(A, A, u32)>, interner: &mut SetInterner) -> Ranges
         }
     }
     merge_equal_neighbours(&mut starts, &mut sets);
-    Ranges::new(starts, sets)
+    Some(Ranges::new(starts, sets))
 }
 
 fn merge_equal_neighbours<A: Copy>(starts: &mut Vec<A>, sets: &mut Vec<u32>) {
@@ -149,7 +152,7 @@ mod tests {
     fn table(nets: &[(u32, &str)]) -> (IpTable, SetInterner) {
         let mut interner = SetInterner::new();
         let nets: Vec<_> = nets.iter().map(|(a, n)| (*a, n.parse().unwrap())).collect();
-        (build(&nets, &mut interner), interner)
+        (build(&nets, &mut interner).unwrap(), interner)
     }
 
     fn atoms(t: &(IpTable, SetInterner), ip: &str) -> Vec<u32> {
@@ -218,7 +221,7 @@ mod tests {
                 nets.push((atom, IpNet::V6(net)));
             }
             let mut interner = SetInterner::new();
-            let t = build(&nets, &mut interner);
+            let t = build(&nets, &mut interner).unwrap();
             let mut probes: Vec<IpAddr> = random.into_iter().map(|a| IpAddr::from(std::net::Ipv4Addr::from(a))).collect();
             for (_, net) in &nets {
                 for edge in [net.network(), net.broadcast()] {

@@ -7,6 +7,7 @@
 pub(crate) mod addr;
 pub(crate) mod ip;
 pub(crate) mod lists;
+mod never_match;
 pub(crate) mod patterns;
 mod rules;
 pub(crate) mod slots;
@@ -110,7 +111,7 @@ fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
     let b = compiled.builders;
     let layout = compiled.layout;
     let (exists, favouring) = (&layout.exists, &layout.forbid_favouring);
-    let (ip, atoms) = b.ip.build(exists, favouring, &list_nets);
+    let (ip, atoms) = b.ip.build(exists, favouring, &list_nets)?;
     let inline = atoms.iter().flat_map(|a| match a {
         crate::engine::Atom::Inline(nets) => nets.as_slice(),
         crate::engine::Atom::List(_) => &[],
@@ -159,8 +160,8 @@ fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
             trusted,
         },
         on_unknown: doc.client_ip.on_unknown,
-        method: b.method.build(&layout.exists),
-        ident: b.ident.build(&layout.exists, &clients),
+        method: b.method.build(&layout.exists)?,
+        ident: b.ident.build(&layout.exists, &clients)?,
         layout: layout.clauses,
         enforce: layout.enforce,
         report: layout.report,
@@ -257,17 +258,17 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
-    pub(crate) fn new(rules: usize) -> Layout {
-        let clauses = ClauseLayout::for_rules(rules);
+    pub(crate) fn new(rules: usize) -> Result<Layout, PolicyError> {
+        let clauses = ClauseLayout::for_rules(rules).ok_or_else(|| too_many("rules"))?;
         let per_clause = clauses.words_per_clause();
-        Layout {
+        Ok(Layout {
             clauses,
             exists: Bits::zeros(clauses.words()),
             enforce: Bits::zeros(per_clause),
             report: Bits::zeros(per_clause),
             forbid: Bits::zeros(per_clause),
             forbid_favouring: Bits::zeros(clauses.words()),
-        }
+        })
     }
 
     pub(crate) fn when_bit(&self, rule: u32) -> u32 {

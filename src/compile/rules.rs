@@ -16,7 +16,9 @@ use crate::engine::path::is_token;
 use crate::engine::request::canonical_name;
 use crate::engine::slots::{IdentPart, ValueSource};
 use crate::engine::verdict::RuleId;
-use crate::engine::{Atom, ClientInfo, Condition, ConditionData, ConditionKey, Rule, SlotRef};
+use crate::engine::{
+    Atom, Clause, ClientInfo, Condition, ConditionData, ConditionKey, Rule, SlotRef,
+};
 use crate::error::PolicyError;
 use crate::policy::model::{
     Conditions, Effect, EncodedSlash, HeaderMatcherDef, Mode, OneOrMany, RuleDef,
@@ -56,7 +58,7 @@ struct Cx<'a> {
 struct Place<'a> {
     rule_index: usize,
     rule: &'a str,
-    clause: &'static str,
+    clause: Clause,
     /// Whether a condition here holding can let a request through (an allow rule's `when`, a
     /// forbid rule's `unless`): several header values must then all match.
     grants: bool,
@@ -76,7 +78,7 @@ impl Place<'_> {
         let mut path = vec![
             Seg::Key("rules"),
             Seg::Index(self.rule_index),
-            Seg::Key(self.clause),
+            Seg::Key(self.clause.as_str()),
             Seg::Key(key),
         ];
         if let Some(i) = index {
@@ -108,7 +110,7 @@ pub(crate) fn compile(
         kept_slash: policy.doc.paths.encoded_slash == EncodedSlash::Both,
     };
     let defs = &policy.doc.rules;
-    let mut layout = Layout::new(defs.len());
+    let mut layout = Layout::new(defs.len())?;
     let mut b = Builders {
         ip: IpBuilder::default(),
         method: MethodBuilder::default(),
@@ -176,7 +178,7 @@ pub(crate) fn compile(
         let when_place = Place {
             rule_index: i,
             rule: &def.name,
-            clause: "when",
+            clause: Clause::When,
             grants: def.effect == Effect::Allow,
             bit: layout.when_bit(id),
         };
@@ -186,7 +188,7 @@ pub(crate) fn compile(
                 let place = Place {
                     rule_index: i,
                     rule: &def.name,
-                    clause: "unless",
+                    clause: Clause::Unless,
                     grants: def.effect == Effect::Forbid,
                     bit: layout.unless_bit(id),
                 };
@@ -292,14 +294,14 @@ fn conditions(
                         format!("unknown list `{name}` ({hint})"),
                     ));
                 };
-                atoms.push(b.ip.list_atom(list));
+                atoms.push(b.ip.list_atom(list)?);
             } else {
                 let net = parse_net(item).map_err(|m| place.error(cx, "ip", Some(j), item, m))?;
                 inline.push(net);
             }
         }
         if !inline.is_empty() {
-            atoms.push(b.ip.push_atom(Atom::Inline(inline)));
+            atoms.push(b.ip.push_atom(Atom::Inline(inline))?);
         }
         b.ip.add(bit, &atoms);
         out.push(Condition {
@@ -478,7 +480,7 @@ fn conditions(
                     format!("unknown client `{name}` (clients are defined under `[keys.clients]`)"),
                 ));
             };
-            ids.push(u32::try_from(i).unwrap_or(u32::MAX));
+            ids.push(SmallIndex::next_u32(i).ok_or_else(|| super::too_many("clients"))?);
         }
         out.push(Condition {
             key: ConditionKey::Client,
@@ -525,10 +527,10 @@ fn conditions(
     if !c.is_empty() && out.is_empty() {
         return Err(place.error(
             cx,
-            place.clause,
+            place.clause.as_str(),
             None,
-            place.clause,
-            format!("`{}` names no condition", place.clause),
+            place.clause.as_str(),
+            format!("`{}` names no condition", place.clause.as_str()),
         ));
     }
     Ok(out)

@@ -4,12 +4,14 @@
 use std::collections::HashMap;
 
 use crate::compile::ip::{self, SetInterner};
-use crate::compile::patterns;
+use crate::compile::{patterns, too_many};
 use crate::engine::bits::Bits;
 use crate::engine::bytemap::ByteMap;
 use crate::engine::globs::{Glob, GlobMatcher, GlobMode};
+use crate::engine::ids::SmallIndex;
 use crate::engine::slots::{IdentSlot, IpSlot, MethodSlot, SparseSlot, ValueSlot, ValueSource};
 use crate::engine::{Atom, ClientInfo, PatternRef};
+use crate::PolicyError;
 
 /// Marks the clause bits that have a condition in a slot.
 #[derive(Debug, Default)]
@@ -48,19 +50,21 @@ pub(crate) struct IpBuilder {
 
 impl IpBuilder {
     /// The atom of list `list`, made on first use.
-    pub(crate) fn list_atom(&mut self, list: usize) -> u32 {
+    pub(crate) fn list_atom(&mut self, list: usize) -> Result<u32, PolicyError> {
         if let Some(&a) = self.list_atoms.get(&list) {
-            return a;
+            return Ok(a);
         }
-        let a = self.push_atom(Atom::List(list));
+        let a = self.push_atom(Atom::List(list))?;
         self.list_atoms.insert(list, a);
-        a
+        Ok(a)
     }
 
-    pub(crate) fn push_atom(&mut self, atom: Atom) -> u32 {
+    pub(crate) fn push_atom(&mut self, atom: Atom) -> Result<u32, PolicyError> {
+        let a =
+            SmallIndex::next_u32(self.atoms.len()).ok_or_else(|| too_many("address conditions"))?;
         self.atoms.push(atom);
         self.atom_bits.push(Vec::new());
-        u32::try_from(self.atoms.len() - 1).unwrap_or(u32::MAX)
+        Ok(a)
     }
 
     pub(crate) fn add(&mut self, bit: u32, atoms: &[u32]) {
@@ -77,14 +81,14 @@ impl IpBuilder {
         exists: &Bits,
         forbid_favouring: &Bits,
         list_nets: &[Vec<ipnet::IpNet>],
-    ) -> (Option<IpSlot>, Vec<Atom>) {
+    ) -> Result<(Option<IpSlot>, Vec<Atom>), PolicyError> {
         if self.claimed.is_empty() {
-            return (None, self.atoms);
+            return Ok((None, self.atoms));
         }
         let neutral = self.claimed.neutral(exists);
         let mut nets = Vec::new();
-        for (i, atom) in self.atoms.iter().enumerate() {
-            let a = u32::try_from(i).unwrap_or(u32::MAX);
+        // INVARIANT: `push_atom` made sure every atom's index fits in a `u32`.
+        for (a, atom) in (0u32..).zip(&self.atoms) {
             match atom {
                 Atom::List(l) => {
                     nets.extend(list_nets.get(*l).into_iter().flatten().map(|&n| (a, n)))
@@ -93,7 +97,7 @@ impl IpBuilder {
             }
         }
         let mut interner = SetInterner::new();
-        let table = ip::build(&nets, &mut interner);
+        let table = ip::build(&nets, &mut interner).ok_or_else(|| too_many("address ranges"))?;
         drop(nets);
         let mut unknown = neutral.clone();
         for &bit in &self.claimed.0 {
@@ -137,7 +141,7 @@ impl IpBuilder {
             set_bits,
             unknown,
         };
-        (Some(slot), self.atoms)
+        Ok((Some(slot), self.atoms))
     }
 }
 
@@ -159,22 +163,23 @@ impl MethodBuilder {
         }
     }
 
-    pub(crate) fn build(self, exists: &Bits) -> Option<MethodSlot> {
+    pub(crate) fn build(self, exists: &Bits) -> Result<Option<MethodSlot>, PolicyError> {
         if self.claimed.is_empty() {
-            return None;
+            return Ok(None);
         }
         let neutral = self.claimed.neutral(exists);
         let mut ids = Vec::with_capacity(self.methods.len());
         let mut dense = Vec::with_capacity(self.methods.len());
         for (m, bits) in self.methods {
-            ids.push((m, u32::try_from(dense.len()).unwrap_or(u32::MAX)));
+            let id = SmallIndex::next_u32(dense.len()).ok_or_else(|| too_many("methods"))?;
+            ids.push((m, id));
             dense.push(neutral.with(bits));
         }
-        Some(MethodSlot {
+        Ok(Some(MethodSlot {
             ids: ByteMap::new(ids),
             bits: dense,
             neutral,
-        })
+        }))
     }
 }
 
@@ -203,24 +208,25 @@ impl IdentBuilder {
         self.conditions.push((bit, condition));
     }
 
-    pub(crate) fn build(self, exists: &Bits, clients: &[ClientInfo]) -> Option<IdentSlot> {
+    pub(crate) fn build(
+        self,
+        exists: &Bits,
+        clients: &[ClientInfo],
+    ) -> Result<Option<IdentSlot>, PolicyError> {
         if self.conditions.is_empty() {
-            return None;
+            return Ok(None);
         }
         // Role ids, in the order clients name them.
         let mut role_ids: HashMap<&str, u32> = HashMap::new();
-        let client_roles = clients
-            .iter()
-            .map(|c| {
-                c.roles
-                    .iter()
-                    .map(|r| {
-                        let next = u32::try_from(role_ids.len()).unwrap_or(u32::MAX);
-                        *role_ids.entry(r.as_str()).or_insert(next)
-                    })
-                    .collect()
-            })
-            .collect();
+        let mut client_roles = Vec::with_capacity(clients.len());
+        for c in clients {
+            let mut ids = Vec::with_capacity(c.roles.len());
+            for r in &c.roles {
+                let next = SmallIndex::next_u32(role_ids.len()).ok_or_else(|| too_many("roles"))?;
+                ids.push(*role_ids.entry(r.as_str()).or_insert(next));
+            }
+            client_roles.push(ids.into_boxed_slice());
+        }
         let sparse = |keys: usize, pick: &dyn Fn(&IdentCondition) -> Option<Vec<u32>>| {
             let mut claimed = Claimed::default();
             let mut bits = vec![Vec::new(); keys];
@@ -239,7 +245,7 @@ impl IdentBuilder {
                 keys: bits.into_iter().map(Vec::into_boxed_slice).collect(),
             })
         };
-        Some(IdentSlot {
+        Ok(Some(IdentSlot {
             clients: sparse(clients.len(), &|c| c.clients.clone()),
             roles: sparse(role_ids.len(), &|c| {
                 c.roles.as_ref().map(|rs| {
@@ -250,7 +256,7 @@ impl IdentBuilder {
             }),
             client_roles,
             authenticated: sparse(2, &|c| c.authenticated.map(|a| vec![if a { 0 } else { 1 }])),
-        })
+        }))
     }
 }
 

@@ -14,14 +14,22 @@ use super::Clause;
 pub(crate) struct ClauseLayout {
     /// Words per half (one bit per rule).
     words_per_clause: usize,
+    /// The bit of rule 0's `unless` clause: `words_per_clause * 64`.
+    unless_offset: u32,
 }
 
 impl ClauseLayout {
-    /// The layout for a policy of `rules` rules.
-    pub(crate) fn for_rules(rules: usize) -> ClauseLayout {
-        ClauseLayout {
-            words_per_clause: rules.div_ceil(64).max(1),
-        }
+    /// The layout for a policy of `rules` rules; `None` when its bits could not all be named
+    /// by a `u32`.
+    pub(crate) fn for_rules(rules: usize) -> Option<ClauseLayout> {
+        let words_per_clause = rules.div_ceil(64).max(1);
+        // INVARIANT: checked here once, so that every bit below `2 * unless_offset` fits.
+        let unless_offset = u32::try_from(words_per_clause.checked_mul(64)?).ok()?;
+        unless_offset.checked_mul(2)?;
+        Some(ClauseLayout {
+            words_per_clause,
+            unless_offset,
+        })
     }
 
     /// Words per half: one bit per rule.
@@ -38,9 +46,9 @@ impl ClauseLayout {
     pub(crate) fn bit(self, rule: u32, clause: Clause) -> u32 {
         match clause {
             Clause::When => rule,
-            Clause::Unless => u32::try_from(self.words_per_clause * 64)
-                .unwrap_or(u32::MAX)
-                .saturating_add(rule),
+            // For this engine's rules `rule < unless_offset` and the sum fits (`for_rules`); a
+            // rule id from another engine may name a bit past every set, never a wrapped one.
+            Clause::Unless => self.unless_offset.saturating_add(rule),
         }
     }
 

@@ -15,6 +15,12 @@ impl SmallIndex {
         u32::try_from(index).ok().map(SmallIndex)
     }
 
+    /// The index of the entry a table now `len` long gets next, as stored (`u32`).
+    #[inline]
+    pub(crate) fn next_u32(len: usize) -> Option<u32> {
+        SmallIndex::new(len).map(SmallIndex::as_u32)
+    }
+
     /// The index, for indexing a table.
     #[inline]
     pub(crate) fn as_usize(self) -> usize {

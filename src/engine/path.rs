@@ -4,6 +4,9 @@
 //! runs: the engine would otherwise decide on one reading while the backend acts on another.
 //! Escapes of harmless characters are decoded once, so `/%61dmin` is matched as `/admin`.
 
+use crate::engine::lookalike::{
+    check_windows_forms, folds_to_ascii, normalizes_to_ascii, trims_as_space,
+};
 use crate::engine::verdict::Refusal;
 use crate::vocabulary::EncodedSlash;
 
@@ -250,72 +253,6 @@ pub(crate) fn normalize(
     Ok(two)
 }
 
-/// Whether Unicode compatibility normalisation (NFKC) turns `c` into a bare ASCII character:
-/// fullwidth `／`, `．` and `ｐ`, ligatures such as `ﬁ`, `™`. Python's `unicodedata.normalize`,
-/// Java's `Normalizer` and Windows' best-fit mapping read `/ｐrivate` as `/private`, so such
-/// a character is ambiguous and refused in paths. An ASCII letter that keeps a combining mark
-/// (`é` is `e` and U+0301) is not bare: it composes back.
-pub(crate) fn normalizes_to_ascii(c: char) -> bool {
-    use unicode_normalization::char::{canonical_combining_class, decompose_compatible};
-    if c.is_ascii() {
-        return false;
-    }
-    let mut pending_ascii = false;
-    let mut bare = false;
-    // The callback form decomposes without allocating.
-    decompose_compatible(c, |d| {
-        if pending_ascii && canonical_combining_class(d) == 0 {
-            bare = true;
-        }
-        pending_ascii = d.is_ascii();
-    });
-    bare || pending_ascii
-}
-
-/// Forms that Win32 path normalisation reads as another name, refused under case-insensitive
-/// paths (the setting for Windows file servers and IIS): a segment ending in `.` (dropped, so
-/// `/private./x` is `/private/x`), an NTFS stream (`web.config::$DATA` is `web.config`) and an
-/// 8.3 short name (`ADMINI~1` may be `administrator`).
-fn check_windows_forms(path: &[u8]) -> Result<(), Refusal> {
-    let windows = path
-        .split(|&b| b == b'/')
-        .any(|seg| seg.last() == Some(&b'.') || is_windows_alias_segment(seg));
-    if windows {
-        Err(Refusal::WindowsAlias)
-    } else {
-        Ok(())
-    }
-}
-
-/// A segment holding an NTFS stream suffix (`:$`) or an 8.3 short-name tilde (`~` then a digit).
-pub(crate) fn is_windows_alias_segment(seg: &[u8]) -> bool {
-    seg.windows(2)
-        .any(|w| matches!(w, [b':', b'$']) || matches!(w, [b'~', d] if d.is_ascii_digit()))
-}
-
-/// Whether `c` is not ASCII but its upper- or lowercase holds an ASCII letter: dotless `ı`
-/// (uppercase `I`), `İ` (lowercase `i̇`), long `ſ` (uppercase `S`), the Kelvin sign `K`
-/// (lowercase `k`) and a few more. Java's `equalsIgnoreCase`, .NET's invariant culture and
-/// others compare through these mappings, so `/admın` is `/admin` to them; Unicode simple case
-/// folding, which the engine's case-insensitive globs use, keeps `ı` apart. Under
-/// case-insensitive paths such a character is ambiguous, and refused.
-pub(crate) fn folds_to_ascii(c: char) -> bool {
-    !c.is_ascii()
-        && (c.to_uppercase().any(|u| u.is_ascii()) || c.to_lowercase().any(|l| l.is_ascii()))
-}
-
-/// Characters some backends trim from the edges of a segment as white space: Unicode white
-/// space (no-break spaces, the ideographic space, ...) and the invisible format characters
-/// that trimming functions and normalisers often drop (zero-width spaces and joiners, the
-/// word joiner, the byte-order mark, the Mongolian vowel separator).
-pub(crate) fn trims_as_space(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            c,
-            '\u{180e}' | '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}' | '\u{feff}'
-        )
-}
-
 /// Refuses dot segments and empty segments (a trailing `/` is allowed).
 // INVARIANT: a `kept` reading only joins segments of the `decoded` one with `%2F`, so checking
 // `decoded` covers both.
@@ -364,60 +301,6 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
-/// Normalises a host (lowercase, no port, no trailing dot) into `out`; an empty host leaves
-/// `out` empty.
-pub(crate) fn normalize_host(raw: &[u8], out: &mut String) -> Result<(), Refusal> {
-    out.clear();
-    let raw = crate::engine::request::trim_ows(raw);
-    if raw.is_empty() {
-        return Ok(());
-    }
-    let host = if raw.first() == Some(&b'[') {
-        let close = raw
-            .iter()
-            .position(|&b| b == b']')
-            .ok_or(Refusal::InvalidHost)?;
-        let (host, rest) = raw.split_at(close + 1);
-        check_port(rest)?;
-        let inner = host.get(1..host.len() - 1).unwrap_or(&[]);
-        if inner.is_empty()
-            || !inner
-                .iter()
-                .all(|b| b.is_ascii_hexdigit() || b":.".contains(b))
-        {
-            return Err(Refusal::InvalidHost);
-        }
-        host
-    } else {
-        let (host, port) = match raw.iter().position(|&b| b == b':') {
-            Some(i) => raw.split_at(i),
-            None => (raw, &[][..]),
-        };
-        check_port(port)?;
-        let host = host.strip_suffix(b".").unwrap_or(host);
-        let valid = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
-        // No empty label: `a..b`, `.a` and `a..` (a second trailing dot) are refused, since a
-        // backend may drop the extra dots and see another host.
-        let empty_label = host.split(|&b| b == b'.').any(<[u8]>::is_empty);
-        if host.is_empty() || !host.iter().all(valid) || empty_label {
-            return Err(Refusal::InvalidHost);
-        }
-        host
-    };
-    // INVARIANT: `host` is ASCII (checked above), so it is valid UTF-8.
-    out.push_str(std::str::from_utf8(host).map_err(|_| Refusal::InvalidHost)?);
-    out.make_ascii_lowercase();
-    Ok(())
-}
-
-fn check_port(rest: &[u8]) -> Result<(), Refusal> {
-    match rest {
-        [] => Ok(()),
-        [b':', digits @ ..] if digits.len() <= 5 && digits.iter().all(u8::is_ascii_digit) => Ok(()),
-        _ => Err(Refusal::InvalidHost),
-    }
-}
-
 /// True when `m` is an HTTP token (RFC 9110 `tchar`s), as methods and header names must be.
 pub(crate) fn is_token(m: &[u8]) -> bool {
     !m.is_empty()
@@ -428,30 +311,6 @@ pub(crate) fn is_token(m: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn compatibility_characters_that_become_ascii() {
-        for c in [
-            '\u{ff41}', '\u{ff0f}', '\u{ff0e}', '\u{fb01}', '\u{2122}', '\u{212a}', '\u{2460}',
-        ] {
-            assert!(normalizes_to_ascii(c), "{c:?}");
-        }
-        // Composed letters compose back; other scripts have no ASCII form.
-        for c in [
-            'a',
-            '\u{e9}',
-            '\u{c5}',
-            '\u{431}',
-            '\u{3042}',
-            '\u{4e2d}',
-            '\u{1f600}',
-            '\u{131}',
-            // A space and a combining tilde: the mark stays, so no bare ASCII (a fuzz finding).
-            '\u{2dc}',
-        ] {
-            assert!(!normalizes_to_ascii(c), "{c:?}");
-        }
-    }
 
     #[test]
     fn windows_forms_only_under_case_insensitive_paths() {
@@ -595,32 +454,6 @@ mod tests {
             Err(Refusal::DotSegment)
         );
         assert_eq!(norm("/files%2F%2Fadmin", both), Err(Refusal::EmptySegment));
-    }
-
-    #[test]
-    fn hosts_normalise() {
-        let cases = [
-            ("Example.COM", Ok("example.com")),
-            ("example.com.", Ok("example.com")),
-            ("example.com:8080", Ok("example.com")),
-            ("  example.com ", Ok("example.com")),
-            ("[::1]:443", Ok("[::1]")),
-            ("", Ok("")),
-            ("exa mple.com", Err(Refusal::InvalidHost)),
-            ("user@example.com", Err(Refusal::InvalidHost)),
-            ("example.com:80:80", Err(Refusal::InvalidHost)),
-            ("example.com:http", Err(Refusal::InvalidHost)),
-            ("a..b", Err(Refusal::InvalidHost)),
-            ("admin.example.com..", Err(Refusal::InvalidHost)),
-            (".admin.example.com", Err(Refusal::InvalidHost)),
-            ("[::1", Err(Refusal::InvalidHost)),
-            ("exa%6dple.com", Err(Refusal::InvalidHost)),
-        ];
-        for (raw, want) in cases {
-            let mut out = String::new();
-            let got = normalize_host(raw.as_bytes(), &mut out).map(|()| out.as_str());
-            assert_eq!(got, want, "{raw:?}");
-        }
     }
 
     #[test]

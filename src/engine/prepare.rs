@@ -9,9 +9,9 @@ use super::client_ip::Derivation;
 use super::forwarded;
 use super::keys::Credentials;
 use super::overrides::{is_method_override_key, METHOD_OVERRIDE_HEADERS, URL_OVERRIDE_HEADERS};
-use super::path;
 use super::request::{self, RequestView};
 use super::verdict::{Refusal, UnknownClient};
+use super::{host, path};
 use super::{Engine, Scratch};
 use crate::vocabulary::OnUnknownClient;
 
@@ -173,7 +173,7 @@ impl Engine {
             if let Some(authority) = authority {
                 self.push_host(s, &mut hosts, authority)?;
                 if let Some(h) = header_host {
-                    path::normalize_host(h, &mut s.host_read)?;
+                    host::normalize_host(h, &mut s.host_read)?;
                     if hosts > 0 && s.hosts.first() != Some(&s.host_read) {
                         return Err(Refusal::AmbiguousHost);
                     }
@@ -248,7 +248,7 @@ impl Engine {
 
     /// Adds a distinct, non-empty host reading.
     fn push_host(&self, s: &mut Scratch, count: &mut usize, raw: &[u8]) -> Result<(), Refusal> {
-        path::normalize_host(raw, &mut s.host_read)?;
+        host::normalize_host(raw, &mut s.host_read)?;
         if s.host_read.is_empty() || s.hosts.iter().take(*count).any(|h| *h == s.host_read) {
             return Ok(());
         }

@@ -10,6 +10,31 @@ use crate::error::Location;
 use crate::vocabulary::{Effect, Mode};
 
 /// One rule of a compiled policy: its name, effect and place in the source.
+///
+/// # Examples
+///
+/// ```
+/// use portcullis::{Effect, Policy};
+///
+/// let engine = Policy::from_toml(r#"
+///     [policy]
+///     default = "allow"
+///
+///     [[rules]]
+///     name = "office-only"
+///     effect = "forbid"
+///     description = "The admin area is reachable from the office only."
+///     when = { path = ["/admin/**"] }
+///     unless = { ip = ["203.0.113.0/24"] }
+/// "#)?.compile()?;
+///
+/// let rule = &engine.rules()[0];
+/// assert_eq!(rule.name(), "office-only");
+/// assert_eq!(rule.effect(), Effect::Forbid);
+/// assert_eq!(rule.condition_count(), (1, 1));
+/// assert_eq!(rule.location().map(|l| l.line), Some(5));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub(crate) id: RuleId,
@@ -90,6 +115,16 @@ pub enum ConditionKey {
     Role,
     /// `authenticated`: whether a known API key was presented.
     Authenticated,
+}
+
+impl Clause {
+    /// The clause as written in a policy: `when` or `unless`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Clause::When => "when",
+            Clause::Unless => "unless",
+        }
+    }
 }
 
 impl ConditionKey {

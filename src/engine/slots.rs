@@ -62,6 +62,7 @@ pub(crate) struct IpSlot {
 }
 
 impl IpSlot {
+    #[inline]
     pub(crate) fn and_into(&self, acc: &mut [u64], ip: Option<IpAddr>, key_bits: &mut Vec<u64>) {
         let Some(ip) = ip else {
             return and_into(acc, self.unknown.words());
@@ -93,6 +94,7 @@ pub(crate) struct MethodSlot {
 }
 
 impl MethodSlot {
+    #[inline]
     pub(crate) fn and_into(&self, acc: &mut [u64], method: &[u8]) {
         let bits = self
             .ids
@@ -399,7 +401,7 @@ fn readable(v: &[u8]) -> bool {
     }
     // Backends that trim with Unicode rules (Go's `TrimSpace`, Rust's `str::trim`, Python's
     // `strip`) read `1\u{a0}` as `1`: a value with such an edge is not read as written.
-    let trimmed_edge = |c: Option<char>| c.is_some_and(crate::engine::path::trims_as_space);
+    let trimmed_edge = |c: Option<char>| c.is_some_and(crate::engine::lookalike::trims_as_space);
     match std::str::from_utf8(v) {
         Ok(text) => {
             !has_control(v)

@@ -267,6 +267,34 @@ impl Reported {
 ///
 /// Names and locations of the rules it refers to come from the [`Engine`](crate::Engine) that
 /// made it; [`Engine::explain`](crate::Engine::explain) tells the whole story.
+///
+/// # Examples
+///
+/// ```
+/// use portcullis::{Cause, Decision, Policy, Request};
+///
+/// let engine = Policy::from_toml(r#"
+///     [policy]
+///     default = "allow"
+///
+///     [[rules]]
+///     name = "no-admin"
+///     effect = "forbid"
+///     when = { path = ["/admin/**"] }
+/// "#)?.compile()?;
+///
+/// let verdict = engine.decide(&Request::get("/admin").peer("192.0.2.1".parse()?));
+/// assert_eq!(verdict.decision(), Decision::Forbidden);
+/// assert_eq!(verdict.status(), 403);
+/// let Cause::Rule(id) = verdict.cause() else { panic!("a rule decided") };
+/// assert_eq!(engine.rule(id).map(|r| r.name()), Some("no-admin"));
+///
+/// // No rule applies: the policy's default (here `allow`) decides.
+/// let verdict = engine.decide(&Request::get("/").peer("192.0.2.1".parse()?));
+/// assert!(verdict.is_allowed());
+/// assert_eq!(verdict.cause(), Cause::Default);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verdict {
     pub(crate) decision: Decision,

@@ -280,7 +280,9 @@ impl Gate {
         counts
     }
 
-    /// Decides a request, counts and logs the decision, and says what to do with it.
+    /// Decides a request, counts and logs the decision, and says what to do with it: the one
+    /// entry point of every adapter. An adapter whose application never reads the [`Caller`]
+    /// drops it (the tower layer's and the actix middleware's `without_caller()`).
     pub fn check(&self, request: &RequestView<'_>) -> Outcome {
         let loaded = self.shared.current.load();
         let shard = shard();
@@ -288,38 +290,6 @@ impl Gate {
             Ok(verdict) => Outcome::Pass(caller(&loaded, &verdict, shard)),
             Err(denial) => Outcome::Deny(denial),
         }
-    }
-
-    /// Decides, counts and logs like [`check`](Self::check), but a request let through carries
-    /// nothing: for adapters whose application never reads a [`Caller`], which then costs
-    /// nothing to build.
-    ///
-    /// ```
-    /// use portcullis::gate::Gate;
-    /// use portcullis::{AsRequestView, Policy, Request};
-    ///
-    /// let gate = Gate::new(Policy::from_toml("[policy]\ndefault = \"forbid\"")?.compile()?);
-    /// let denial = gate.admit(&Request::get("/").peer("192.0.2.1".parse()?).view()).unwrap_err();
-    /// assert_eq!(denial.status, 403);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn admit(&self, request: &RequestView<'_>) -> Result<(), Denial> {
-        let loaded = self.shared.current.load();
-        self.judge(&loaded, request, shard()).map(|_| ())
-    }
-
-    /// What an adapter acts on: the caller to hand over (when `with_caller`), or the refusal.
-    // Only the adapters call it; a build without them has none.
-    #[cfg_attr(not(any(feature = "tower", feature = "actix")), allow(dead_code))]
-    pub(crate) fn pass_or_deny(
-        &self,
-        request: &RequestView<'_>,
-        with_caller: bool,
-    ) -> Result<Option<Caller>, Denial> {
-        let loaded = self.shared.current.load();
-        let shard = shard();
-        let verdict = self.judge(&loaded, request, shard)?;
-        Ok(with_caller.then(|| caller(&loaded, &verdict, shard)))
     }
 
     /// The decision, counted and logged; the refusal to send if it blocks.

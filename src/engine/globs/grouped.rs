@@ -14,7 +14,7 @@ use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input, PatternSet};
 
 use super::syntax::{Glob, Token};
-use crate::compile::patterns::{regex_config, syntax_config};
+use crate::engine::regex::{regex_config, syntax_config};
 
 /// Some globs, compiled together (in several regexes when one would be too large), with
 /// their ids in the whole index.

@@ -7,6 +7,7 @@
 //! lookup and a handful of segment globs: it does not grow with the number of globs.
 
 use crate::engine::bytemap::ByteMap;
+use crate::engine::ids::SmallIndex;
 
 use super::syntax::{Glob, Token};
 use super::wildcard::Wildcard;
@@ -113,9 +114,15 @@ impl TrieBuilder {
                 Segment::Wild(_) | Segment::Rest => None,
             };
         }
+        // Every node this glob adds must get an id, or it adds none.
+        if SmallIndex::new(self.nodes.len() + segs.len()).is_none() {
+            return false;
+        }
         let mut at = 0usize;
         for seg in segs {
-            let fresh = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
+            let Some(fresh) = SmallIndex::next_u32(self.nodes.len()) else {
+                return false;
+            };
             let Some(node) = self.nodes.get_mut(at) else {
                 return false;
             };
