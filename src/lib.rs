@@ -138,7 +138,7 @@ pub use engine::request::{AsRequestView, Request, RequestView};
 pub use engine::verdict::{
     Cause, ClientId, Decision, Refusal, Reported, RuleId, UnknownClient, Verdict,
 };
-pub use engine::{Clause, ConditionKey, Engine, Rule, Stats};
+pub use engine::{Clause, ConditionKey, Engine, Revision, Rule, SourceFile, Stats};
 pub use error::{ErrorKind, Location, PolicyError};
 pub use explain::Explanation;
 pub use policy::{Format, Policy, MAX_POLICY_BYTES};

@@ -3,6 +3,7 @@
 use ipnet::IpNet;
 
 use crate::compile::addr::parse_net;
+use crate::engine::provenance::SourceFile;
 use crate::error::{ErrorKind, PolicyError};
 use crate::policy::model::ListDef;
 use crate::policy::source::{Seg, Source};
@@ -19,6 +20,8 @@ pub const MAX_LIST_ENTRIES: usize = 10_000_000;
 pub(crate) struct List {
     pub(crate) name: String,
     pub(crate) nets: Vec<IpNet>,
+    /// The file it was read from, with the digest of what was read.
+    pub(crate) file: Option<SourceFile>,
 }
 
 pub(crate) fn load(policy: &Policy) -> Result<Vec<List>, PolicyError> {
@@ -29,6 +32,7 @@ pub(crate) fn load(policy: &Policy) -> Result<Vec<List>, PolicyError> {
         if let Err(msg) = check_name(name) {
             return Err(src.place(PolicyError::invalid(msg), &here, &[name]));
         }
+        let mut file_read = None;
         let nets = match def {
             ListDef::Inline(entries) => {
                 if entries.len() > MAX_LIST_ENTRIES {
@@ -68,12 +72,14 @@ pub(crate) fn load(policy: &Policy) -> Result<Vec<List>, PolicyError> {
                         &[name, file],
                     )
                 })?;
+                file_read = Some(SourceFile::new(path, text.as_bytes()));
                 parse_list_file(name, &shown, text)?
             }
         };
         out.push(List {
             name: name.clone(),
             nets,
+            file: file_read,
         });
     }
     Ok(out)

@@ -19,6 +19,7 @@ use crate::engine::client_ip::ClientIpConfig;
 use crate::engine::ids::SmallIndex;
 use crate::engine::keys::{parse_digest, KeyTable};
 use crate::engine::path::{is_token, PathOptions};
+use crate::engine::provenance::{Provenance, Revision, SourceFile};
 use crate::engine::verdict::ClientId;
 use crate::engine::{Clause, ClientInfo, Engine, ListInfo, SlotRef, Stats, Step};
 use crate::error::PolicyError;
@@ -107,6 +108,7 @@ fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
             len: l.nets.len(),
         })
         .collect();
+    let provenance = provenance(policy, &lists);
     let list_nets: Vec<_> = lists.into_iter().map(|l| l.nets).collect();
     let b = compiled.builders;
     let layout = compiled.layout;
@@ -178,10 +180,22 @@ fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
         atoms,
         clients,
         stats,
+        provenance,
         plan: Box::default(),
     };
     engine.plan = plan(&engine);
     Ok(engine)
+}
+
+/// The policy file and the list files it read, and the revision they make.
+fn provenance(policy: &Policy, lists: &[lists::List]) -> Provenance {
+    let text = policy.source.text().as_bytes();
+    let mut files: Vec<SourceFile> = lists.iter().filter_map(|l| l.file.clone()).collect();
+    let revision = Revision::of(text, &files);
+    if let Some(path) = &policy.path {
+        files.insert(0, SourceFile::new(path.clone(), text));
+    }
+    Provenance { revision, files }
 }
 
 /// The order a decision reads the slots in: the method and path first (cheap, and they rule

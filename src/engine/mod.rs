@@ -24,6 +24,7 @@ pub(crate) mod overrides;
 pub(crate) mod path;
 pub(crate) mod plan;
 pub(crate) mod prepare;
+pub(crate) mod provenance;
 pub(crate) mod regex;
 pub(crate) mod request;
 mod rule;
@@ -44,6 +45,8 @@ use verdict::{ClientId, RuleId, Verdict};
 
 pub(crate) use plan::{SlotRef, Step};
 pub(crate) use prepare::{Prepared, Reading};
+use provenance::Provenance;
+pub use provenance::{Revision, SourceFile};
 pub(crate) use rule::{Atom, ClientInfo, Condition, ConditionData, ListInfo, PatternRef};
 pub use rule::{Clause, ConditionKey, Rule};
 
@@ -103,6 +106,7 @@ pub struct Engine {
     pub(crate) atoms: Vec<Atom>,
     pub(crate) clients: Vec<ClientInfo>,
     pub(crate) stats: Stats,
+    pub(crate) provenance: Provenance,
 }
 
 /// Sizes of a compiled policy.
@@ -223,6 +227,28 @@ impl Engine {
     /// The name of the policy source (a file name, or `<policy>`).
     pub fn source_name(&self) -> &str {
         &self.name
+    }
+
+    /// The revision of the policy: a short hash of its text and every file it read, logged with
+    /// each reload and decision so that an answer can be traced to the exact policy that gave
+    /// it.
+    ///
+    /// ```
+    /// let a = portcullis::Policy::from_toml("[policy]\ndefault = \"allow\"")?.compile()?;
+    /// let b = portcullis::Policy::from_toml("[policy]\ndefault = \"forbid\"")?.compile()?;
+    /// assert_ne!(a.revision(), b.revision());
+    /// assert_eq!(a.revision().to_string().len(), 12);
+    /// # Ok::<(), portcullis::PolicyError>(())
+    /// ```
+    pub fn revision(&self) -> Revision {
+        self.provenance.revision
+    }
+
+    /// The files the policy was compiled from: the policy file (when it was read from one),
+    /// then every list file, each with the digest of what was read. Watching reloads when any
+    /// of them changes.
+    pub fn source_files(&self) -> &[SourceFile] {
+        &self.provenance.files
     }
 
     /// Sizes of the compiled policy.

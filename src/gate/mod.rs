@@ -21,7 +21,7 @@ use counters::{bump, shard, OtherCounters, RuleCounters, SHARDS};
 pub use counters::{Counts, RuleCounts};
 pub use respond::{Denial, Responder, ResponseOptions};
 #[cfg(feature = "watch")]
-pub use watch::PolicyWatcher;
+pub use watch::{PolicyWatcher, WatchOptions};
 
 use crate::engine::request::RequestView;
 use crate::{
@@ -247,15 +247,37 @@ impl Gate {
 
     /// Reads and compiles the policy file again (off the request path) and swaps it in; on any
     /// error the old engine stays and the error is returned.
+    ///
+    /// Every reload is logged (target `portcullis`): `policy reloaded` at INFO with the new
+    /// and previous revisions, or `policy reload refused` at ERROR with the error and the
+    /// revision kept.
     pub fn reload(&self) -> Result<(), PolicyError> {
         let Some(path) = &self.shared.path else {
             return Err(PolicyError::invalid(
                 "this gate was not made from a policy file",
             ));
         };
-        let engine = Policy::from_path(path)?.compile()?;
-        self.swap(engine);
-        Ok(())
+        let previous = self.shared.current.load().engine.revision();
+        match Policy::from_path(path).and_then(|p| p.compile()) {
+            Ok(engine) => {
+                let revision = engine.revision();
+                let files = engine.source_files().len();
+                self.swap(engine);
+                tracing::info!(
+                    target: "portcullis", path = %path.display(), revision = %revision,
+                    previous = %previous, files, changed = revision != previous,
+                    "policy reloaded"
+                );
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(
+                    target: "portcullis", path = %path.display(), revision = %previous,
+                    "policy reload refused, keeping revision {previous}: {e}"
+                );
+                Err(e)
+            }
+        }
     }
 
     /// The policy file this gate reloads from, if any.

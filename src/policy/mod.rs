@@ -70,6 +70,8 @@ pub struct Policy {
     pub(crate) doc: Document,
     pub(crate) source: Source,
     pub(crate) base_dir: Option<PathBuf>,
+    /// The file it was read from, if any.
+    pub(crate) path: Option<PathBuf>,
 }
 
 impl Policy {
@@ -83,6 +85,7 @@ impl Policy {
         let format = Format::from_path(path).unwrap_or(Format::Toml);
         let mut policy = Policy::parse(&name, text, format)?;
         policy.base_dir = path.parent().map(Path::to_path_buf);
+        policy.path = Some(path.to_path_buf());
         Ok(policy)
     }
 
@@ -118,6 +121,7 @@ impl Policy {
             doc,
             source,
             base_dir: None,
+            path: None,
         })
     }
 
