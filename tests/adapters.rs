@@ -331,7 +331,7 @@ async fn report_mode_lets_through_and_logs() {
             line.contains("WARN") && line.contains("portcullis"),
             "{line}"
         );
-        assert!(line.contains("decision=\"would-forbid\""), "{line}");
+        assert!(line.contains("decision=\"would_forbid\""), "{line}");
         assert!(line.contains("rule=\"watch-bots\""), "{line}");
         assert!(
             line.contains("client=127.0.0.1") && line.contains("method=GET"),
@@ -378,7 +378,7 @@ async fn report_mode_lets_through_and_logs() {
             .find(|l| l.contains(&marker))
             .unwrap_or_else(|| panic!("no log line in\n{log}"));
         assert!(
-            line.contains("decision=\"would-forbid\"") && line.contains("not enforced"),
+            line.contains("decision=\"would_forbid\"") && line.contains("not enforced"),
             "{line}"
         );
     }

@@ -58,7 +58,11 @@ fn default_responses_reveal_nothing() {
 
 #[test]
 fn problem_json_and_exposing_the_rule_are_opt_in() {
-    let gate = Gate::builder(engine(POLICY)).problem_json(true).build();
+    // The peer is no trusted proxy: keeping its request id is opted into.
+    let gate = Gate::builder(engine(POLICY))
+        .problem_json(true)
+        .request_ids(portcullis::gate::RequestIds::FromAnyone)
+        .build();
     let d = deny(&gate, &req("/hidden/x").header("x-request-id", "abc-123"));
     assert_eq!(
         d.headers[0],

@@ -228,6 +228,17 @@ fn check_rule_name(name: &str) -> Result<(), String> {
     if name.len() > 256 {
         return Err("rule name is longer than 256 bytes".to_owned());
     }
+    // Logs, metrics and counters name the default decision and refusals with these words.
+    if matches!(name, "default" | "refused") {
+        return Err(format!(
+            "rule name `{name}` is reserved: logs and metrics call the {} by it",
+            if name == "default" {
+                "default decision"
+            } else {
+                "requests refused before any rule ran"
+            }
+        ));
+    }
     Ok(())
 }
 

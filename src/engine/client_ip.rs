@@ -36,7 +36,7 @@ pub(crate) struct ClientIpConfig {
 }
 
 impl ClientIpConfig {
-    fn is_trusted(&self, ip: IpAddr) -> bool {
+    pub(crate) fn is_trusted(&self, ip: IpAddr) -> bool {
         self.trusted.iter().any(|n| n.contains(&ip))
     }
 

@@ -5,6 +5,10 @@
 //! the [`Outcome`] into their framework's response.
 
 mod counters;
+mod log;
+#[cfg(feature = "metrics")]
+mod metrics;
+mod request_id;
 mod respond;
 #[cfg(feature = "watch")]
 mod watch;
@@ -19,14 +23,13 @@ use arc_swap::ArcSwap;
 
 use counters::{bump, shard, OtherCounters, RuleCounters, SHARDS};
 pub use counters::{Counts, RuleCounts};
+pub use request_id::{RequestId, RequestIds};
 pub use respond::{Denial, Responder, ResponseOptions};
 #[cfg(feature = "watch")]
 pub use watch::{PolicyWatcher, WatchOptions};
 
 use crate::engine::request::RequestView;
-use crate::{
-    Cause, Decision, Effect, Engine, Policy, PolicyError, Refusal, UnknownClient, Verdict,
-};
+use crate::{Cause, Effect, Engine, Policy, PolicyError, Refusal, UnknownClient, Verdict};
 
 /// Who is calling, as decided by the policy: inserted into request extensions for handlers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +43,10 @@ pub struct Caller {
     /// The rule that allowed the request (`None` for the default).
     pub rule: Option<Arc<str>>,
     /// The decision; `Forbidden` only when the policy is in report mode.
-    pub decision: Decision,
+    pub decision: crate::Decision,
+    /// The request's id, as in the decision log: the one it arrived with when that is kept
+    /// (see [`RequestIds`]), else a new one.
+    pub request_id: RequestId,
 }
 
 impl Caller {
@@ -58,6 +64,9 @@ struct Loaded {
     /// One copy per counter shard: a thread clones the names of its own shard, so that the
     /// reference counts of one name are not contended by every core.
     names: [Names; SHARDS],
+    flood: log::Flood,
+    #[cfg(feature = "metrics")]
+    metrics: metrics::Metrics,
 }
 
 /// The names a [`Caller`] carries.
@@ -76,10 +85,13 @@ struct Shared {
     registry: Mutex<HashMap<String, Arc<RuleCounters>>>,
     other: OtherCounters,
     warned_no_peer: AtomicBool,
+    request_ids: RequestIds,
+    request_id_header: String,
+    log_limit: Option<u32>,
 }
 
 /// The caller of a request let through, named from the thread's shard of shared names.
-fn caller(loaded: &Loaded, verdict: &Verdict, shard: usize) -> Caller {
+fn caller(loaded: &Loaded, verdict: &Verdict, shard: usize, request_id: RequestId) -> Caller {
     let names = &loaded.names[shard % SHARDS];
     let (client, roles) = match verdict.client().and_then(|c| names.clients.get(c.index())) {
         Some((name, roles)) => (Some(name.clone()), roles.clone()),
@@ -93,6 +105,7 @@ fn caller(loaded: &Loaded, verdict: &Verdict, shard: usize) -> Caller {
             .rule()
             .and_then(|id| names.rules.get(id.index()).cloned()),
         decision: verdict.decision(),
+        request_id,
     }
 }
 
@@ -133,9 +146,23 @@ pub struct GateBuilder {
     engine: Engine,
     path: Option<PathBuf>,
     responses: ResponseOptions,
+    request_ids: RequestIds,
+    request_id_header: String,
+    log_limit: Option<u32>,
 }
 
 impl GateBuilder {
+    fn new(engine: Engine, path: Option<PathBuf>) -> GateBuilder {
+        GateBuilder {
+            engine,
+            path,
+            responses: ResponseOptions::default(),
+            request_ids: RequestIds::default(),
+            request_id_header: "x-request-id".to_owned(),
+            log_limit: Some(log::DEFAULT_LOG_LIMIT),
+        }
+    }
+
     /// Answer refusals with `application/problem+json` (RFC 9457) bodies carrying a request id.
     pub fn problem_json(mut self, yes: bool) -> Self {
         self.responses.problem_json = yes;
@@ -146,6 +173,27 @@ impl GateBuilder {
     /// goes to the logs, not to the client.
     pub fn expose_rule(mut self, yes: bool) -> Self {
         self.responses.expose_rule = yes;
+        self
+    }
+
+    /// When to keep the request id a request arrives with (by default: from the policy's
+    /// trusted proxies only).
+    pub fn request_ids(mut self, ids: RequestIds) -> Self {
+        self.request_ids = ids;
+        self
+    }
+
+    /// The header that carries request ids (by default `x-request-id`).
+    pub fn request_id_header(mut self, name: &str) -> Self {
+        self.request_id_header = name.to_ascii_lowercase();
+        self
+    }
+
+    /// At most `per_second` decision log events per rule per second (default 32), then one
+    /// line with the number suppressed; `None` logs every event. Counters and metrics count
+    /// every request either way.
+    pub fn log_limit(mut self, per_second: Option<u32>) -> Self {
+        self.log_limit = per_second;
         self
     }
 
@@ -161,6 +209,8 @@ impl GateBuilder {
     /// The gate.
     pub fn build(self) -> Gate {
         let registry = Mutex::new(HashMap::new());
+        #[cfg(feature = "metrics")]
+        metrics::info(self.engine.revision());
         let loaded = load(&registry, self.engine);
         Gate {
             shared: Arc::new(Shared {
@@ -170,6 +220,9 @@ impl GateBuilder {
                 registry,
                 other: OtherCounters::default(),
                 warned_no_peer: AtomicBool::new(false),
+                request_ids: self.request_ids,
+                request_id_header: self.request_id_header,
+                log_limit: self.log_limit,
             }),
         }
     }
@@ -197,6 +250,9 @@ fn load(registry: &Mutex<HashMap<String, Arc<RuleCounters>>>, engine: Engine) ->
         no_roles: Arc::from(Vec::new()),
     });
     Loaded {
+        flood: log::Flood::new(engine.rules().len()),
+        #[cfg(feature = "metrics")]
+        metrics: metrics::Metrics::new(&engine),
         engine,
         counters,
         names,
@@ -216,22 +272,14 @@ impl Gate {
 
     /// A builder over `engine`.
     pub fn builder(engine: Engine) -> GateBuilder {
-        GateBuilder {
-            engine,
-            path: None,
-            responses: ResponseOptions::default(),
-        }
+        GateBuilder::new(engine, None)
     }
 
     /// A builder for the policy at `path`, which [`Gate::reload`] reads again.
     pub fn builder_from_path(path: impl AsRef<Path>) -> Result<GateBuilder, PolicyError> {
         let path = path.as_ref();
         let engine = Policy::from_path(path)?.compile()?;
-        Ok(GateBuilder {
-            engine,
-            path: Some(path.to_path_buf()),
-            responses: ResponseOptions::default(),
-        })
+        Ok(GateBuilder::new(engine, Some(path.to_path_buf())))
     }
 
     /// The engine in use now. Requests that already started keep the engine they started with.
@@ -263,6 +311,8 @@ impl Gate {
                 let revision = engine.revision();
                 let files = engine.source_files().len();
                 self.swap(engine);
+                #[cfg(feature = "metrics")]
+                metrics::reloaded(true, previous, revision);
                 tracing::info!(
                     target: "portcullis", path = %path.display(), revision = %revision,
                     previous = %previous, files, changed = revision != previous,
@@ -271,6 +321,8 @@ impl Gate {
                 Ok(())
             }
             Err(e) => {
+                #[cfg(feature = "metrics")]
+                metrics::reloaded(false, previous, previous);
                 tracing::error!(
                     target: "portcullis", path = %path.display(), revision = %previous,
                     "policy reload refused, keeping revision {previous}: {e}"
@@ -308,34 +360,49 @@ impl Gate {
     pub fn check(&self, request: &RequestView<'_>) -> Outcome {
         let loaded = self.shared.current.load();
         let shard = shard();
-        match self.judge(&loaded, request, shard) {
-            Ok(verdict) => Outcome::Pass(caller(&loaded, &verdict, shard)),
-            Err(denial) => Outcome::Deny(denial),
+        let engine = &loaded.engine;
+        let verdict = engine.decide(request);
+        let request_id = self.request_id(engine, request);
+        self.count(&loaded, &verdict, shard);
+        self.warn_no_peer(&verdict);
+        log::Event {
+            engine,
+            request,
+            verdict: &verdict,
+            request_id: &request_id,
+        }
+        .log(&loaded.flood, self.shared.log_limit);
+        if verdict.blocks() {
+            Outcome::Deny(self.shared.responses.deny(&verdict, engine, &request_id))
+        } else {
+            Outcome::Pass(caller(&loaded, &verdict, shard, request_id))
         }
     }
 
-    /// The decision, counted and logged; the refusal to send if it blocks.
-    fn judge(
-        &self,
-        loaded: &Loaded,
-        request: &RequestView<'_>,
-        shard: usize,
-    ) -> Result<Verdict, Denial> {
-        let engine = &loaded.engine;
-        let verdict = engine.decide(request);
-        self.count(loaded, &verdict, shard);
-        self.log(engine, request, &verdict);
-        if verdict.blocks() {
-            let id = || {
-                let mut given = request.header_values("x-request-id");
-                respond::request_id(given.next())
-            };
-            return Err(self.shared.responses.deny(&verdict, engine, id));
+    /// The request's id: the incoming one when it may be kept, else a new one.
+    fn request_id(&self, engine: &Engine, request: &RequestView<'_>) -> RequestId {
+        let keep = match self.shared.request_ids {
+            RequestIds::Generate => false,
+            RequestIds::FromAnyone => true,
+            RequestIds::FromTrustedProxies => request
+                .peer()
+                .is_some_and(|peer| engine.client_ip.is_trusted(peer)),
+        };
+        if keep {
+            let mut given = request.header_values(&self.shared.request_id_header);
+            // One value only: two ids are no id.
+            if let (Some(id), None) = (given.next(), given.next()) {
+                if let Some(id) = RequestId::given(id) {
+                    return id;
+                }
+            }
         }
-        Ok(verdict)
+        RequestId::make()
     }
 
     fn count(&self, loaded: &Loaded, verdict: &Verdict, shard: usize) {
+        #[cfg(feature = "metrics")]
+        loaded.metrics.record(&loaded.engine, verdict);
         let other = self.shared.other.line(shard);
         match verdict.cause() {
             Cause::Rule(id) => {
@@ -367,7 +434,9 @@ impl Gate {
         }
     }
 
-    fn log(&self, engine: &Engine, request: &RequestView<'_>, verdict: &Verdict) {
+    /// Says once, loudly, that the adapter gives no peer address (every request is then
+    /// refused).
+    fn warn_no_peer(&self, verdict: &Verdict) {
         use std::sync::atomic::Ordering;
         if verdict.cause() == Cause::Refused(Refusal::UnknownClient(UnknownClient::NoPeer))
             && !self.shared.warned_no_peer.swap(true, Ordering::Relaxed)
@@ -378,66 +447,7 @@ impl Gate {
                  (axum: serve with `into_make_service_with_connect_info::<SocketAddr>()`, or set a peer extractor)"
             );
         }
-        let would_forbid = verdict
-            .reported()
-            .iter()
-            .filter_map(|id| engine.rule(id))
-            .any(|r| r.effect() == Effect::Forbid);
-        let forbidden = verdict.decision() == Decision::Forbidden;
-        if forbidden || would_forbid {
-            if !tracing::enabled!(target: "portcullis", tracing::Level::WARN) {
-                return;
-            }
-            let explanation = engine.explain(request);
-            let rule = explanation.rule_name().unwrap_or("");
-            let client = verdict
-                .client_ip()
-                .map(|ip| ip.to_string())
-                .unwrap_or_default();
-            let method = String::from_utf8_lossy(request.method());
-            let path = log_path(request.target());
-            match (forbidden, verdict.enforced()) {
-                (true, true) => tracing::warn!(
-                    target: "portcullis", decision = "forbidden", rule, status = verdict.status(),
-                    client = %client, method = %method, path = %path, "{explanation}"
-                ),
-                (true, false) => tracing::warn!(
-                    target: "portcullis", decision = "would-forbid", rule, status = verdict.status(),
-                    client = %client, method = %method, path = %path, "{explanation}"
-                ),
-                (false, _) => {
-                    let reported = verdict
-                        .reported()
-                        .iter()
-                        .filter_map(|id| engine.rule(id))
-                        .find(|r| r.effect() == Effect::Forbid)
-                        .map_or("", |r| r.name());
-                    tracing::warn!(
-                        target: "portcullis", decision = "would-forbid", rule = reported, status = 200u16,
-                        client = %client, method = %method, path = %path, "{explanation}"
-                    )
-                }
-            }
-        } else if tracing::enabled!(target: "portcullis", tracing::Level::DEBUG) {
-            let explanation = engine.explain(request);
-            tracing::debug!(
-                target: "portcullis", decision = "allow", rule = explanation.rule_name().unwrap_or(""),
-                client = %verdict.client_ip().map(|ip| ip.to_string()).unwrap_or_default(),
-                method = %String::from_utf8_lossy(request.method()), path = %log_path(request.target()), "{explanation}"
-            );
-        }
     }
-}
-
-/// The path of a target for logs: without the query, which may carry secrets.
-fn log_path(target: &[u8]) -> String {
-    let end = target
-        .iter()
-        .position(|&b| b == b'?')
-        .unwrap_or(target.len());
-    String::from_utf8_lossy(target.get(..end).unwrap_or(target))
-        .escape_debug()
-        .to_string()
 }
 
 /// The engine a gate uses at one moment; it stays valid while held, whatever reloads happen.

@@ -3,11 +3,11 @@
 //! operator opts in.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::RequestId;
 use crate::{Engine, Verdict};
 
 /// A refusal, independent of any framework; adapters turn it into their response type.
@@ -77,33 +77,12 @@ fn plain_body(status: u16) -> &'static str {
     }
 }
 
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
-/// A request id: the client's `x-request-id` when it is short and plain, else a new one.
-pub(crate) fn request_id(given: Option<&[u8]>) -> String {
-    if let Some(id) = given {
-        let plain = !id.is_empty()
-            && id.len() <= 64
-            && id
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b));
-        if plain {
-            return String::from_utf8_lossy(id).into_owned();
-        }
-    }
-    let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros());
-    format!("{t:x}-{n:x}")
-}
-
 impl ResponseOptions {
     pub(crate) fn deny(
         &self,
         verdict: &Verdict,
         engine: &Engine,
-        request_id: impl FnOnce() -> String,
+        request_id: &RequestId,
     ) -> Denial {
         if let Some(custom) = &self.custom {
             return custom(verdict, engine);
@@ -117,7 +96,7 @@ impl ResponseOptions {
             let mut body = format!(
                 "{{\"type\":\"about:blank\",\"title\":\"{}\",\"status\":{status},\"request_id\":\"{}\"",
                 reason(status),
-                json_escape(&request_id())
+                json_escape(&request_id.to_string())
             );
             if let (true, Some(rule)) = (self.expose_rule, &rule) {
                 body.push_str(&format!(",\"rule\":\"{}\"", json_escape(rule)));

@@ -117,7 +117,7 @@ impl Drop for Server {
 }
 
 /// Starts `framework` on `bind` with routes `/`, `/page/*`, `/hidden/*`, `/api/*`, `/whoami`
-/// behind the gate.
+/// and `/request-id` (the caller's request id) behind the gate.
 pub async fn start(framework: Framework, gate: Gate, bind: &str) -> Server {
     start_with(framework, gate, bind, true).await
 }
@@ -139,6 +139,12 @@ async fn start_axum(gate: Gate, bind: &str, caller: bool) -> Server {
         .route("/hidden/{*rest}", get(|| async { "hidden" }))
         .route("/api/{*rest}", get(who))
         .route("/whoami", get(who))
+        .route(
+            "/request-id",
+            get(|caller: Option<Caller>| async move {
+                caller.map(|c| c.request_id.to_string()).unwrap_or_default()
+            }),
+        )
         .layer(if caller {
             portcullis::adapters::axum::layer(gate)
         } else {
@@ -185,6 +191,15 @@ fn start_actix(gate: Gate, bind: &str, caller: bool) -> Server {
                     .route("/hidden/{rest:.*}", web::get().to(|| async { "hidden" }))
                     .route("/api/{rest:.*}", web::get().to(who))
                     .route("/whoami", web::get().to(who))
+                    .route(
+                        "/request-id",
+                        web::get().to(|req: HttpRequest| async move {
+                            req.extensions()
+                                .get::<Caller>()
+                                .map(|c| c.request_id.to_string())
+                                .unwrap_or_default()
+                        }),
+                    )
             })
             .workers(2)
             .disable_signals()
