@@ -67,7 +67,10 @@
 //! - `tower`: [`adapters::tower::PolicyLayer`] for any tower stack.
 //! - `axum`: `tower` plus axum's `ConnectInfo` peer and [`gate::Caller`] as an extractor.
 //! - `actix`: [`adapters::actix::PolicyMiddleware`] for actix-web.
-//! - `watch`: [`gate::Gate::watch`], reloading when the policy file changes.
+//! - `watch`: [`gate::Gate::watch`], reloading when the policy or a list file it reads changes.
+//! - `metrics`: per-rule decision counters and reload metrics through the `metrics` facade
+//!   (`portcullis_decisions_total{rule, outcome}`, `portcullis_policy_reloads_total{result}`,
+//!   `portcullis_policy_info{revision}`); install your exporter before building the gate.
 //! - `cli`: the `portcullis` command-line tool.
 //!
 //! The [`gate`] module (always built) is what adapters share: the current engine behind an
