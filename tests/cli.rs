@@ -32,7 +32,7 @@ fn check_summarises_a_good_policy() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(
-        out.starts_with("examples/policy.toml: ok. 9 rules"),
+        out.starts_with("examples/policy.toml: ok. 10 rules"),
         "{out}"
     );
     assert!(
@@ -43,7 +43,7 @@ fn check_summarises_a_good_policy() {
     let o = run(&["check", "examples/policy.toml", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["ok"], true);
-    assert_eq!(v["rules"], 9);
+    assert_eq!(v["rules"], 10);
     assert_eq!(v["clients"], serde_json::json!(["acme", "billing"]));
 }
 

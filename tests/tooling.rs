@@ -99,7 +99,7 @@ fn test_command_runs_cases_and_reports_coverage() {
     );
     assert!(o.status.success(), "{}", out(&o));
     let text = out(&o);
-    assert!(text.lines().last() == Some("10 passed, 0 failed"), "{text}");
+    assert!(text.lines().last() == Some("12 passed, 0 failed"), "{text}");
     assert!(text.contains("no test exercised: no-scrapers"), "{text}");
 
     let failing = temp(

@@ -149,12 +149,6 @@ pub(crate) fn compile(
             .in_rule(&def.name)
         };
         check_rule_name(&def.name).map_err(|m| fail(m, "name"))?;
-        if def.name == "default" {
-            return Err(fail(
-                "`default` names the policy default in tests; choose another name".to_owned(),
-                "name",
-            ));
-        }
         if !names.insert(def.name.as_str()) {
             return Err(fail(
                 format!("rule name `{}` is used more than once", def.name),
@@ -228,12 +222,12 @@ fn check_rule_name(name: &str) -> Result<(), String> {
     if name.len() > 256 {
         return Err("rule name is longer than 256 bytes".to_owned());
     }
-    // Logs, metrics and counters name the default decision and refusals with these words.
+    // Tests, logs, metrics and counters name the default decision and early refusals so.
     if matches!(name, "default" | "refused") {
         return Err(format!(
-            "rule name `{name}` is reserved: logs and metrics call the {} by it",
+            "`{name}` names the {} in tests, logs and metrics; choose another name",
             if name == "default" {
-                "default decision"
+                "policy default"
             } else {
                 "requests refused before any rule ran"
             }
