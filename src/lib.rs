@@ -68,6 +68,8 @@
 //! - `axum`: `tower` plus axum's `ConnectInfo` peer and [`gate::Caller`] as an extractor.
 //! - `actix`: [`adapters::actix::PolicyMiddleware`] for actix-web.
 //! - `watch`: [`gate::Gate::watch`], reloading when the policy file changes.
+//! - `serve`: [`serve::Server`], an authorization server for nginx, Caddy, Traefik and Envoy
+//!   (forward-auth and ext_authz over HTTP and gRPC); `portcullis serve` with `cli`.
 //! - `cli`: the `portcullis` command-line tool.
 //!
 //! The [`gate`] module (always built) is what adapters share: the current engine behind an
@@ -121,6 +123,8 @@ pub mod gate;
 pub mod lint;
 pub mod policy;
 pub mod replay;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod testing;
 mod vocabulary;
 
