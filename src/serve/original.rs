@@ -260,17 +260,15 @@ fn client_address(
                 .collect();
             let (last, before) = lines.split_last().ok_or(BadCheck::NoClientAddress)?;
             let (rest, hop) = match last.iter().rposition(|&b| b == b',') {
-                Some(at) => (&last[..at], &last[at + 1..]),
-                None => (&last[..0], *last),
+                Some(at) => (last.get(..at), last.get(at + 1..).unwrap_or_default()),
+                None => (None, *last),
             };
             let peer = parse_address(hop)?;
             let mut remaining: Vec<Vec<u8>> = before.iter().map(|l| l.to_vec()).collect();
-            if !trim_ows(rest).is_empty() {
+            // What lies before the hop stays, even an empty entry (`, 192.0.2.1`), which the
+            // policy then refuses if it has to read it, as it would in-process.
+            if let Some(rest) = rest {
                 remaining.push(trim_ows(rest).to_vec());
-            } else if rest.contains(&b',') || last.len() > hop.len() {
-                // `, 1.2.3.4`: an empty entry before the hop is a line the policy would
-                // refuse; keep it so that it does.
-                remaining.push(rest.to_vec());
             }
             Ok((peer, remaining))
         }

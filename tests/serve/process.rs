@@ -155,6 +155,43 @@ fn serve_process_lifecycle() {
 }
 
 #[test]
+fn serve_reloads_when_the_file_changes() {
+    let dir = TempDir::new("watch");
+    let policy = dir.0.join("policy.toml");
+    std::fs::copy(POLICY, &policy).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .arg("serve")
+        .arg(&policy)
+        .args(["--listen", "127.0.0.1:0", "--log-level", "error"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let _guard = Guard(child);
+    let line = lines.next().unwrap().unwrap();
+    let http: SocketAddr = line
+        .strip_prefix("listening http ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(check(http, "/private"), 403);
+    // Written beside and renamed over, as editors and configuration tools do.
+    let staged = dir.0.join("policy.toml.new");
+    std::fs::write(&staged, "[policy]\ndefault = \"allow\"\n").unwrap();
+    std::fs::rename(&staged, &policy).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while check(http, "/private") != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the changed file was not reloaded"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
 fn serve_refuses_a_bad_policy_at_start() {
     let dir = TempDir::new("bad-policy");
     let policy = dir.0.join("policy.toml");
