@@ -101,6 +101,15 @@ fn forwarder_chain_and_answers() {
             nginx: 200,
         },
         Row {
+            what: "only the entries left of a trusted hop are the client's claims",
+            method: "GET",
+            uri: "/admin/x",
+            xff: "6.6.6.6, 203.0.113.5, 198.51.100.7",
+            extra: &FWD,
+            forwarded: 200,
+            nginx: 200,
+        },
+        Row {
             what: "a client's own claim does not move it",
             method: "GET",
             uri: "/admin/x",
