@@ -73,6 +73,23 @@ use original::{BadCheck, Convention};
 /// The authorization server: a [`Gate`] answering forwarders over HTTP and gRPC.
 ///
 /// Cloning is cheap; clones share the gate, the settings and the readiness.
+///
+/// ```
+/// use portcullis::gate::Gate;
+/// use portcullis::serve::{ClientAddress, Server};
+/// use portcullis::Policy;
+///
+/// let gate = Gate::new(Policy::from_toml("[policy]\ndefault = \"forbid\"")?.compile()?);
+/// let server = Server::builder(gate)
+///     .forwarders("10.0.0.0/8".parse()?)
+///     .client_address(ClientAddress::XRealIp)
+///     .build();
+/// assert!(server.is_ready());
+/// let _routes = server.router(); // to mount in your own axum application
+/// server.drain();
+/// assert!(!server.is_ready());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Server {
     shared: Arc<Shared>,

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use envoy_types::pb::envoy::config::core::v3::{address, Address, SocketAddress};
+use envoy_types::pb::envoy::config::core::v3::{
+    address, Address, HeaderMap, HeaderValue, SocketAddress,
+};
 use envoy_types::pb::envoy::service::auth::v3::attribute_context::{
     HttpRequest, Peer, Request as AttributeRequest,
 };
@@ -328,6 +330,51 @@ fn grpc_answers_for_envoy() {
         ok.headers_to_remove,
         ["x-portcullis-client", "x-portcullis-roles"]
     );
+    // Raw headers (`encode_raw_headers`): repeated lines stay apart, so two different keys
+    // are seen as two, and refused.
+    let mut raw = check_request(&Original {
+        key: Some(KEY),
+        ..o.clone()
+    });
+    if let Some(http) = raw
+        .attributes
+        .as_mut()
+        .and_then(|a| a.request.as_mut())
+        .and_then(|r| r.http.as_mut())
+    {
+        http.headers.clear();
+        let line = |key: &str, value: &[u8]| HeaderValue {
+            key: key.into(),
+            raw_value: value.to_vec(),
+            ..HeaderValue::default()
+        };
+        http.header_map = Some(HeaderMap {
+            headers: vec![
+                line("x-api-key", KEY.as_bytes()),
+                line("X-Api-Key", b"other-key"),
+            ],
+        });
+    }
+    let r = s
+        .runtime
+        .block_on(c.check(raw.clone()))
+        .unwrap()
+        .into_inner();
+    let Some(HttpResponse::DeniedResponse(d)) = &r.http_response else {
+        panic!("{r:?}")
+    };
+    assert_eq!(d.status.as_ref().unwrap().code, 400);
+    if let Some(map) = raw
+        .attributes
+        .as_mut()
+        .and_then(|a| a.request.as_mut())
+        .and_then(|r| r.http.as_mut())
+        .and_then(|h| h.header_map.as_mut())
+    {
+        map.headers.pop();
+    }
+    let r = s.runtime.block_on(c.check(raw)).unwrap().into_inner();
+    assert_eq!(grpc_seen(&r), (200, Some("billing".to_owned())));
     // A check without attributes is denied, not an error (Envoy may fail open on errors).
     let r = s
         .runtime
