@@ -6,8 +6,6 @@
 
 use std::net::IpAddr;
 
-use envoy_types::pb::envoy::config::core::v3::address::Address;
-use envoy_types::pb::envoy::service::auth::v3::CheckRequest;
 use http::HeaderMap;
 
 use super::forwarders::ClientAddress;
@@ -275,58 +273,8 @@ fn client_address(
     }
 }
 
-/// The original request of an Envoy gRPC check: the client is `attributes.source.address`
-/// (what Envoy saw), the method, raw target with query, host and headers come from
-/// `attributes.request.http`. Headers come from `header_map` when Envoy sends raw headers,
-/// else from the `headers` map (where Envoy has joined repeated lines with `,`), in name order.
-pub(crate) fn grpc(check: &CheckRequest) -> Result<Request, BadCheck> {
-    let attributes = check.attributes.as_ref().ok_or(BadCheck::NoStatement)?;
-    let http = attributes
-        .request
-        .as_ref()
-        .and_then(|r| r.http.as_ref())
-        .ok_or(BadCheck::NoStatement)?;
-    let address = attributes
-        .source
-        .as_ref()
-        .and_then(|p| p.address.as_ref())
-        .and_then(|a| a.address.as_ref())
-        .ok_or(BadCheck::NoClientAddress)?;
-    let Address::SocketAddress(socket) = address else {
-        return Err(BadCheck::NoClientAddress);
-    };
-    let peer = parse_address(socket.address.as_bytes())?;
-    let mut request = Request::new(http.method.clone(), http.path.as_bytes().to_vec()).peer(peer);
-    if !http.host.is_empty() {
-        request = request.header("host", http.host.as_bytes());
-    }
-    // Pseudo-headers restate the method, path and host; `host` is the field above.
-    let keep = |name: &str| !name.starts_with(':') && !name.eq_ignore_ascii_case("host");
-    match http.header_map.as_ref().filter(|m| !m.headers.is_empty()) {
-        Some(map) => {
-            for h in map.headers.iter().filter(|h| keep(&h.key)) {
-                let value = if h.raw_value.is_empty() {
-                    h.value.as_bytes()
-                } else {
-                    h.raw_value.as_slice()
-                };
-                request = request.header(h.key.to_ascii_lowercase(), value);
-            }
-        }
-        None => {
-            let mut lines: Vec<(&String, &String)> =
-                http.headers.iter().filter(|(n, _)| keep(n)).collect();
-            lines.sort();
-            for (name, value) in lines {
-                request = request.header(name.to_ascii_lowercase(), value.as_bytes());
-            }
-        }
-    }
-    Ok(request)
-}
-
 /// A bare address, as forwarders write what they saw (`$remote_addr`): no port, no brackets.
-fn parse_address(value: &[u8]) -> Result<IpAddr, BadCheck> {
+pub(super) fn parse_address(value: &[u8]) -> Result<IpAddr, BadCheck> {
     std::str::from_utf8(trim_ows(value))
         .ok()
         .and_then(|s| s.parse::<IpAddr>().ok())
