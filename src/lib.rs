@@ -71,6 +71,8 @@
 //! - `metrics`: per-rule decision counters and reload metrics through the `metrics` facade
 //!   (`portcullis_decisions_total{rule, outcome}`, `portcullis_policy_reloads_total{result}`,
 //!   `portcullis_policy_info{revision}`); install your exporter before building the gate.
+//! - `serve`: [`serve::Server`], an authorization server for nginx, Caddy, Traefik and Envoy
+//!   (forward-auth and ext_authz over HTTP and gRPC); `portcullis serve` with `cli`.
 //! - `cli`: the `portcullis` command-line tool.
 //!
 //! The [`gate`] module (always built) is what adapters share: the current engine behind an
@@ -124,6 +126,8 @@ pub mod gate;
 pub mod lint;
 pub mod policy;
 pub mod replay;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod testing;
 mod vocabulary;
 

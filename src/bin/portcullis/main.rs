@@ -1,5 +1,7 @@
 //! The `portcullis` command-line tool: check, explain, test, lint and replay policies.
 
+#[cfg(feature = "serve")]
+mod serve;
 mod style;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -102,6 +104,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Answer nginx, Caddy, Traefik and Envoy authorization checks with the policy.
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -169,6 +174,8 @@ fn main() -> ExitCode {
             json,
         } => replay(&policy, &log, against.as_deref(), format, json),
         Command::HashKey { json } => hash_key(json),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run(args),
     }
 }
 
