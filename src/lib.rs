@@ -114,6 +114,7 @@
 
 pub mod adapters;
 mod compile;
+pub mod diff;
 mod engine;
 mod error;
 pub mod explain;
