@@ -124,8 +124,14 @@ impl LogEntry {
             self.method,
             String::from_utf8_lossy(&self.target)
         );
-        if let Some(f) = self.header("x-forwarded-for") {
-            s.push_str(&format!(" (x-forwarded-for: {f})"));
+        let shown: Vec<String> = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n != "user-agent")
+            .map(|(n, v)| format!("{n}: {v}"))
+            .collect();
+        if !shown.is_empty() {
+            s.push_str(&format!(" ({})", shown.join(", ")));
         }
         s
     }

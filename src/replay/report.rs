@@ -81,7 +81,7 @@ impl std::fmt::Display for Outcome {
 pub struct Example {
     /// The 1-based line number.
     pub line: u64,
-    /// `address METHOD target`, and the forwarded field when the log had one.
+    /// `address METHOD target (header: value, ...)`: the logged headers but the User-Agent.
     pub request: String,
     /// The full explanation, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
