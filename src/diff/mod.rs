@@ -125,8 +125,10 @@ enum Value {
         forwarded: Option<(&'static str, String)>,
     },
     Path(Vec<u8>),
-    Method(String),
-    Header(String, Option<String>),
+    /// A method, and the method an override header asks for.
+    Method(String, Option<String>),
+    /// A header, by lowercase name, sent once per value (none: absent).
+    Header(String, Vec<String>),
 }
 
 const DEFAULT_PEER: &str = "198.51.100.77";
@@ -142,9 +144,11 @@ impl Value {
                     None => r,
                 }
             }
-            Value::Path(_) | Value::Method(_) => r,
-            Value::Header(name, Some(v)) => r.header(name.clone(), v.clone()),
-            Value::Header(_, None) => r,
+            Value::Method(_, Some(m)) => r.header("x-http-method-override", m.clone()),
+            Value::Path(_) | Value::Method(_, None) => r,
+            Value::Header(name, values) => values
+                .iter()
+                .fold(r, |r, v| r.header(name.clone(), v.clone())),
         }
     }
 
@@ -152,8 +156,8 @@ impl Value {
         match self {
             Value::Addr { forwarded, .. } => usize::from(forwarded.is_some()),
             Value::Path(p) => p.len(),
-            Value::Method(m) => usize::from(m != "GET"),
-            Value::Header(_, v) => v.as_ref().map_or(0, |v| 1 + v.len()),
+            Value::Method(m, o) => usize::from(m != "GET") + 2 * usize::from(o.is_some()),
+            Value::Header(_, vs) => vs.iter().map(|v| 1 + v.len()).sum(),
         }
     }
 }
@@ -161,7 +165,7 @@ impl Value {
 /// One request from one value per attribute.
 fn build(values: &[&Value]) -> Request {
     let method = values.iter().find_map(|v| match v {
-        Value::Method(m) => Some(m.clone()),
+        Value::Method(m, _) => Some(m.clone()),
         _ => None,
     });
     let target = values.iter().find_map(|v| match v {
@@ -330,21 +334,52 @@ fn candidates(
         Dim::Path,
         paths.iter().map(|p| Value::Path(as_target(p))).collect(),
     );
-    out.insert(
-        Dim::Method,
-        methods.into_iter().map(Value::Method).collect(),
-    );
-    for (name, values) in headers {
+    // A method override makes a request two readings, allowed only if both are.
+    let mut method_values: Vec<Value> = methods
+        .iter()
+        .map(|m| Value::Method(m.clone(), None))
+        .collect();
+    for m in &methods {
+        for base in ["GET", "POST"] {
+            method_values.push(Value::Method(base.to_owned(), Some(m.clone())));
+        }
+    }
+    out.insert(Dim::Method, method_values);
+    let key_headers: Vec<String> = engines
+        .iter()
+        .filter_map(|e| e.key_header().map(str::to_ascii_lowercase))
+        .collect();
+    for (name, mut values) in headers {
+        // A header that holds a list holds each element: one that matches beside one that
+        // does not is read one way by forbid rules and the other by allow rules.
+        if name != "host" && name != "user-agent" && !key_headers.contains(&name) {
+            let singles: Vec<String> = values.iter().take(8).cloned().collect();
+            for a in &singles {
+                values.insert(format!("{a}, portcullis-diff-other"));
+                for b in &singles {
+                    if a < b {
+                        values.insert(format!("{a}, {b}"));
+                    }
+                }
+            }
+        }
+        let other = "portcullis-diff-other".to_owned();
+        let values: Vec<String> = values
+            .into_iter()
+            .filter(|v| !v.is_empty() && !v.bytes().any(|b| b < b' ' || b == 0x7f))
+            .collect();
         let mut vs = vec![
-            Value::Header(name.clone(), None),
-            Value::Header(name.clone(), Some("portcullis-diff-other".into())),
+            Value::Header(name.clone(), vec![]),
+            Value::Header(name.clone(), vec![other.clone()]),
         ];
-        vs.extend(
-            values
-                .into_iter()
-                .filter(|v| !v.is_empty() && !v.bytes().any(|b| b < b' ' || b == 0x7f))
-                .map(|v| Value::Header(name.clone(), Some(v))),
-        );
+        vs.extend(values.iter().map(|v| Value::Header(name.clone(), vec![v.clone()])));
+        // A header sent twice: read like a list, or refused where one value is needed.
+        for a in values.iter().take(8) {
+            vs.push(Value::Header(name.clone(), vec![a.clone(), other.clone()]));
+            for b in values.iter().take(8).filter(|b| a < *b) {
+                vs.push(Value::Header(name.clone(), vec![a.clone(), b.clone()]));
+            }
+        }
         out.insert(Dim::Header(name), vs);
     }
     Ok(out)
