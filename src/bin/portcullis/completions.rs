@@ -12,9 +12,12 @@ pub(crate) struct Args {
     shell: clap_complete::Shell,
 }
 
-/// Print the manual page, in roff (`portcullis man > portcullis.1; man ./portcullis.1`).
+/// Print a manual page, in roff (`portcullis man > portcullis.1; man ./portcullis.1`).
 #[derive(clap::Args)]
-pub(crate) struct ManArgs {}
+pub(crate) struct ManArgs {
+    /// The subcommand whose page to print (`portcullis-replay(1)`); the overview without.
+    command: Option<String>,
+}
 
 pub(crate) fn run(args: Args) -> std::io::Result<ExitCode> {
     let mut cmd = crate::Cli::command();
@@ -24,9 +27,28 @@ pub(crate) fn run(args: Args) -> std::io::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn man(_: ManArgs) -> std::io::Result<ExitCode> {
+pub(crate) fn man(args: ManArgs) -> std::io::Result<ExitCode> {
+    let cli = crate::Cli::command();
+    let man = match &args.command {
+        None => clap_mangen::Man::new(cli),
+        Some(name) => match cli.find_subcommand(name) {
+            Some(sub) => clap_mangen::Man::new(
+                sub.clone()
+                    .display_name(format!("portcullis-{name}"))
+                    .bin_name(format!("portcullis {name}")),
+            )
+            .title(format!("portcullis-{name}")),
+            None => {
+                let _ = std::io::Write::write_all(
+                    &mut std::io::stderr(),
+                    format!("error: no subcommand `{name}`\n").as_bytes(),
+                );
+                return Ok(ExitCode::from(2));
+            }
+        },
+    };
     let mut out = Vec::new();
-    clap_mangen::Man::new(crate::Cli::command()).render(&mut out)?;
+    man.render(&mut out)?;
     std::io::Write::write_all(&mut std::io::stdout().lock(), &out)?;
     Ok(ExitCode::SUCCESS)
 }
