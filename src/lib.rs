@@ -104,7 +104,7 @@
 //! [`assert_forbids!`], whose failure message is the whole explanation; [`lint`] finds rules
 //! that can never decide and other mistakes; [`replay`] streams an access log through a
 //! policy. The `cli` feature puts them on the command line: `portcullis check | explain | test
-//! | lint | replay | hash-key`.
+//! | lint | replay | diff | hash-key | completions | man`.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]

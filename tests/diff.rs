@@ -126,10 +126,16 @@ fn policy() -> impl Strategy<Value = RefPolicy> {
     )
         .prop_map(|(default, forbid_overrides, office, rules)| {
             let mut clients = BTreeMap::new();
-            clients.insert("alpha".to_owned(), ("ka".to_owned(), vec!["reader".to_owned()]));
+            clients.insert(
+                "alpha".to_owned(),
+                ("ka".to_owned(), vec!["reader".to_owned()]),
+            );
             clients.insert(
                 "beta".to_owned(),
-                ("kb".to_owned(), vec!["reader".to_owned(), "writer".to_owned()]),
+                (
+                    "kb".to_owned(),
+                    vec!["reader".to_owned(), "writer".to_owned()],
+                ),
             );
             clients.insert("gamma".to_owned(), ("kc".to_owned(), vec![]));
             RefPolicy {
@@ -156,8 +162,14 @@ fn policy() -> impl Strategy<Value = RefPolicy> {
 /// A second policy: the first with one or two edits (a rule's effect flipped, a rule
 /// dropped, a condition replaced, the default flipped), or an unrelated one.
 fn pair() -> impl Strategy<Value = (RefPolicy, RefPolicy)> {
-    (policy(), policy(), 0..5usize, any::<prop::sample::Index>(), conds()).prop_map(
-        |(old, other, edit, at, c)| {
+    (
+        policy(),
+        policy(),
+        0..5usize,
+        any::<prop::sample::Index>(),
+        conds(),
+    )
+        .prop_map(|(old, other, edit, at, c)| {
             let mut new = old.clone();
             let i = at.index(new.rules.len());
             match edit {
@@ -181,12 +193,14 @@ fn pair() -> impl Strategy<Value = (RefPolicy, RefPolicy)> {
                 _ => new = other,
             }
             (old, new)
-        },
-    )
+        })
 }
 
 fn request() -> impl Strategy<Value = RefRequest> {
-    let target = (proptest::collection::vec(select(SEGMENTS), 0..=3), any::<bool>())
+    let target = (
+        proptest::collection::vec(select(SEGMENTS), 0..=3),
+        any::<bool>(),
+    )
         .prop_map(|(segs, slash)| {
             let mut t = format!("/{}", segs.join("/"));
             if slash && !segs.is_empty() {
@@ -203,7 +217,12 @@ fn request() -> impl Strategy<Value = RefRequest> {
         ],
         0..=4,
     );
-    (select(&["GET", "POST", "DELETE", "HEAD", "PUT"][..]), target, headers, select(PEERS))
+    (
+        select(&["GET", "POST", "DELETE", "HEAD", "PUT"][..]),
+        target,
+        headers,
+        select(PEERS),
+    )
         .prop_map(|(method, target, headers, peer)| RefRequest {
             method: method.to_owned(),
             target,
@@ -252,9 +271,20 @@ fn check_pairs(cases: u32) -> usize {
         let (Ok(a), Ok(b)) = (compile(&old), compile(&new)) else {
             return Ok(());
         };
-        let report = diff(&a, &b, &DiffOptions { budget: 200_000, examples: 1 }).unwrap();
+        let report = diff(
+            &a,
+            &b,
+            &DiffOptions {
+                budget: 200_000,
+                examples: 1,
+            },
+        )
+        .unwrap();
         prop_assert!(report.exhaustive, "{} classes", report.classes);
-        prop_assert_eq!(report.changed, report.changes.iter().map(|g| g.count).sum::<u64>());
+        prop_assert_eq!(
+            report.changed,
+            report.changes.iter().map(|g| g.count).sum::<u64>()
+        );
         for r in &requests {
             let (from, to) = (side(&evaluate(&old, r)), side(&evaluate(&new, r)));
             if from.0 == to.0 {
@@ -264,7 +294,11 @@ fn check_pairs(cases: u32) -> usize {
             prop_assert!(
                 covered(&report, &from, &to),
                 "{from:?} -> {to:?} for {r:?} is not in the report {:#?}\nold:\n{}\nnew:\n{}",
-                report.changes.iter().map(|g| format!("{} -> {}", g.from, g.to)).collect::<Vec<_>>(),
+                report
+                    .changes
+                    .iter()
+                    .map(|g| format!("{} -> {}", g.from, g.to))
+                    .collect::<Vec<_>>(),
                 old.to_toml(),
                 new.to_toml()
             );
@@ -286,7 +320,8 @@ fn every_change_the_reference_finds_is_reported() {
 
 #[test]
 fn identical_policies_have_no_changes() {
-    let p = Policy::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/policy.toml")).unwrap();
+    let p =
+        Policy::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/policy.toml")).unwrap();
     let report = diff(&p, &p, &DiffOptions::default()).unwrap();
     assert!(report.exhaustive);
     assert!(report.witnesses > 1);
@@ -363,7 +398,11 @@ fn the_command_lists_changes_and_fails_ci_when_asked() {
         .unwrap()
         .replace("unless = { ip = [\"@office\"] }", "");
     let newer = temp("diff-new.toml", text);
-    std::fs::copy("examples/blocklist.txt", newer.with_file_name("blocklist.txt")).unwrap();
+    std::fs::copy(
+        "examples/blocklist.txt",
+        newer.with_file_name("blocklist.txt"),
+    )
+    .unwrap();
     let new = newer.to_str().unwrap();
 
     let o = run(&["diff", "examples/policy.toml", new], None);
@@ -374,21 +413,51 @@ fn the_command_lists_changes_and_fails_ci_when_asked() {
         out.contains("allow by rule \"admin\" -> forbidden (404) by rule \"admin-from-office\""),
         "{out}"
     );
-    let o = run(&["diff", "examples/policy.toml", new, "--fail-on-change", "--json"], None);
+    let o = run(
+        &[
+            "diff",
+            "examples/policy.toml",
+            new,
+            "--fail-on-change",
+            "--json",
+        ],
+        None,
+    );
     assert_eq!(o.status.code(), Some(1));
     let v = json(&o);
     assert_eq!(v["exhaustive"], true);
     let g = &v["changes"][0];
-    assert_eq!((g["from"]["rule"].as_str(), g["to"]["rule"].as_str()), (Some("admin"), Some("admin-from-office")));
+    assert_eq!(
+        (g["from"]["rule"].as_str(), g["to"]["rule"].as_str()),
+        (Some("admin"), Some("admin-from-office"))
+    );
     // The smallest witness: an office address under /admin, nothing else.
     let e = &g["examples"][0];
     assert_eq!(e["method"], "GET");
     assert_eq!(e["target"], "/admin");
     assert_eq!(e["headers"], serde_json::json!([]));
     let peer: IpAddr = e["peer"].as_str().unwrap().parse().unwrap();
-    assert!("203.0.113.0/24".parse::<ipnet::IpNet>().unwrap().contains(&peer) || "2001:db8:1::/48".parse::<ipnet::IpNet>().unwrap().contains(&peer), "{peer}");
+    assert!(
+        "203.0.113.0/24"
+            .parse::<ipnet::IpNet>()
+            .unwrap()
+            .contains(&peer)
+            || "2001:db8:1::/48"
+                .parse::<ipnet::IpNet>()
+                .unwrap()
+                .contains(&peer),
+        "{peer}"
+    );
 
-    let o = run(&["diff", "examples/policy.toml", "examples/policy.toml", "--fail-on-change"], None);
+    let o = run(
+        &[
+            "diff",
+            "examples/policy.toml",
+            "examples/policy.toml",
+            "--fail-on-change",
+        ],
+        None,
+    );
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("no request changes its answer"));
 }

@@ -54,7 +54,10 @@ fn the_classic_glob_mistakes_are_warned_about_at_their_value() {
         );
     }
     let text = stdout(&run(&["lint", "tests/fixtures/lint/mistakes.toml"], None));
-    assert!(text.contains("write `/admin/**`, or `/admin{,/**}`"), "{text}");
+    assert!(
+        text.contains("write `/admin/**`, or `/admin{,/**}`"),
+        "{text}"
+    );
     assert!(text.contains("write `*python-requests*`"), "{text}");
     assert!(text.ends_with("3 warnings\n"), "{text}");
 }
@@ -74,7 +77,11 @@ fn a_host_written_as_a_url_is_explained_before_the_compile_error() {
 #[test]
 fn every_list_overlap_is_reported_at_its_line_in_the_list_file() {
     let o = run(
-        &["lint", "tests/fixtures/lint/list-overlap-file.toml", "--json"],
+        &[
+            "lint",
+            "tests/fixtures/lint/list-overlap-file.toml",
+            "--json",
+        ],
         None,
     );
     let v = json(&o);
@@ -92,10 +99,22 @@ fn every_list_overlap_is_reported_at_its_line_in_the_list_file() {
         })
         .collect();
     let want = [
-        (4, "`10.1.0.0/16` is inside `10.0.0.0/8` (line 2) [overlap 1 of 4]"),
-        (5, "`10.1.2.0/24` is inside `10.1.0.0/16` (line 4) [overlap 2 of 4]"),
-        (7, "`192.0.2.0/24` repeats `192.0.2.0/24` (line 3) [overlap 3 of 4]"),
-        (8, "`2001:db8:1::/48` is inside `2001:db8::/32` (line 6) [overlap 4 of 4]"),
+        (
+            4,
+            "`10.1.0.0/16` is inside `10.0.0.0/8` (line 2) [overlap 1 of 4]",
+        ),
+        (
+            5,
+            "`10.1.2.0/24` is inside `10.1.0.0/16` (line 4) [overlap 2 of 4]",
+        ),
+        (
+            7,
+            "`192.0.2.0/24` repeats `192.0.2.0/24` (line 3) [overlap 3 of 4]",
+        ),
+        (
+            8,
+            "`2001:db8:1::/48` is inside `2001:db8::/32` (line 6) [overlap 4 of 4]",
+        ),
     ];
     assert_eq!(overlaps.len(), want.len(), "{v}");
     for ((file, line, message), (want_line, want_message)) in overlaps.iter().zip(want) {

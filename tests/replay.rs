@@ -31,7 +31,12 @@ fn proxied_log() -> String {
 fn the_client_comes_from_the_forwarded_field_as_client_ip_says() {
     let log = temp("proxied.log", proxied_log());
     let v = json(&run(
-        &["replay", "examples/policy.toml", log.to_str().unwrap(), "--json"],
+        &[
+            "replay",
+            "examples/policy.toml",
+            log.to_str().unwrap(),
+            "--json",
+        ],
         None,
     ));
     assert_eq!(
@@ -173,7 +178,12 @@ fn gzip(text: &str) -> Vec<u8> {
 fn gzip_logs_are_read_from_files_and_standard_input() {
     let plain = proxied_log();
     let want = json(&run(
-        &["replay", "examples/policy.toml", temp("p.log", &plain).to_str().unwrap(), "--json"],
+        &[
+            "replay",
+            "examples/policy.toml",
+            temp("p.log", &plain).to_str().unwrap(),
+            "--json",
+        ],
         None,
     ));
     // Two gzip members back to back, as `cat a.gz b.gz` or rotated logs make.
@@ -182,7 +192,12 @@ fn gzip_logs_are_read_from_files_and_standard_input() {
     both.extend(gzip(b));
     let gz = temp("p.log.gz", &both);
     for args in [
-        vec!["replay", "examples/policy.toml", gz.to_str().unwrap(), "--json"],
+        vec![
+            "replay",
+            "examples/policy.toml",
+            gz.to_str().unwrap(),
+            "--json",
+        ],
         vec!["replay", "examples/policy.toml", "-", "--json"],
     ] {
         let mut got = json(&run(&args, Some(&both)));

@@ -378,7 +378,10 @@ fn replay_counts_per_rule_and_lists_changes() {
         "{text}"
     );
     assert!(
-        text.contains(&format!("skipped 1 line that is not a request of this format (line {})", n + 1)),
+        text.contains(&format!(
+            "skipped 1 line that is not a request of this format (line {})",
+            n + 1
+        )),
         "{text}"
     );
     assert!(

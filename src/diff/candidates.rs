@@ -19,9 +19,15 @@ pub(super) fn edges(net: &IpNet, out: &mut BTreeSet<IpAddr>) {
         IpNet::V4(n) => {
             let (lo, hi) = (u32::from(n.network()), u32::from(n.broadcast()));
             let mid = lo + (hi - lo) / 2;
-            for v in [Some(lo), Some(hi), Some(mid), lo.checked_sub(1), hi.checked_add(1)]
-                .into_iter()
-                .flatten()
+            for v in [
+                Some(lo),
+                Some(hi),
+                Some(mid),
+                lo.checked_sub(1),
+                hi.checked_add(1),
+            ]
+            .into_iter()
+            .flatten()
             {
                 out.insert(IpAddr::V4(Ipv4Addr::from(v)));
             }
@@ -29,9 +35,15 @@ pub(super) fn edges(net: &IpNet, out: &mut BTreeSet<IpAddr>) {
         IpNet::V6(n) => {
             let (lo, hi) = (u128::from(n.network()), u128::from(n.broadcast()));
             let mid = lo + (hi - lo) / 2;
-            for v in [Some(lo), Some(hi), Some(mid), lo.checked_sub(1), hi.checked_add(1)]
-                .into_iter()
-                .flatten()
+            for v in [
+                Some(lo),
+                Some(hi),
+                Some(mid),
+                lo.checked_sub(1),
+                hi.checked_add(1),
+            ]
+            .into_iter()
+            .flatten()
             {
                 out.insert(IpAddr::V6(Ipv6Addr::from(v)));
             }
@@ -84,7 +96,8 @@ fn expand(glob: &str, out: &mut Vec<String>) {
                     if let Some(o) = open {
                         let mut start = o + 1;
                         for end in commas.iter().copied().chain([i]) {
-                            let alt = format!("{}{}{}", &glob[..o], &glob[start..end], &glob[i + 1..]);
+                            let alt =
+                                format!("{}{}{}", &glob[..o], &glob[start..end], &glob[i + 1..]);
                             expand(&alt, out);
                             start = end + 1;
                         }
@@ -136,7 +149,8 @@ fn fill(glob: &str, star: &str, deep: &str) -> String {
                 while j < chars.len() && chars[j] != ']' {
                     j += 1;
                 }
-                let members: Vec<char> = chars.get(start..j.min(chars.len())).unwrap_or(&[]).to_vec();
+                let members: Vec<char> =
+                    chars.get(start..j.min(chars.len())).unwrap_or(&[]).to_vec();
                 let pick = if negated {
                     ['x', 'z', 'q', '0', '_']
                         .into_iter()
@@ -184,7 +198,11 @@ pub(super) fn glob_witnesses(glob: &str, out: &mut BTreeSet<String>) {
             let v = fill(&alt, star, deep);
             let mut near = vec![format!("{v}x"), format!("{v}/"), format!("x{v}")];
             if let Some((head, _)) = v.rsplit_once('/') {
-                near.push(if head.is_empty() { "/".into() } else { head.to_owned() });
+                near.push(if head.is_empty() {
+                    "/".into()
+                } else {
+                    head.to_owned()
+                });
             }
             if v.len() > 1 {
                 near.push(v[..v.len() - v.chars().last().map_or(1, char::len_utf8)].to_owned());
@@ -232,7 +250,13 @@ mod tests {
     fn globs_give_matches_and_near_misses() {
         let mut out = BTreeSet::new();
         glob_witnesses("/api/v{1,2}/*", &mut out);
-        for want in ["/api/v1/x", "/api/v2/x", "/api/v1/", "/api/v1/xx", "/api/v1"] {
+        for want in [
+            "/api/v1/x",
+            "/api/v2/x",
+            "/api/v1/",
+            "/api/v1/xx",
+            "/api/v1",
+        ] {
             assert!(out.contains(want), "{want}: {out:?}");
         }
         let mut out = BTreeSet::new();

@@ -172,7 +172,9 @@ fn build(values: &[&Value]) -> Request {
         Value::Path(p) => Some(p.clone()),
         _ => None,
     });
-    let peer: IpAddr = DEFAULT_PEER.parse().unwrap_or(IpAddr::from([198, 51, 100, 77]));
+    let peer: IpAddr = DEFAULT_PEER
+        .parse()
+        .unwrap_or(IpAddr::from([198, 51, 100, 77]));
     let mut r = Request::new(
         method.unwrap_or_else(|| "GET".into()),
         target.unwrap_or_else(|| b"/".to_vec()),
@@ -297,8 +299,16 @@ fn candidates(
         }
     }
     let mut peers = BTreeSet::new();
-    peers.insert(DEFAULT_PEER.parse().unwrap_or(IpAddr::from([198, 51, 100, 77])));
-    peers.insert("2001:db8:ffff::77".parse().unwrap_or(IpAddr::from([0u16; 8])));
+    peers.insert(
+        DEFAULT_PEER
+            .parse()
+            .unwrap_or(IpAddr::from([198, 51, 100, 77])),
+    );
+    peers.insert(
+        "2001:db8:ffff::77"
+            .parse()
+            .unwrap_or(IpAddr::from([0u16; 8])),
+    );
     for n in &nets {
         edges(n, &mut peers);
     }
@@ -372,7 +382,11 @@ fn candidates(
             Value::Header(name.clone(), vec![]),
             Value::Header(name.clone(), vec![other.clone()]),
         ];
-        vs.extend(values.iter().map(|v| Value::Header(name.clone(), vec![v.clone()])));
+        vs.extend(
+            values
+                .iter()
+                .map(|v| Value::Header(name.clone(), vec![v.clone()])),
+        );
         // A header sent twice: read like a list, or refused where one value is needed.
         for a in values.iter().take(8) {
             vs.push(Value::Header(name.clone(), vec![a.clone(), other.clone()]));
@@ -385,7 +399,10 @@ fn candidates(
     Ok(out)
 }
 
-fn set<'a>(headers: &'a mut BTreeMap<String, BTreeSet<String>>, name: &str) -> &'a mut BTreeSet<String> {
+fn set<'a>(
+    headers: &'a mut BTreeMap<String, BTreeSet<String>>,
+    name: &str,
+) -> &'a mut BTreeSet<String> {
     headers.entry(name.to_ascii_lowercase()).or_default()
 }
 
@@ -427,7 +444,10 @@ pub fn diff(old: &Policy, new: &Policy, options: &DiffOptions) -> Result<DiffRep
     let engines = [policies[0].compile()?, policies[1].compile()?];
     let mut classes: Vec<(Dim, Vec<Value>)> = Vec::new();
     for (dim, values) in candidates(&policies, &engines, &keys)? {
-        let probes = [Probe::new(&policies[0], &dim)?, Probe::new(&policies[1], &dim)?];
+        let probes = [
+            Probe::new(&policies[0], &dim)?,
+            Probe::new(&policies[1], &dim)?,
+        ];
         if probes.iter().all(Probe::is_empty) {
             continue;
         }
@@ -449,9 +469,9 @@ pub fn diff(old: &Policy, new: &Policy, options: &DiffOptions) -> Result<DiffRep
         }
         classes.push((dim, by_signature.into_values().collect()));
     }
-    let total = classes
-        .iter()
-        .fold(1u128, |t, (_, vs)| t.saturating_mul(vs.len().max(1) as u128));
+    let total = classes.iter().fold(1u128, |t, (_, vs)| {
+        t.saturating_mul(vs.len().max(1) as u128)
+    });
     let exhaustive = total <= u128::from(options.budget);
     let tries = if exhaustive {
         total as u64
@@ -512,9 +532,7 @@ fn witness(r: &Request, keys: &BTreeMap<String, String>) -> Witness {
     Witness {
         method: r.method().to_owned(),
         target: String::from_utf8_lossy(r.target()).into_owned(),
-        peer: r
-            .peer_addr()
-            .unwrap_or(IpAddr::from([198, 51, 100, 77])),
+        peer: r.peer_addr().unwrap_or(IpAddr::from([198, 51, 100, 77])),
         headers: r
             .headers()
             .iter()

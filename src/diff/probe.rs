@@ -6,7 +6,7 @@
 use super::Dim;
 use crate::engine::verdict::Cause;
 use crate::policy::model::{Conditions, Effect, Mode, RuleDef};
-use crate::{Engine, Policy, PolicyError, Request, Reported};
+use crate::{Engine, Policy, PolicyError, Reported, Request};
 
 /// The probe engines of one policy for one attribute.
 pub(super) struct Probe {
@@ -63,7 +63,10 @@ impl Probe {
                 Effect::Allow => Effect::Forbid,
                 Effect::Forbid => Effect::Allow,
             };
-            let clauses = [(Some(&r.when), r.effect, "w"), (r.unless.as_ref(), opposite, "u")];
+            let clauses = [
+                (Some(&r.when), r.effect, "w"),
+                (r.unless.as_ref(), opposite, "u"),
+            ];
             for (c, effect, tag) in clauses {
                 if let Some(when) = c.and_then(|c| only(c, dim, key_header.as_deref())) {
                     rules.push(RuleDef {

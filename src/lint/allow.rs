@@ -29,8 +29,11 @@ pub(super) fn apply(policy: &Policy, found: Vec<Warning>) -> LintReport {
             report.warnings.push(Warning {
                 code: "allow-without-reason",
                 rule: rule.map(str::to_owned),
-                location: policy.source.locate(path, &[rule.unwrap_or("lint"), "reason"]),
-                message: "`lint.allow` needs a `reason`: say why the warning is accepted".to_owned(),
+                location: policy
+                    .source
+                    .locate(path, &[rule.unwrap_or("lint"), "reason"]),
+                message: "`lint.allow` needs a `reason`: say why the warning is accepted"
+                    .to_owned(),
             });
         }
     };
@@ -39,7 +42,11 @@ pub(super) fn apply(policy: &Policy, found: Vec<Warning>) -> LintReport {
     }
     for (i, r) in doc.rules.iter().enumerate() {
         if let Some(a) = &r.lint {
-            check(a, &[Seg::Key("rules"), Seg::Index(i), Seg::Key("lint")], Some(&r.name));
+            check(
+                a,
+                &[Seg::Key("rules"), Seg::Index(i), Seg::Key("lint")],
+                Some(&r.name),
+            );
         }
     }
     let accepts = |a: &Option<LintAllow>, code: &str| {

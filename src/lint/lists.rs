@@ -89,13 +89,11 @@ fn entry_locations(policy: &Policy, list: &List) -> Vec<Option<Location>> {
             let shown = path.display().to_string();
             // The file was read a moment ago to build `list`; if it has changed since, the
             // warnings point at the list instead of a line.
-            let text = crate::policy::read_limited(&path, crate::MAX_LIST_FILE_BYTES)
-                .unwrap_or_default();
+            let text =
+                crate::policy::read_limited(&path, crate::MAX_LIST_FILE_BYTES).unwrap_or_default();
             let src = crate::policy::source::Source::new(shown, text);
             let found: Vec<Location> = entries(src.text())
-                .map(|(start, line, content)| {
-                    src.location(start + line.find(content).unwrap_or(0))
-                })
+                .map(|(start, line, content)| src.location(start + line.find(content).unwrap_or(0)))
                 .collect();
             if found.len() == list.nets.len() {
                 found.into_iter().map(Some).collect()
@@ -270,14 +268,21 @@ mod tests {
     #[test]
     fn every_overlap_is_found() {
         let nets = |v: &[&str]| v.iter().map(|s| s.parse().unwrap()).collect::<Vec<IpNet>>();
-        let cases: &[(&[&str], &[(usize, usize)])] = &[
+        type Case<'a> = (&'a [&'a str], &'a [(usize, usize)]);
+        let cases: &[Case<'_>] = &[
             (&["10.0.0.0/8", "192.0.2.0/24"], &[]),
             (&["10.1.0.0/16", "10.0.0.0/8"], &[(0, 1)]),
             (&["192.0.2.0/24", "192.0.2.0/24"], &[(1, 0)]),
             (&["::/0", "0.0.0.0/0"], &[]),
             // Nested three deep, and a sibling after a nested pair.
             (
-                &["10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.2.0.0/16", "11.0.0.1/32"],
+                &[
+                    "10.0.0.0/8",
+                    "10.1.0.0/16",
+                    "10.1.2.0/24",
+                    "10.2.0.0/16",
+                    "11.0.0.1/32",
+                ],
                 &[(1, 0), (2, 1), (3, 0)],
             ),
         ];

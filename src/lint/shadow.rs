@@ -204,5 +204,4 @@ mod tests {
             assert_eq!(glob_covers(a, b), want, "{a} covers {b}");
         }
     }
-
 }

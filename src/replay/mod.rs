@@ -24,9 +24,9 @@ use crate::explain::DecidedBy;
 use crate::{Derivation, Engine, Request, Verdict};
 
 pub use nginx::NginxFormat;
+pub use parse::parse_combined;
 #[cfg(feature = "json")]
 pub use parse::parse_json;
-pub use parse::parse_combined;
 pub use report::{Change, ClientSource, Example, Outcome, OutcomeCount, ReplayReport, Unparsed};
 
 /// How many examples are kept per outcome unless [`ReplayOptions::examples`] says otherwise.
@@ -247,7 +247,7 @@ pub fn replay_with(
         let line = String::from_utf8_lossy(&raw);
         let text = line.trim_end_matches(['\n', '\r']);
         lines += 1;
-        if lines % 10_000 == 0 {
+        if lines.is_multiple_of(10_000) {
             progress(lines);
         }
         if text.trim().is_empty() {

@@ -95,7 +95,8 @@ impl std::str::FromStr for NginxFormat {
         if !has(&Var::RemoteAddr) {
             return Err("the format has no `$remote_addr`: the peer address is needed".into());
         }
-        if !has(&Var::Request) && !(has(&Var::Method) && has(&Var::Uri)) {
+        let has_request = has(&Var::Request) || (has(&Var::Method) && has(&Var::Uri));
+        if !has_request {
             return Err(
                 "the format has no `$request` (nor `$request_method` with `$request_uri`)".into(),
             );
@@ -178,9 +179,14 @@ mod tests {
             let err = f.parse::<NginxFormat>().unwrap_err();
             assert!(err.contains(why), "{f}: {err}");
         }
-        let f: NginxFormat = "${remote_addr} $request_method $request_uri".parse().unwrap();
+        let f: NginxFormat = "${remote_addr} $request_method $request_uri"
+            .parse()
+            .unwrap();
         let e = f.parse_line("192.0.2.1 POST /x?y=\\x22").unwrap();
-        assert_eq!((e.method.as_str(), &e.target[..]), ("POST", &b"/x?y=\""[..]));
+        assert_eq!(
+            (e.method.as_str(), &e.target[..]),
+            ("POST", &b"/x?y=\""[..])
+        );
     }
 
     #[test]

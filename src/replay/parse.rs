@@ -147,7 +147,10 @@ pub fn parse_json(line: &str) -> Option<LogEntry> {
         _ => split_request(&s(&["request"])?)?,
     };
     let mut entry = LogEntry::new(peer, method, target);
-    entry.push_header("user-agent", s(&["user_agent", "http_user_agent"]).as_deref());
+    entry.push_header(
+        "user-agent",
+        s(&["user_agent", "http_user_agent"]).as_deref(),
+    );
     entry.push_header("host", s(&["host", "http_host"]).as_deref());
     entry.push_header(
         "x-forwarded-for",
@@ -174,7 +177,10 @@ mod tests {
         let e = parse_combined(r#"::1 - - [x] "GET /a\x00b HTTP/1.0" 400 0 "-" "-""#).unwrap();
         assert_eq!(e.target, b"/a\0b");
         assert_eq!(e.header("user-agent"), None);
-        let e = parse_combined(r#"10.0.0.2 - - [x] "GET / HTTP/1.1" 200 0 "-" "-" "203.0.113.5, 10.0.0.9""#).unwrap();
+        let e = parse_combined(
+            r#"10.0.0.2 - - [x] "GET / HTTP/1.1" 200 0 "-" "-" "203.0.113.5, 10.0.0.9""#,
+        )
+        .unwrap();
         assert_eq!(e.header("x-forwarded-for"), Some("203.0.113.5, 10.0.0.9"));
         let e = parse_combined(r#"10.0.0.2 - - [x] "GET / HTTP/1.1" 200 0 "-" "-" "-""#).unwrap();
         assert_eq!(e.header("x-forwarded-for"), None);

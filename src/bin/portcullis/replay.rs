@@ -81,16 +81,15 @@ fn progress_bar() -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(0);
-    let style = ProgressStyle::with_template(
-        "{bar:30} {bytes}/{total_bytes} {msg} ({elapsed})",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {msg} ({elapsed})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar
 }
 
 pub(crate) fn run(args: Args) -> std::io::Result<ExitCode> {
-    let engines = load(&args.policy).and_then(|e| Ok((e, args.against.as_deref().map(load).transpose()?)));
+    let engines =
+        load(&args.policy).and_then(|e| Ok((e, args.against.as_deref().map(load).transpose()?)));
     let (engine, old) = match engines {
         Ok(x) => x,
         Err(e) => {
@@ -153,12 +152,20 @@ pub(crate) fn run(args: Args) -> std::io::Result<ExitCode> {
 }
 
 fn example(e: &Example, s: Style) -> std::io::Result<()> {
-    outln!("{:>10}    {}", "", s.dim(&format!("line {}: {}", e.line, e.request)));
+    outln!(
+        "{:>10}    {}",
+        "",
+        s.dim(&format!("line {}: {}", e.line, e.request))
+    );
     if let Some(x) = &e.old_explanation {
         outln!("{:>10}      was: {x}", "");
     }
     if let Some(x) = &e.explanation {
-        let lead = if e.old_explanation.is_some() { "now" } else { "why" };
+        let lead = if e.old_explanation.is_some() {
+            "now"
+        } else {
+            "why"
+        };
         outln!("{:>10}      {lead}: {x}", "");
     }
     Ok(())
@@ -175,9 +182,17 @@ fn text(report: &ReplayReport, seconds: f64, against: bool) -> std::io::Result<(
     let u = &report.unparsed;
     if u.count > 0 {
         let shown: Vec<String> = u.lines.iter().map(u64::to_string).collect();
-        let more = if u.count > u.lines.len() as u64 { ", ..." } else { "" };
+        let more = if u.count > u.lines.len() as u64 {
+            ", ..."
+        } else {
+            ""
+        };
         let too_long = if u.too_long > 0 {
-            format!(", {} longer than {} bytes", u.too_long, portcullis::replay::MAX_LINE)
+            format!(
+                ", {} longer than {} bytes",
+                u.too_long,
+                portcullis::replay::MAX_LINE
+            )
         } else {
             String::new()
         };
