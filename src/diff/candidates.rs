@@ -194,6 +194,14 @@ pub(super) fn glob_witnesses(glob: &str, out: &mut BTreeSet<String>) {
     let mut alts = Vec::new();
     expand(glob, &mut alts);
     for alt in alts {
+        // Beside the literal text before the first wildcard: `/admin` and `/adminx` for
+        // `/admin/**`.
+        let literal = alt.split(['*', '?', '[', '\\']).next().unwrap_or("");
+        let stem = literal.trim_end_matches('/');
+        if !stem.is_empty() {
+            out.insert(stem.to_owned());
+            out.insert(format!("{stem}x"));
+        }
         for (star, deep) in [("", ""), ("x", "x"), ("xy", "x/y")] {
             let v = fill(&alt, star, deep);
             let mut near = vec![format!("{v}x"), format!("{v}/"), format!("x{v}")];

@@ -17,6 +17,7 @@
 
 mod candidates;
 mod probe;
+mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -30,6 +31,7 @@ use crate::{Engine, Policy, PolicyError, Request};
 
 use candidates::{as_target, edges, glob_witnesses, sample, MAX_NETS_PER_LIST};
 use probe::Probe;
+pub use report::{DiffGroup, DiffReport, Witness};
 
 /// How to diff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,64 +49,6 @@ impl Default for DiffOptions {
             examples: 3,
         }
     }
-}
-
-/// A witness request, as shown: keys by the client they belong to.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-pub struct Witness {
-    /// The method.
-    pub method: String,
-    /// The request target.
-    pub target: String,
-    /// The TCP peer.
-    pub peer: IpAddr,
-    /// Header lines; an API key shows as `<key of client "name">`.
-    pub headers: Vec<(String, String)>,
-}
-
-impl Witness {
-    fn size(&self) -> (usize, usize, bool) {
-        (self.headers.len(), self.target.len(), self.method != "GET")
-    }
-}
-
-impl std::fmt::Display for Witness {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {} from {}", self.method, self.target, self.peer)?;
-        for (n, v) in &self.headers {
-            write!(f, ", {n}: {v}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Requests whose answer changes from one outcome to another.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct DiffGroup {
-    /// The outcome under the old policy.
-    pub from: Outcome,
-    /// The outcome under the new policy.
-    pub to: Outcome,
-    /// How many witness requests changed this way.
-    pub count: u64,
-    /// The smallest witnesses, smallest first.
-    pub examples: Vec<Witness>,
-}
-
-/// What [`diff`] found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct DiffReport {
-    /// Witness requests tried.
-    pub witnesses: u64,
-    /// Distinct classes of requests the policies tell apart (the product of the per-attribute
-    /// classes), saturating.
-    pub classes: u64,
-    /// Whether every class was tried (otherwise an even sample of [`DiffOptions::budget`]).
-    pub exhaustive: bool,
-    /// Witnesses whose answer (decision or status) changed.
-    pub changed: u64,
-    /// The changes, by pair of outcomes.
-    pub changes: Vec<DiffGroup>,
 }
 
 /// A request attribute the witnesses vary.
