@@ -46,7 +46,7 @@ pub struct DiffGroup {
     pub examples: Vec<Witness>,
 }
 
-/// What [`diff`] found.
+/// What [`diff`](super::diff) found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DiffReport {
     /// Witness requests tried.
@@ -54,7 +54,7 @@ pub struct DiffReport {
     /// Distinct classes of requests the policies tell apart (the product of the per-attribute
     /// classes), saturating.
     pub classes: u64,
-    /// Whether every class was tried (otherwise an even sample of [`DiffOptions::budget`]).
+    /// Whether every class was tried (otherwise an even sample of [`DiffOptions::budget`](super::DiffOptions::budget)).
     pub exhaustive: bool,
     /// Witnesses whose answer (decision or status) changed.
     pub changed: u64,
