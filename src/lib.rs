@@ -109,7 +109,7 @@
 //! [`assert_forbids!`], whose failure message is the whole explanation; [`lint`] finds rules
 //! that can never decide and other mistakes; [`replay`] streams an access log through a
 //! policy. The `cli` feature puts them on the command line: `portcullis check | explain | test
-//! | lint | replay | hash-key`.
+//! | lint | replay | diff | hash-key | completions | man`.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
@@ -119,6 +119,7 @@
 
 pub mod adapters;
 mod compile;
+pub mod diff;
 mod engine;
 mod error;
 pub mod explain;

@@ -208,3 +208,152 @@ fn explain_usage_and_policy_errors_exit_2() {
     assert!(stderr(&o).contains("has host bits set"));
     std::fs::remove_file(path).ok();
 }
+
+#[test]
+fn check_counts_in_the_singular_and_plural() {
+    let path = std::env::temp_dir().join(format!("portcullis-cli-{}-one.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        "[policy]\ndefault = \"forbid\"\n[[rules]]\nname = \"one\"\neffect = \"allow\"\nwhen = { path = \"/\", ip = \"192.0.2.1\" }\n",
+    )
+    .unwrap();
+    let out = stdout(&run(&["check", path.to_str().unwrap()]));
+    assert!(
+        out.contains(": ok. 1 rule (1 allow, 0 forbid, 0 in report mode)"),
+        "{out}"
+    );
+    assert!(out.contains("0 lists, 1 IPv4 and 0 IPv6 prefix in all; 1 path or host glob; 0 API clients with 0 key digests."), "{out}");
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn explain_exit_code_says_forbidden_for_scripts() {
+    let base = ["explain", "examples/policy.toml", "--peer", "198.51.100.7"];
+    let cases = [
+        ("/", false, 0),
+        ("/", true, 0),
+        ("/admin/users", false, 0),
+        ("/admin/users", true, 1),
+        ("/a/%2e%2e/admin", true, 1),
+    ];
+    for (path, flag, code) in cases {
+        let mut args = base.to_vec();
+        args.extend(["--path", path]);
+        if flag {
+            args.push("--exit-code");
+        }
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", stdout(&o));
+        assert!(!stdout(&o).is_empty());
+    }
+}
+
+#[test]
+fn test_warns_when_it_ran_no_test() {
+    let path = std::env::temp_dir().join(format!(
+        "portcullis-cli-{}-untested.toml",
+        std::process::id()
+    ));
+    std::fs::write(&path, "[policy]\ndefault = \"forbid\"\n[[rules]]\nname = \"a\"\neffect = \"allow\"\nwhen = { path = \"/\" }\n").unwrap();
+    let o = run(&["test", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains(
+            "warning: no test ran: the policy has no `[[tests]]` and no test file was given"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stdout(&o).ends_with("0 passed, 0 failed\n"),
+        "{}",
+        stdout(&o)
+    );
+    // With tests, no warning.
+    let o = run(&["test", "examples/policy.toml"]);
+    assert_eq!(stderr(&o), "");
+    std::fs::remove_file(path).ok();
+}
+
+#[test]
+fn completions_and_the_man_page_cover_every_subcommand() {
+    let subcommands = [
+        "check",
+        "explain",
+        "test",
+        "lint",
+        "replay",
+        "diff",
+        "hash-key",
+        "completions",
+    ];
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let o = run(&["completions", shell]);
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        let out = stdout(&o);
+        for sub in subcommands {
+            assert!(out.contains(sub), "{shell} lacks {sub}");
+        }
+        assert!(out.contains("fail-on-change"), "{shell}");
+    }
+    assert_eq!(run(&["completions", "tcsh"]).status.code(), Some(2));
+    let o = run(&["man"]);
+    assert!(o.status.success());
+    let page = stdout(&o);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH portcullis"),
+        "{page}"
+    );
+    for sub in subcommands {
+        let roff = sub.replace('-', "\\-");
+        assert!(
+            page.contains(&format!("portcullis\\-{roff}(1)")),
+            "the man page lacks {sub}"
+        );
+        let o = run(&["man", sub]);
+        assert!(o.status.success(), "{sub}");
+        assert!(
+            stdout(&o).contains(&format!(".TH portcullis-{sub} 1")),
+            "{sub}: {}",
+            stdout(&o)
+        );
+    }
+    assert!(stdout(&run(&["man", "diff"])).contains("fail\\-on\\-change"));
+    assert_eq!(run(&["man", "nonsense"]).status.code(), Some(2));
+}
+
+#[test]
+fn no_subcommand_panics_on_a_closed_pipe() {
+    use std::io::Read;
+    let cases: &[&[&str]] = &[
+        &["man"],
+        &["completions", "bash"],
+        &["check", "examples/policy.toml", "--json"],
+        &["test", "examples/policy.toml", "examples/policy.tests.toml"],
+        &[
+            "diff",
+            "examples/policy.toml",
+            "tests/fixtures/lint/clean.toml",
+        ],
+    ];
+    for args in cases {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(*args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 1];
+        let mut out = child.stdout.take().unwrap();
+        out.read_exact(&mut first).unwrap();
+        drop(out);
+        let o = child.wait_with_output().unwrap();
+        assert!(!stderr(&o).contains("panicked"), "{args:?}: {}", stderr(&o));
+        assert!(
+            o.status.code().is_some_and(|c| c < 2),
+            "{args:?}: {:?}",
+            o.status
+        );
+    }
+}

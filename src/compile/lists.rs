@@ -93,14 +93,7 @@ pub(crate) fn parse_list_file(
 ) -> Result<Vec<IpNet>, PolicyError> {
     let source = Source::new(file, text);
     let mut nets = Vec::new();
-    let mut offset = 0;
-    for line in source.text().split('\n') {
-        let start = offset;
-        offset += line.len() + 1;
-        let content = line.split(['#', ';']).next().unwrap_or("").trim();
-        if content.is_empty() {
-            continue;
-        }
+    for (start, line, content) in entries(source.text()) {
         if nets.len() >= MAX_LIST_ENTRIES {
             return Err(PolicyError::new(
                 ErrorKind::Limit,
@@ -120,6 +113,18 @@ pub(crate) fn parse_list_file(
         }
     }
     Ok(nets)
+}
+
+/// The entries of a list file: each line's byte offset, the line, and its content without
+/// comments (`#` and `;` start one) and surrounding space; blank lines are skipped.
+pub(crate) fn entries(text: &str) -> impl Iterator<Item = (usize, &str, &str)> {
+    let mut offset = 0;
+    text.split('\n').filter_map(move |line| {
+        let start = offset;
+        offset += line.len() + 1;
+        let content = line.split(['#', ';']).next().unwrap_or("").trim();
+        (!content.is_empty()).then_some((start, line, content))
+    })
 }
 
 /// Names of lists, clients and roles: short words a reader can type.

@@ -100,6 +100,20 @@ pub struct Settings {
     /// Whether adapters enforce the decisions.
     #[serde(default)]
     pub mode: Mode,
+    /// Lint warnings accepted for the whole policy, and why.
+    #[serde(default)]
+    pub lint: Option<LintAllow>,
+}
+
+/// `lint = { allow = ["report-mode"], reason = "..." }`: lint warnings a rule (or the whole
+/// policy, under `[policy]`) accepts, with the reason, which is required.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LintAllow {
+    /// Warning codes (`report-mode`, `shadowed`, ...) not to report.
+    pub allow: OneOrMany<String>,
+    /// Why they are accepted, for the next reader.
+    pub reason: String,
 }
 
 /// The `[client_ip]` table.
@@ -248,6 +262,9 @@ pub struct RuleDef {
     /// Conditions that, when they all hold, exempt the request from the rule.
     #[serde(default)]
     pub unless: Option<Conditions>,
+    /// Lint warnings accepted for this rule, and why.
+    #[serde(default)]
+    pub lint: Option<LintAllow>,
 }
 
 /// A set of conditions: alternatives within a key, all keys together.
