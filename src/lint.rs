@@ -67,7 +67,7 @@ impl std::fmt::Display for Warning {
 /// ```
 pub fn lint(policy: &Policy, engine: &Engine) -> Result<Vec<Warning>, PolicyError> {
     let doc = &policy.doc;
-    let lists = lists::load(policy)?;
+    let (lists, _warnings) = lists::load(policy)?;
     let cx = Cx {
         lists: &lists,
         unknown_evaluated: doc.client_ip.on_unknown

@@ -85,7 +85,7 @@ fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
         ));
     }
 
-    let lists = lists::load(policy)?;
+    let (lists, warnings) = lists::load(policy)?;
     let (keys, clients) = compile_keys(policy)?;
 
     if doc.rules.len() > MAX_RULES {
@@ -178,6 +178,7 @@ fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
         atoms,
         clients,
         stats,
+        warnings,
         plan: Box::default(),
     };
     engine.plan = plan(&engine);

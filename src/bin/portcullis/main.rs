@@ -422,6 +422,7 @@ fn check(path: &std::path::Path, json: bool) -> ExitCode {
             "globs": s.globs,
             "clients": engine.clients().collect::<Vec<_>>(),
             "key_digests": s.keys,
+            "warnings": engine.warnings(),
         });
         println!("{out}");
     } else {
@@ -456,7 +457,19 @@ fn check(path: &std::path::Path, json: bool) -> ExitCode {
             s.keys,
         );
     }
+    print_warnings(&engine, json);
     ExitCode::SUCCESS
+}
+
+/// Prints what the policy compiled despite (list lines skipped under `on_invalid = "skip"`).
+fn print_warnings(engine: &Engine, json: bool) {
+    if json {
+        return;
+    }
+    let s = Style::stderr();
+    for w in engine.warnings() {
+        eprintln!("{} {w}", s.yellow("warning:"));
+    }
 }
 
 fn explain(engine: &Engine, request: &Request, json: bool) {
@@ -489,6 +502,13 @@ fn report_error(e: &PolicyError, json: bool) {
                 "column": e.location().map(|l| l.column),
                 "rule": e.rule(),
                 "display": e.to_string(),
+                "related": e.related().iter().map(|r| serde_json::json!({
+                    "message": r.message(),
+                    "file": r.file(),
+                    "line": r.location().map(|l| l.line),
+                    "column": r.location().map(|l| l.column),
+                })).collect::<Vec<_>>(),
+                "omitted": e.omitted(),
             }
         });
         println!("{out}");
@@ -496,7 +516,17 @@ fn report_error(e: &PolicyError, json: bool) {
     }
     let s = Style::stderr();
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{} {e}", s.red("error:"));
+    for e in std::iter::once(e).chain(e.related()) {
+        let _ = writeln!(err, "{} {}", s.red("error:"), e.headline());
+        show_snippet(&mut err, e);
+    }
+    if e.omitted() > 0 {
+        let _ = writeln!(err, "{} and {} more", s.red("error:"), e.omitted());
+    }
+}
+
+/// The line an error points at, with a caret under the column.
+fn show_snippet(err: &mut impl Write, e: &PolicyError) {
     if let (Some(loc), Some(line)) = (e.location(), e.snippet()) {
         // A long line (a minified document) is shown as a window around the column.
         let chars: Vec<char> = line.chars().collect();
