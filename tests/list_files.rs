@@ -92,6 +92,40 @@ fn a_refusing_list_names_every_bad_line() {
 }
 
 #[test]
+fn skipped_lines_are_logged_when_the_policy_compiles() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let dir = setup("log", POLICY, &[("feed.txt", FEED), ("own.txt", "")]);
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || compile(&dir).unwrap());
+    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(log.lines().count(), 1, "{log}");
+    assert!(log.contains("WARN portcullis:"), "{log}");
+    assert!(log.contains("list `feed` file `"), "{log}");
+    assert!(log.contains("skipped 2 invalid lines"), "{log}");
+    assert!(
+        log.contains("list=feed") && log.contains("skipped=2"),
+        "{log}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn a_clean_policy_has_no_warnings() {
     let dir = setup(
         "clean",
