@@ -56,6 +56,10 @@ struct Inner {
     file: Option<String>,
     rule: Option<String>,
     snippet: Option<String>,
+    /// Further errors found in the same pass (every bad line of a list file, up to a cap).
+    related: Vec<PolicyError>,
+    /// How many more were found than `related` holds.
+    omitted: usize,
 }
 
 impl PolicyError {
@@ -67,6 +71,8 @@ impl PolicyError {
             file: None,
             rule: None,
             snippet: None,
+            related: Vec::new(),
+            omitted: 0,
         }))
     }
 
@@ -90,6 +96,13 @@ impl PolicyError {
 
     pub(crate) fn in_rule(mut self, rule: impl Into<String>) -> Self {
         self.0.rule = Some(rule.into());
+        self
+    }
+
+    /// Attaches further errors of the same pass, and how many more were found but not kept.
+    pub(crate) fn with_related(mut self, related: Vec<PolicyError>, omitted: usize) -> Self {
+        self.0.related = related;
+        self.0.omitted = omitted;
         self
     }
 
@@ -122,20 +135,147 @@ impl PolicyError {
     pub fn snippet(&self) -> Option<&str> {
         self.0.snippet.as_deref()
     }
+
+    /// Further errors found in the same pass, each with its own place: a list file with
+    /// several bad lines is reported whole (up to [`MAX_REPORTED_LINES`](crate::MAX_REPORTED_LINES)
+    /// lines), not one line per run. `Display` includes them.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = std::env::temp_dir().join(format!("portcullis-doc-related-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// std::fs::write(dir.join("drop.txt"), "192.0.2.0/24\nnot-an-ip\n198.51.100.7/16\n")?;
+    /// let err = portcullis::Policy::from_toml("[policy]\ndefault = \"allow\"\n[lists]\ndrop = { file = \"drop.txt\" }\n")?
+    ///     .with_base_dir(&dir)
+    ///     .compile()
+    ///     .unwrap_err();
+    /// assert_eq!(err.location().map(|l| l.line), Some(2));
+    /// assert_eq!(err.related().len(), 1);
+    /// assert_eq!(err.related()[0].location().map(|l| l.line), Some(3));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn related(&self) -> &[PolicyError] {
+        &self.0.related
+    }
+
+    /// How many further errors were found beyond those [`PolicyError::related`] holds.
+    pub fn omitted(&self) -> usize {
+        self.0.omitted
+    }
+
+    /// This error alone, without its related errors: `file:line:column: rule "name": message`.
+    pub fn headline(&self) -> impl fmt::Display + '_ {
+        Headline(self)
+    }
 }
 
-impl fmt::Display for PolicyError {
+/// One error's own line.
+struct Headline<'a>(&'a PolicyError);
+
+impl fmt::Display for Headline<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.0.location, &self.0.file) {
+        let e = &self.0 .0;
+        match (&e.location, &e.file) {
             (Some(loc), _) => write!(f, "{loc}: ")?,
             (None, Some(file)) => write!(f, "{file}: ")?,
             (None, None) => {}
         }
-        if let Some(rule) = &self.0.rule {
+        if let Some(rule) = &e.rule {
             write!(f, "rule {rule:?}: ")?;
         }
-        f.write_str(&self.0.message)
+        f.write_str(&e.message)
+    }
+}
+
+impl fmt::Display for PolicyError {
+    /// One line: this error, then each related error after `; `, then how many were omitted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.headline())?;
+        for r in &self.0.related {
+            write!(f, "; {}", r.headline())?;
+        }
+        if self.0.omitted > 0 {
+            write!(f, "; and {} more", self.0.omitted)?;
+        }
+        Ok(())
     }
 }
 
 impl std::error::Error for PolicyError {}
+
+/// Something a policy compiled despite: the invalid lines of a list file read with
+/// `on_invalid = "skip"`, which were left out. [`Engine::warnings`](crate::Engine::warnings)
+/// holds them, so that `check`, reloads and applications can show them; compiling also logs
+/// each one (a `tracing` warning with target `portcullis`).
+///
+/// `Display` is one line:
+/// `list `drop` file `drop.txt`: skipped 2 invalid lines: drop.txt:3:1: `300.1.1.1` is not a valid address; drop.txt:9:1: ...`.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = std::env::temp_dir().join(format!("portcullis-doc-warning-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// std::fs::write(dir.join("feed.txt"), "192.0.2.0/24\nnot-an-ip\n")?;
+/// let engine = portcullis::Policy::from_toml(
+///     "[policy]\ndefault = \"allow\"\n[lists]\nfeed = { file = \"feed.txt\", on_invalid = \"skip\" }\n",
+/// )?
+/// .with_base_dir(&dir)
+/// .compile()?;
+/// let warning = &engine.warnings()[0];
+/// assert_eq!((warning.list.as_str(), warning.skipped), ("feed", 1));
+/// assert_eq!(warning.lines[0].location.line, 2);
+/// assert_eq!(engine.lists().collect::<Vec<_>>(), [("feed", 1)]);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct PolicyWarning {
+    /// The list whose file had invalid lines.
+    pub list: String,
+    /// The file, as named in errors.
+    pub file: String,
+    /// How many lines were skipped.
+    pub skipped: usize,
+    /// The first few skipped lines (at most [`MAX_WARNED_LINES`](crate::MAX_WARNED_LINES)).
+    pub lines: Vec<SkippedLine>,
+}
+
+/// One line of a list file left out because it is not an address, CIDR or range.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct SkippedLine {
+    /// Where the entry is.
+    pub location: Location,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+impl fmt::Display for SkippedLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.reason)
+    }
+}
+
+impl fmt::Display for PolicyWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = if self.skipped == 1 { "" } else { "s" };
+        write!(
+            f,
+            "list `{}` file `{}`: skipped {} invalid line{s}",
+            self.list, self.file, self.skipped
+        )?;
+        for (i, line) in self.lines.iter().enumerate() {
+            f.write_str(if i == 0 { ": " } else { "; " })?;
+            write!(f, "{line}")?;
+        }
+        let more = self.skipped.saturating_sub(self.lines.len());
+        if more > 0 {
+            write!(f, "; and {more} more")?;
+        }
+        Ok(())
+    }
+}

@@ -136,7 +136,9 @@ mod vocabulary;
 #[doc = include_str!("../README.md")]
 struct ReadmeQuickStart;
 
-pub use compile::lists::{MAX_LIST_ENTRIES, MAX_LIST_FILE_BYTES};
+pub use compile::lists::{
+    MAX_LIST_ENTRIES, MAX_LIST_FILE_BYTES, MAX_REPORTED_LINES, MAX_WARNED_LINES,
+};
 pub use compile::patterns::MAX_PATTERN_LEN;
 pub use compile::MAX_RULES;
 pub use engine::client_ip::Derivation;
@@ -147,7 +149,7 @@ pub use engine::verdict::{
     Cause, ClientId, Decision, Refusal, Reported, RuleId, UnknownClient, Verdict,
 };
 pub use engine::{Clause, ConditionKey, Engine, Revision, Rule, SourceFile, Stats};
-pub use error::{ErrorKind, Location, PolicyError};
+pub use error::{ErrorKind, Location, PolicyError, PolicyWarning, SkippedLine};
 pub use explain::Explanation;
 pub use policy::{Format, Policy, MAX_POLICY_BYTES};
 pub use vocabulary::{Combine, Effect, Mode};

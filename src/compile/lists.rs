@@ -2,10 +2,10 @@
 
 use ipnet::IpNet;
 
-use crate::compile::addr::parse_net;
+use crate::compile::addr::{parse_entry, parse_net};
 use crate::engine::provenance::SourceFile;
-use crate::error::{ErrorKind, PolicyError};
-use crate::policy::model::ListDef;
+use crate::error::{ErrorKind, PolicyError, PolicyWarning, SkippedLine};
+use crate::policy::model::{ListDef, OnInvalid};
 use crate::policy::source::{Seg, Source};
 use crate::policy::{read_limited, Policy};
 
@@ -14,6 +14,12 @@ pub const MAX_LIST_FILE_BYTES: usize = 256 * 1024 * 1024;
 
 /// The most entries one list may hold.
 pub const MAX_LIST_ENTRIES: usize = 10_000_000;
+
+/// The most bad lines of one list file an error names; it counts the rest.
+pub const MAX_REPORTED_LINES: usize = 20;
+
+/// The most skipped lines of one list file a warning names; it counts the rest.
+pub const MAX_WARNED_LINES: usize = 5;
 
 /// A list with its prefixes, in name order.
 #[derive(Debug)]
@@ -24,9 +30,12 @@ pub(crate) struct List {
     pub(crate) file: Option<SourceFile>,
 }
 
-pub(crate) fn load(policy: &Policy) -> Result<Vec<List>, PolicyError> {
+/// Reads every list of the policy. Lines skipped under `on_invalid = "skip"` come back as
+/// warnings, each also logged.
+pub(crate) fn load(policy: &Policy) -> Result<(Vec<List>, Vec<PolicyWarning>), PolicyError> {
     let src = &policy.source;
     let mut out = Vec::with_capacity(policy.doc.lists.len());
+    let mut warnings = Vec::new();
     for (name, def) in &policy.doc.lists {
         let here = [Seg::Key("lists"), Seg::Key(name)];
         if let Err(msg) = check_name(name) {
@@ -59,7 +68,8 @@ pub(crate) fn load(policy: &Policy) -> Result<Vec<List>, PolicyError> {
                 }
                 nets
             }
-            ListDef::File(file) => {
+            ListDef::File(list_file) => {
+                let file = &list_file.file;
                 let path = policy.resolve(file);
                 let shown = path.display().to_string();
                 let text = read_limited(&path, MAX_LIST_FILE_BYTES).map_err(|msg| {
@@ -72,8 +82,19 @@ pub(crate) fn load(policy: &Policy) -> Result<Vec<List>, PolicyError> {
                         &[name, file],
                     )
                 })?;
-                file_read = Some(SourceFile::new(path, text.as_bytes()));
-                parse_list_file(name, &shown, text)?
+                file_read = Some(SourceFile::new(path.clone(), text.as_bytes()));
+                let parsed = parse_list_file(name, &shown, text, list_file.on_invalid)?;
+                if let Some(w) = parsed.warning {
+                    tracing::warn!(
+                        target: "portcullis",
+                        list = %w.list,
+                        file = %w.file,
+                        skipped = w.skipped,
+                        "{w}"
+                    );
+                    warnings.push(w);
+                }
+                parsed.nets
             }
         };
         out.push(List {
@@ -82,37 +103,129 @@ pub(crate) fn load(policy: &Policy) -> Result<Vec<List>, PolicyError> {
             file: file_read,
         });
     }
-    Ok(out)
+    Ok((out, warnings))
 }
 
-/// Parses a list file: one address or CIDR per line; `#` and `;` start comments.
+/// A list file read: its prefixes and, when lines were skipped, the warning that says so.
+#[derive(Debug)]
+pub(crate) struct ListFileContents {
+    pub(crate) nets: Vec<IpNet>,
+    pub(crate) warning: Option<PolicyWarning>,
+}
+
+/// Parses a list file: one address, CIDR or range per line. Blank lines are ignored; a
+/// comment starts with `#` or `;` at the start of a line or after white space; a UTF-8
+/// byte-order mark and CRLF line ends are accepted.
+///
+/// Every bad line is found in one pass: with [`OnInvalid::Refuse`] they make one error
+/// (the first, then up to [`MAX_REPORTED_LINES`] in all, then a count); with
+/// [`OnInvalid::Skip`] they are left out and described by a warning.
 pub(crate) fn parse_list_file(
     list: &str,
     file: &str,
-    text: String,
-) -> Result<Vec<IpNet>, PolicyError> {
+    mut text: String,
+    on_invalid: OnInvalid,
+) -> Result<ListFileContents, PolicyError> {
+    // The mark is not part of the first line: dropping it keeps columns as an editor shows them.
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
     let source = Source::new(file, text);
     let mut nets = Vec::new();
-    for (start, line, content) in entries(source.text()) {
-        if nets.len() >= MAX_LIST_ENTRIES {
+    let mut bad: Vec<PolicyError> = Vec::new();
+    let mut bad_count = 0usize;
+    let keep = match on_invalid {
+        OnInvalid::Refuse => MAX_REPORTED_LINES,
+        OnInvalid::Skip => MAX_WARNED_LINES,
+    };
+    let mut offset = 0;
+    for line in source.text().split('\n') {
+        let start = offset;
+        offset += line.len() + 1;
+        let (col, content) = entry_of(line);
+        if content.is_empty() {
+            continue;
+        }
+        match parse_entry(content, &mut nets) {
+            Ok(()) => {}
+            Err(msg) => {
+                bad_count += 1;
+                if bad.len() < keep {
+                    bad.push(source.error_at_offset(PolicyError::invalid(msg), start + col));
+                }
+            }
+        }
+        if nets.len() > MAX_LIST_ENTRIES {
             return Err(PolicyError::new(
                 ErrorKind::Limit,
                 format!("list `{list}` has more than {MAX_LIST_ENTRIES} entries"),
             )
             .in_file(file));
         }
-        match parse_net(content) {
-            Ok(net) => nets.push(net),
-            Err(msg) => {
-                let col = line.find(content).unwrap_or(0);
-                return Err(source.error_at_offset(
-                    PolicyError::invalid(format!("in list `{list}`: {msg}")),
-                    start + col,
-                ));
-            }
+    }
+    let mut bad = bad.into_iter();
+    let Some(first) = bad.next() else {
+        return Ok(ListFileContents {
+            nets,
+            warning: None,
+        });
+    };
+    match on_invalid {
+        OnInvalid::Refuse => {
+            let related: Vec<PolicyError> = bad.collect();
+            let omitted = bad_count - 1 - related.len();
+            let lines = if bad_count == 1 {
+                String::new()
+            } else {
+                format!(" (first of {bad_count} invalid lines)")
+            };
+            let message = format!("in list `{list}`{lines}: {}", first.message());
+            let location = first.location().cloned();
+            let snippet = first.snippet().map(str::to_owned);
+            Err(PolicyError::invalid(message)
+                .at(location, snippet)
+                .with_related(related, omitted))
+        }
+        OnInvalid::Skip => {
+            let lines = std::iter::once(first)
+                .chain(bad)
+                .filter_map(|e| {
+                    Some(SkippedLine {
+                        location: e.location()?.clone(),
+                        reason: e.message().to_owned(),
+                    })
+                })
+                .collect();
+            Ok(ListFileContents {
+                nets,
+                warning: Some(PolicyWarning {
+                    list: list.to_owned(),
+                    file: file.to_owned(),
+                    skipped: bad_count,
+                    lines,
+                }),
+            })
         }
     }
-    Ok(nets)
+}
+
+/// The entry on one line of a list file and the byte column it starts at: the line without
+/// its comment, its line end and surrounding white space.
+fn entry_of(line: &str) -> (usize, &str) {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let mut end = line.len();
+    let mut after_space = true;
+    for (i, ch) in line.char_indices() {
+        if after_space && matches!(ch, '#' | ';') {
+            end = i;
+            break;
+        }
+        after_space = ch.is_whitespace();
+    }
+    let kept = line.get(..end).unwrap_or("");
+    let content = kept.trim();
+    let col = kept.len() - kept.trim_start().len();
+    (col, content)
 }
 
 /// The entries of a list file: each line's byte offset, the line, and its content without
@@ -122,7 +235,7 @@ pub(crate) fn entries(text: &str) -> impl Iterator<Item = (usize, &str, &str)> {
     text.split('\n').filter_map(move |line| {
         let start = offset;
         offset += line.len() + 1;
-        let content = line.split(['#', ';']).next().unwrap_or("").trim();
+        let (_, content) = entry_of(line);
         (!content.is_empty()).then_some((start, line, content))
     })
 }
@@ -145,23 +258,4 @@ pub(crate) fn check_name(name: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn list_files_skip_comments_and_name_the_bad_line() {
-        let text =
-            "# drop list\n192.0.2.0/24 ; SBL1\n\n  2001:db8::/32  # v6\n198.51.100.7\n".to_owned();
-        let nets = parse_list_file("drop", "drop.txt", text).unwrap();
-        assert_eq!(nets.len(), 3);
-
-        let err = parse_list_file("drop", "drop.txt", "10.0.0.0/8\n  10.1.2.3/8 ; x\n".into())
-            .unwrap_err();
-        assert_eq!(err.location().map(|l| (l.line, l.column)), Some((2, 3)));
-        assert!(
-            err.to_string()
-                .starts_with("drop.txt:2:3: in list `drop`: CIDR `10.1.2.3/8` has host bits"),
-            "{err}"
-        );
-    }
-}
+mod tests;

@@ -86,7 +86,7 @@ fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
         ));
     }
 
-    let lists = lists::load(policy)?;
+    let (lists, warnings) = lists::load(policy)?;
     let (keys, clients) = compile_keys(policy)?;
 
     if doc.rules.len() > MAX_RULES {
@@ -181,6 +181,7 @@ fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
         clients,
         stats,
         provenance,
+        warnings,
         plan: Box::default(),
     };
     engine.plan = plan(&engine);

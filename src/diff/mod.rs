@@ -168,7 +168,7 @@ fn candidates(
     let mut headers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut forwarding: Vec<(&'static str, Vec<IpNet>)> = Vec::new();
     for p in policies {
-        for l in lists::load(p)? {
+        for l in lists::load(p)?.0 {
             nets.extend(sample(&l.nets, MAX_NETS_PER_LIST).copied());
         }
         let doc = &p.doc;

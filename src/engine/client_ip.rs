@@ -40,17 +40,24 @@ impl ClientIpConfig {
         self.trusted.iter().any(|n| n.contains(&ip))
     }
 
+    /// The forwarding header believed from trusted proxies (lowercase), if any.
+    pub(crate) fn header(&self) -> Option<&'static str> {
+        match self.source {
+            IpSource::Peer => None,
+            IpSource::XForwardedFor => Some("x-forwarded-for"),
+            IpSource::Forwarded => Some("forwarded"),
+            IpSource::XRealIp => Some("x-real-ip"),
+        }
+    }
+
     /// Finds the client address of a request.
     pub(crate) fn derive(
         &self,
         request: &RequestView<'_>,
     ) -> Result<(IpAddr, Derivation), UnknownClient> {
         let peer = canonical(request.peer().ok_or(UnknownClient::NoPeer)?);
-        let header = match self.source {
-            IpSource::Peer => return Ok((peer, Derivation::Peer)),
-            IpSource::XForwardedFor => "x-forwarded-for",
-            IpSource::Forwarded => "forwarded",
-            IpSource::XRealIp => "x-real-ip",
+        let Some(header) = self.header() else {
+            return Ok((peer, Derivation::Peer));
         };
         if !self.is_trusted(peer) {
             return Ok((peer, Derivation::UntrustedPeer));

@@ -107,6 +107,8 @@ pub struct Engine {
     pub(crate) clients: Vec<ClientInfo>,
     pub(crate) stats: Stats,
     pub(crate) provenance: Provenance,
+    /// What the policy compiled despite (list-file lines skipped under `on_invalid = "skip"`).
+    pub(crate) warnings: Vec<crate::error::PolicyWarning>,
 }
 
 /// Sizes of a compiled policy.
@@ -254,6 +256,19 @@ impl Engine {
     /// Sizes of the compiled policy.
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// What the policy compiled despite: list-file lines skipped under
+    /// `on_invalid = "skip"`, one warning per list. Empty for a policy that compiled cleanly.
+    /// Compiling logs each warning too; reloads and `portcullis check` show them.
+    ///
+    /// ```
+    /// let engine = portcullis::Policy::from_toml("[policy]\ndefault = \"allow\"\n")?.compile()?;
+    /// assert!(engine.warnings().is_empty());
+    /// # Ok::<(), portcullis::PolicyError>(())
+    /// ```
+    pub fn warnings(&self) -> &[crate::error::PolicyWarning] {
+        &self.warnings
     }
 
     pub(crate) fn with_scratch<T>(&self, f: impl FnOnce(&mut Scratch) -> T) -> T {

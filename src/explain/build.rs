@@ -45,7 +45,11 @@ impl Engine {
                         refusal: refused.refusal,
                         reason: refused.refusal.to_string(),
                     },
-                    client: client_report(peer, refused.client),
+                    client: client_report(
+                        peer,
+                        refused.client,
+                        self.ignored_header(view, refused.client),
+                    ),
                     credentials: CredentialReport::None,
                     request: RequestSummary {
                         method: None,
@@ -57,6 +61,43 @@ impl Engine {
                 }
             }
         })
+    }
+
+    /// The forwarding header the request carried that was ignored because its peer is not a
+    /// trusted proxy: what the request holds, not a second reading of it.
+    fn ignored_header(
+        &self,
+        view: &RequestView<'_>,
+        client: Result<(IpAddr, Derivation), UnknownClient>,
+    ) -> Option<String> {
+        let untrusted = matches!(client, Ok((_, Derivation::UntrustedPeer)));
+        let header = self.client_ip.header().filter(|_| untrusted)?;
+        let present = view.header_values(header).next().is_some();
+        present.then(|| header.to_owned())
+    }
+
+    /// Why a request carries no client identity, naming the headers a key is read from.
+    fn credential_note(&self, c: Credentials) -> Option<String> {
+        match c {
+            Credentials::None => {
+                let keys = self.keys.as_ref()?;
+                let bearer = if keys.bearer {
+                    " or `Authorization: Bearer`"
+                } else {
+                    ""
+                };
+                Some(format!(
+                    "no API key presented (header `{}`{bearer})",
+                    keys.header
+                ))
+            }
+            Credentials::Presented { client: None, .. } => {
+                Some("an API key was presented but matches no client".to_owned())
+            }
+            Credentials::Presented {
+                client: Some(_), ..
+            } => None,
+        }
     }
 
     fn credential_report(&self, c: Credentials) -> CredentialReport {
@@ -87,7 +128,11 @@ impl Record<'_, '_, '_> {
         let engine = self.0.engine();
         let prepared = self.0.prepared();
         let (client, credentials) = (
-            client_report(peer, prepared.client),
+            client_report(
+                peer,
+                prepared.client,
+                engine.ignored_header(self.0.view(), prepared.client),
+            ),
             engine.credential_report(prepared.credentials),
         );
         let request = RequestSummary {
@@ -149,28 +194,40 @@ impl Record<'_, '_, '_> {
         }
     }
 
-    /// The rule that came closest, for a default decision.
+    /// The rule that came closest, for a default decision: among the rules that would have
+    /// decided otherwise (allow rules under `default = "forbid"`, forbid rules under
+    /// `default = "allow"`), one whose path matched before one without a path condition,
+    /// before one whose path did not match; then the most `when` conditions met; then file
+    /// order.
     fn nearest(&mut self) -> Option<NearMiss> {
         let engine = self.0.engine();
-        let mut best: Option<(usize, &Rule)> = None;
+        let mut best: Option<((u8, usize), &Rule)> = None;
         for rule in &engine.rules {
-            if rule.mode == Mode::Report || rule.when.is_empty() && rule.unless.is_empty() {
+            if rule.mode == Mode::Report
+                || rule.effect == engine.default
+                || rule.when.is_empty() && rule.unless.is_empty()
+            {
                 continue;
             }
-            let met = rule
-                .when
-                .iter()
-                .filter(|c| self.0.condition_holds(c, rule.id, Clause::When))
-                .count();
+            let mut met = 0;
+            let mut path = 1;
+            for c in &rule.when {
+                let holds = self.0.condition_holds(c, rule.id, Clause::When);
+                met += usize::from(holds);
+                if c.key == ConditionKey::Path {
+                    path = if holds { 2 } else { 0 };
+                }
+            }
             // A rule none of whose conditions held says nothing about this request.
             if met == 0 && !rule.when.is_empty() {
                 continue;
             }
-            if best.is_none_or(|(m, _)| met > m) {
-                best = Some((met, rule));
+            let rank = (path, met);
+            if best.is_none_or(|(r, _)| rank > r) {
+                best = Some((rank, rule));
             }
         }
-        let (met, rule) = best?;
+        let ((_, met), rule) = best?;
         let missed: Vec<_> = self
             .reports(rule, Clause::When)
             .into_iter()
@@ -208,6 +265,13 @@ impl Record<'_, '_, '_> {
     fn report(&mut self, c: &Condition, clause: Clause, id: RuleId) -> ConditionReport {
         let holds = self.0.condition_holds(c, id, clause);
         let (subject, values, matched) = self.witness(c);
+        let note = match c.data {
+            ConditionData::Ident(_) => {
+                let engine = self.0.engine();
+                engine.credential_note(self.0.prepared().credentials)
+            }
+            _ => None,
+        };
         ConditionReport {
             clause,
             key: c.key,
@@ -216,6 +280,7 @@ impl Record<'_, '_, '_> {
             holds,
             matched: if holds { matched } else { None },
             alternatives: c.written.clone(),
+            note,
         }
     }
 
@@ -376,6 +441,7 @@ fn summary(r: &Rule) -> RuleSummary {
 fn client_report(
     peer: Option<IpAddr>,
     client: Result<(IpAddr, Derivation), UnknownClient>,
+    ignored_header: Option<String>,
 ) -> ClientReport {
     match client {
         Ok((ip, derivation)) => ClientReport {
@@ -383,12 +449,14 @@ fn client_report(
             peer,
             derivation: Some(derivation),
             unknown: None,
+            ignored_header,
         },
         Err(u) => ClientReport {
             ip: None,
             peer,
             derivation: None,
             unknown: Some(u),
+            ignored_header,
         },
     }
 }

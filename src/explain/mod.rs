@@ -134,6 +134,10 @@ pub struct ConditionReport {
     pub matched: Option<String>,
     /// All alternatives, as written.
     pub alternatives: Vec<String>,
+    /// Why the value read is what it is, when that is the point: for `client`, `role` and
+    /// `authenticated`, that no API key was presented (naming the headers read) or that the
+    /// key presented matches no client.
+    pub note: Option<String>,
 }
 
 /// How the client address was found.
@@ -147,6 +151,9 @@ pub struct ClientReport {
     pub derivation: Option<Derivation>,
     /// Why it is unknown, when it is.
     pub unknown: Option<UnknownClient>,
+    /// The forwarding header the request carried but that was ignored because the peer is
+    /// not a trusted proxy (the commonest proxy misconfiguration), when that happened.
+    pub ignored_header: Option<String>,
 }
 
 /// What the request's API key says.

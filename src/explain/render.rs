@@ -48,7 +48,16 @@ impl ConditionReport {
 
 impl fmt::Display for ConditionReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let value = self.show_values();
+        // "no API key presented (...), so roles did not match ...": the reason first, and no
+        // `(none)` it already explains.
+        if let Some(note) = &self.note {
+            write!(f, "{note}, so ")?;
+        }
+        let value = if self.note.is_some() && self.values.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", self.show_values())
+        };
         let alts: Vec<String> = self
             .alternatives
             .iter()
@@ -61,24 +70,24 @@ impl fmt::Display for ConditionReport {
                 write!(f, "client address unknown, read as in {}", alts.join(", "))
             }
             ConditionKey::Ip => match (matched, self.holds) {
-                (Some(m), true) => write!(f, "client {value} is in {m}"),
-                (None, true) => write!(f, "client {value} is in {}", alts.join(", ")),
+                (Some(m), true) => write!(f, "client{value} is in {m}"),
+                (None, true) => write!(f, "client{value} is in {}", alts.join(", ")),
                 (_, false) if alts.len() == 1 => {
-                    write!(f, "client {value} is not in {}", alts.join(""))
+                    write!(f, "client{value} is not in {}", alts.join(""))
                 }
-                (_, false) => write!(f, "client {value} is not in any of {}", alts.join(", ")),
+                (_, false) => write!(f, "client{value} is not in any of {}", alts.join(", ")),
             },
-            ConditionKey::Authenticated if self.holds => write!(f, "authenticated is {value}"),
+            ConditionKey::Authenticated if self.holds => write!(f, "authenticated is{value}"),
             ConditionKey::Authenticated => {
-                write!(f, "authenticated is {value}, not {}", alts.join(""))
+                write!(f, "authenticated is{value}, not {}", alts.join(""))
             }
             _ => match (matched, self.holds) {
-                (Some(m), true) => write!(f, "{subject} {value} matched {m}"),
-                (None, true) => write!(f, "{subject} {value} holds"),
+                (Some(m), true) => write!(f, "{subject}{value} matched {m}"),
+                (None, true) => write!(f, "{subject}{value} holds"),
                 (_, false) if alts.len() == 1 => {
-                    write!(f, "{subject} {value} did not match {}", alts.join(""))
+                    write!(f, "{subject}{value} did not match {}", alts.join(""))
                 }
-                (_, false) => write!(f, "{subject} {value} matched none of {}", alts.join(", ")),
+                (_, false) => write!(f, "{subject}{value} matched none of {}", alts.join(", ")),
             },
         }
     }
@@ -91,6 +100,20 @@ impl fmt::Display for RuleSummary {
             write!(f, " ({loc})")?;
         }
         Ok(())
+    }
+}
+
+impl Explanation {
+    /// Every condition report the line shows.
+    fn conditions(&self) -> impl Iterator<Item = &ConditionReport> {
+        let (a, b): (&[ConditionReport], &[ConditionReport]) = match &self.decided_by {
+            DecidedBy::Rule { conditions, .. } => (conditions, &[]),
+            DecidedBy::Default {
+                nearest: Some(n), ..
+            } => (&n.missed, &n.exempted_by),
+            _ => (&[], &[]),
+        };
+        a.iter().chain(b)
     }
 }
 
@@ -149,7 +172,15 @@ impl fmt::Display for Explanation {
             }
             _ => {}
         }
-        if let CredentialReport::UnknownKey { .. } = self.credentials {
+        if let (Some(header), Some(peer)) = (&self.client.ignored_header, self.client.peer) {
+            write!(
+                f,
+                "; client is the peer {peer}: it is not a trusted proxy, so its {header} header \
+                 was ignored"
+            )?;
+        }
+        let said = self.conditions().any(|c| c.note.is_some());
+        if let (CredentialReport::UnknownKey { .. }, false) = (&self.credentials, said) {
             write!(f, "; an API key was presented but matches no client")?;
         }
         for r in &self.reported {

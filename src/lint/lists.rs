@@ -84,8 +84,8 @@ fn entry_locations(policy: &Policy, list: &List) -> Vec<Option<Location>> {
                 )
             })
             .collect(),
-        Some(ListDef::File(file)) => {
-            let path = policy.resolve(file);
+        Some(ListDef::File(list_file)) => {
+            let path = policy.resolve(&list_file.file);
             let shown = path.display().to_string();
             // The file was read a moment ago to build `list`; if it has changed since, the
             // warnings point at the list instead of a line.

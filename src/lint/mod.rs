@@ -131,7 +131,7 @@ pub fn lint(policy: &Policy, engine: &Engine) -> Result<Vec<Warning>, PolicyErro
 /// ```
 pub fn lint_report(policy: &Policy, engine: &Engine) -> Result<LintReport, PolicyError> {
     let doc = &policy.doc;
-    let lists = crate::compile::lists::load(policy)?;
+    let (lists, _warnings) = crate::compile::lists::load(policy)?;
     let rule_warning = |code, i: usize, message: String| Warning {
         code,
         rule: doc.rules.get(i).map(|r| r.name.clone()),

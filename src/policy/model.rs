@@ -173,13 +173,55 @@ fn default_max_target() -> usize {
 pub enum ListDef {
     /// Addresses and CIDRs written in the policy.
     Inline(Vec<String>),
-    /// A file with one address or CIDR per line, relative to the policy file.
-    File(String),
+    /// A file with one address, CIDR or range per line, relative to the policy file.
+    File(ListFile),
+}
+
+impl ListDef {
+    /// The file the list is read from, if it is not inline.
+    ///
+    /// ```
+    /// let policy = portcullis::Policy::from_toml(
+    ///     "[policy]\ndefault = \"allow\"\n[lists]\ndrop = { file = \"drop.txt\", on_invalid = \"skip\" }\n",
+    /// )?;
+    /// let drop = &policy.document().lists["drop"];
+    /// assert_eq!(drop.file(), Some("drop.txt"));
+    /// # Ok::<(), portcullis::PolicyError>(())
+    /// ```
+    pub fn file(&self) -> Option<&str> {
+        match self {
+            ListDef::Inline(_) => None,
+            ListDef::File(f) => Some(&f.file),
+        }
+    }
+}
+
+/// A list read from a file: `{ file = "drop.txt", on_invalid = "skip" }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListFile {
+    /// The path, relative to the policy file.
+    pub file: String,
+    /// What a line that is not an address, CIDR or range does.
+    pub on_invalid: OnInvalid,
+}
+
+/// What an invalid line of a list file does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnInvalid {
+    /// The policy does not compile; the error names every bad line (up to a cap).
+    #[default]
+    Refuse,
+    /// The valid lines are loaded; the rest are skipped with a warning
+    /// ([`Engine::warnings`](crate::Engine::warnings)). For third-party feeds, where one bad
+    /// line should not keep the rest out.
+    Skip,
 }
 
 impl<'de> Deserialize<'de> for ListDef {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
+        const FIELDS: &[&str] = &["file", "on_invalid"];
         impl<'de> Visitor<'de> for V {
             type Value = ListDef;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -194,15 +236,24 @@ impl<'de> Deserialize<'de> for ListDef {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ListDef, A::Error> {
                 let mut file = None;
+                let mut on_invalid = None;
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "file" if file.is_none() => file = Some(map.next_value::<String>()?),
-                        "file" => return Err(de::Error::duplicate_field("file")),
-                        other => return Err(de::Error::unknown_field(other, &["file"])),
+                        "on_invalid" if on_invalid.is_none() => {
+                            on_invalid = Some(map.next_value::<OnInvalid>()?);
+                        }
+                        "file" | "on_invalid" => {
+                            return Err(de::Error::custom(format!("duplicate field `{key}`")))
+                        }
+                        other => return Err(de::Error::unknown_field(other, FIELDS)),
                     }
                 }
-                file.map(ListDef::File)
-                    .ok_or_else(|| de::Error::missing_field("file"))
+                let file = file.ok_or_else(|| de::Error::missing_field("file"))?;
+                Ok(ListDef::File(ListFile {
+                    file,
+                    on_invalid: on_invalid.unwrap_or_default(),
+                }))
             }
         }
         d.deserialize_any(V)

@@ -88,8 +88,8 @@ impl Spec {
         let lists = |name: &str| -> Vec<String> {
             match doc.lists.get(name).expect("known list") {
                 ListDef::Inline(entries) => entries.iter().map(|e| cidr(e)).collect(),
-                ListDef::File(file) => {
-                    let text = std::fs::read_to_string(base.join(file)).expect("list file");
+                ListDef::File(list) => {
+                    let text = std::fs::read_to_string(base.join(&list.file)).expect("list file");
                     text.lines()
                         .map(|l| l.split(['#', ';']).next().unwrap_or("").trim())
                         .filter(|l| !l.is_empty())

@@ -54,6 +54,7 @@ pub(crate) fn run(args: Args) -> std::io::Result<ExitCode> {
             "globs": s.globs,
             "clients": engine.clients().collect::<Vec<_>>(),
             "key_digests": s.keys,
+            "warnings": engine.warnings(),
         });
         outln!("{out}");
         return Ok(ExitCode::SUCCESS);
@@ -94,5 +95,10 @@ pub(crate) fn run(args: Args) -> std::io::Result<ExitCode> {
         plural(n(s.clients), "API client"),
         plural(n(s.keys), "key digest"),
     );
+    // What the policy compiled despite (list lines skipped under `on_invalid = "skip"`).
+    let style = crate::style::Style::stderr();
+    for w in engine.warnings() {
+        eprintln!("{} {w}", style.yellow("warning:"));
+    }
     Ok(ExitCode::SUCCESS)
 }

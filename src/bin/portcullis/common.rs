@@ -54,6 +54,13 @@ pub(crate) fn report_error(e: &PolicyError, json: bool) {
                 "column": e.location().map(|l| l.column),
                 "rule": e.rule(),
                 "display": e.to_string(),
+                "related": e.related().iter().map(|r| serde_json::json!({
+                    "message": r.message(),
+                    "file": r.file(),
+                    "line": r.location().map(|l| l.line),
+                    "column": r.location().map(|l| l.column),
+                })).collect::<Vec<_>>(),
+                "omitted": e.omitted(),
             }
         });
         let _ = writeln!(std::io::stdout(), "{out}");
@@ -61,7 +68,17 @@ pub(crate) fn report_error(e: &PolicyError, json: bool) {
     }
     let s = Style::stderr();
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{} {e}", s.red("error:"));
+    for e in std::iter::once(e).chain(e.related()) {
+        let _ = writeln!(err, "{} {}", s.red("error:"), e.headline());
+        show_snippet(&mut err, e);
+    }
+    if e.omitted() > 0 {
+        let _ = writeln!(err, "{} and {} more", s.red("error:"), e.omitted());
+    }
+}
+
+/// The line an error points at, with a caret under the column.
+fn show_snippet(err: &mut impl Write, e: &PolicyError) {
     if let (Some(loc), Some(line)) = (e.location(), e.snippet()) {
         // A long line (a minified document) is shown as a window around the column.
         let chars: Vec<char> = line.chars().collect();
