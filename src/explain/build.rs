@@ -207,11 +207,21 @@ impl Record<'_, '_, '_> {
 
     fn report(&mut self, c: &Condition, clause: Clause, id: RuleId) -> ConditionReport {
         let holds = self.0.condition_holds(c, id, clause);
-        let (subject, values, matched) = self.witness(c);
+        let (values, matched) = self.witness(c);
+        let header = match (c.key, c.slot) {
+            (ConditionKey::Header, SlotRef::Header(i)) => match self.0.engine().headers.get(i) {
+                Some(slot) => match &slot.source {
+                    ValueSource::Header(name) => Some(name.clone()),
+                    _ => None,
+                },
+                None => None,
+            },
+            _ => None,
+        };
         ConditionReport {
             clause,
             key: c.key,
-            subject,
+            header,
             values,
             holds,
             matched: if holds { matched } else { None },
@@ -220,13 +230,13 @@ impl Record<'_, '_, '_> {
     }
 
     /// What a condition read and which written alternative matched it, for display only.
-    fn witness(&self, c: &Condition) -> (String, Vec<String>, Option<String>) {
+    fn witness(&self, c: &Condition) -> (Vec<String>, Option<String>) {
         let engine = self.0.engine();
         let prepared = self.0.prepared();
         match &c.data {
             ConditionData::Ip { atoms } => {
                 let Ok((ip, _)) = prepared.client else {
-                    return ("client".into(), Vec::new(), None);
+                    return (Vec::new(), None);
                 };
                 let here = engine.ip.as_ref().map_or(&[][..], |slot| slot.atoms_of(ip));
                 let matched = atoms
@@ -240,7 +250,7 @@ impl Record<'_, '_, '_> {
                             .map(ToString::to_string),
                         None => None,
                     });
-                ("client".into(), vec![ip.to_string()], matched)
+                (vec![ip.to_string()], matched)
             }
             ConditionData::Method(methods) => {
                 let m = String::from_utf8_lossy(self.0.method()).into_owned();
@@ -251,7 +261,7 @@ impl Record<'_, '_, '_> {
                         .cloned()
                         .unwrap_or_else(|| m.clone())
                 });
-                ("method".into(), vec![m], matched)
+                (vec![m], matched)
             }
             ConditionData::Ident(part) => {
                 let client = match prepared.credentials {
@@ -265,16 +275,16 @@ impl Record<'_, '_, '_> {
                         let name = client
                             .and_then(|id| engine.client_name(id))
                             .map(str::to_owned);
-                        ("api client".into(), name.iter().cloned().collect(), name)
+                        (name.iter().cloned().collect(), name)
                     }
                     IdentPart::Role => {
                         let held = client.map_or(&[][..], |id| engine.client_roles(id));
                         let matched = held.iter().find(|r| c.written.contains(r)).cloned();
-                        ("roles".into(), held.to_vec(), matched)
+                        (held.to_vec(), matched)
                     }
                     IdentPart::Authenticated => {
                         let value = client.is_some().to_string();
-                        ("authenticated".into(), vec![value.clone()], Some(value))
+                        (vec![value.clone()], Some(value))
                     }
                 }
             }
@@ -286,18 +296,12 @@ impl Record<'_, '_, '_> {
         &self,
         c: &Condition,
         refs: &[(PatternRef, usize)],
-    ) -> (String, Vec<String>, Option<String>) {
+    ) -> (Vec<String>, Option<String>) {
         let engine = self.0.engine();
-        let (slot, subject, values, secret): (_, String, Vec<Vec<u8>>, bool) = match c.slot {
-            SlotRef::Path => (
-                engine.path.as_ref(),
-                "path".into(),
-                vec![self.0.path().to_vec()],
-                false,
-            ),
+        let (slot, values, secret): (_, Vec<Vec<u8>>, bool) = match c.slot {
+            SlotRef::Path => (engine.path.as_ref(), vec![self.0.path().to_vec()], false),
             SlotRef::Host => (
                 engine.host.as_ref(),
-                "host".into(),
                 self.0
                     .host()
                     .map(|h| h.as_bytes().to_vec())
@@ -317,15 +321,10 @@ impl Record<'_, '_, '_> {
                     .header_values(name)
                     .map(|v| trim_ows(v).to_vec())
                     .collect();
-                let subject = if c.key == ConditionKey::UserAgent {
-                    "user-agent".to_owned()
-                } else {
-                    format!("header {name}")
-                };
                 let secret = secrecy(name, engine.key_header()) != Secrecy::None;
-                (slot, subject, values, secret)
+                (slot, values, secret)
             }
-            _ => (None, String::new(), Vec::new(), false),
+            _ => (None, Vec::new(), false),
         };
         let shown = values
             .iter()
@@ -361,7 +360,7 @@ impl Record<'_, '_, '_> {
                     .map(|_| "absent".to_owned());
             }
         }
-        (subject, shown, matched)
+        (shown, matched)
     }
 }
 

@@ -123,8 +123,8 @@ pub struct ConditionReport {
     pub clause: Clause,
     /// The policy key of the condition.
     pub key: ConditionKey,
-    /// What was read, in words: `path`, `method`, `client`, `header x-env`, ...
-    pub subject: String,
+    /// For a `header` condition, the header's name (lowercase).
+    pub header: Option<String>,
     /// The request values read: none when absent; `(redacted)` for headers that carry
     /// credentials, `(unreadable)` for values that are not text.
     pub values: Vec<String>,

@@ -9,6 +9,21 @@ use crate::engine::ConditionKey;
 use crate::vocabulary::Effect;
 
 impl ConditionReport {
+    /// What the condition read, in words.
+    fn subject(&self) -> String {
+        match self.key {
+            ConditionKey::Ip => "client".to_owned(),
+            ConditionKey::Path => "path".to_owned(),
+            ConditionKey::Method => "method".to_owned(),
+            ConditionKey::Host => "host".to_owned(),
+            ConditionKey::Header => format!("header {}", self.header.as_deref().unwrap_or("")),
+            ConditionKey::UserAgent => "user-agent".to_owned(),
+            ConditionKey::Client => "api client".to_owned(),
+            ConditionKey::Role => "roles".to_owned(),
+            ConditionKey::Authenticated => "authenticated".to_owned(),
+        }
+    }
+
     /// An alternative as the reader should see it.
     fn show_alternative(&self, a: &str) -> String {
         match self.key {
@@ -55,7 +70,7 @@ impl fmt::Display for ConditionReport {
             .map(|a| self.show_alternative(a))
             .collect();
         let matched = self.matched.as_deref().map(|m| self.show_alternative(m));
-        let subject = &self.subject;
+        let subject = self.subject();
         match self.key {
             ConditionKey::Ip if self.values.is_empty() && self.holds => {
                 write!(f, "client address unknown, read as in {}", alts.join(", "))
