@@ -122,6 +122,7 @@ pub mod lint;
 pub mod policy;
 pub mod replay;
 pub mod testing;
+mod tokens;
 mod vocabulary;
 
 #[cfg(all(doctest, feature = "axum", feature = "watch"))]
@@ -131,11 +132,12 @@ struct ReadmeQuickStart;
 pub use compile::lists::{MAX_LIST_ENTRIES, MAX_LIST_FILE_BYTES};
 pub use compile::patterns::{MAX_PATTERN_LEN, MAX_REGEX_BYTES};
 pub use compile::MAX_RULES;
+pub use engine::claims::TokenProblem;
 pub use engine::client_ip::Derivation;
 pub use engine::keys::{hash_key, KeySource};
 pub use engine::request::{AsRequestView, Request, RequestView};
 pub use engine::verdict::{
-    Cause, ClientId, Decision, Refusal, Reported, RuleId, UnknownClient, Verdict,
+    Cause, Challenge, ClientId, Decision, Refusal, Reported, RuleId, UnknownClient, Verdict,
 };
 pub use engine::{Clause, ConditionKey, Engine, Rule, Stats};
 pub use error::{ErrorKind, Location, PolicyError};

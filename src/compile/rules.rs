@@ -6,9 +6,12 @@ use crate::compile::addr::parse_net;
 use crate::compile::lists::List;
 use crate::compile::patterns::{self, GlobKind};
 use crate::compile::slots::{
-    IdentBuilder, IdentCondition, IpBuilder, MethodBuilder, Pattern, ValueBuilder,
+    ClaimBuilder, IdentBuilder, IdentCondition, IpBuilder, MethodBuilder, Pattern, ValueBuilder,
 };
+use crate::compile::tokens::TokenSetup;
 use crate::compile::Layout;
+use crate::engine::claims::{ClaimMatcher, ClaimTest};
+use crate::engine::globs::GlobMatcher;
 use crate::engine::globs::GlobMode;
 use crate::engine::ids::SmallIndex;
 use crate::engine::keys::{secrecy, KeyTable, Secrecy};
@@ -19,7 +22,8 @@ use crate::engine::verdict::RuleId;
 use crate::engine::{Atom, ClientInfo, Condition, ConditionData, ConditionKey, Rule, SlotRef};
 use crate::error::PolicyError;
 use crate::policy::model::{
-    Conditions, Effect, EncodedSlash, HeaderMatcherDef, Mode, OneOrMany, RuleDef,
+    ClaimMatcherDef, Conditions, Effect, EncodedSlash, HeaderMatcherDef, Mode, OneOrMany, RuleDef,
+    ScopeDef,
 };
 use crate::policy::source::{Seg, Source};
 use crate::policy::Policy;
@@ -31,6 +35,7 @@ pub(crate) struct Builders {
     pub(crate) path: ValueBuilder,
     pub(crate) host: ValueBuilder,
     pub(crate) headers: Vec<ValueBuilder>,
+    pub(crate) claims: ClaimBuilder,
     header_index: HashMap<String, usize>,
     user_agent: Option<usize>,
 }
@@ -50,6 +55,7 @@ struct Cx<'a> {
     case_sensitive: bool,
     /// Whether a path reading can keep `%2F` inside its segment.
     kept_slash: bool,
+    tokens: Option<&'a TokenSetup>,
 }
 
 /// Where in the document a condition value is, for errors.
@@ -97,6 +103,7 @@ pub(crate) fn compile(
     lists: &[List],
     clients: &[ClientInfo],
     keys: Option<&KeyTable>,
+    tokens: Option<&TokenSetup>,
 ) -> Result<Compiled, PolicyError> {
     let src = &policy.source;
     let cx = Cx {
@@ -106,6 +113,7 @@ pub(crate) fn compile(
         key_header: keys.map(|k| k.header.as_str()),
         case_sensitive: policy.doc.paths.case_sensitive,
         kept_slash: policy.doc.paths.encoded_slash == EncodedSlash::Both,
+        tokens,
     };
     let defs = &policy.doc.rules;
     let mut layout = Layout::new(defs.len());
@@ -128,6 +136,7 @@ pub(crate) fn compile(
             },
         ),
         headers: Vec::new(),
+        claims: ClaimBuilder::default(),
         header_index: HashMap::new(),
         user_agent: None,
     };
@@ -278,6 +287,7 @@ fn conditions(
     out.extend(header_conditions(cx, b, c, place)?);
     out.extend(user_agent_condition(cx, b, c, place)?);
     ident_conditions(cx, b, c, place, &mut out)?;
+    token_conditions(cx, b, c, place, &mut out)?;
     // INVARIANT: a clause that says something compiles to at least one condition; otherwise
     // no slot would claim its bit and it would hold for every request.
     if !c.is_empty() && out.is_empty() {
@@ -558,7 +568,7 @@ fn ident_conditions(
     out: &mut Vec<Condition>,
 ) -> Result<(), PolicyError> {
     let mut ident = IdentCondition::default();
-    if let Some((cond, ids)) = client_condition(cx, c, place)? {
+    if let Some((cond, ids)) = client_condition(cx, b, c, place)? {
         out.push(cond);
         ident.clients = Some(ids);
     }
@@ -584,6 +594,7 @@ fn ident_conditions(
 /// `client`: API client names, each resolved to its id.
 fn client_condition(
     cx: &Cx<'_>,
+    b: &mut Builders,
     c: &Conditions,
     place: &Place<'_>,
 ) -> Result<Option<(Condition, Vec<u32>)>, PolicyError> {
@@ -592,14 +603,35 @@ fn client_condition(
     };
     let mut ids = Vec::new();
     for (j, name) in items.iter().enumerate() {
-        let Some(i) = cx.clients.iter().position(|cl| &cl.name == name) else {
-            return Err(place.error(
-                cx,
-                "client",
-                Some(j),
-                name,
-                format!("unknown client `{name}` (clients are defined under `[keys.clients]`)"),
-            ));
+        let known = cx.clients.iter().position(|cl| &cl.name == name);
+        let i = match known {
+            Some(i) => i,
+            // A token's client claim can name anyone: only its spelling is checked.
+            None if cx.tokens.is_some_and(|t| t.clients) => {
+                crate::compile::lists::check_name(name)
+                    .map_err(|m| place.error(cx, "client", Some(j), name, m))?;
+                let extra = &mut b.ident.token_clients;
+                let at = match extra.iter().position(|n| n == name) {
+                    Some(at) => at,
+                    None => {
+                        extra.push(name.clone());
+                        extra.len() - 1
+                    }
+                };
+                cx.clients.len() + at
+            }
+            None => {
+                return Err(place.error(
+                    cx,
+                    "client",
+                    Some(j),
+                    name,
+                    format!(
+                        "unknown client `{name}` (clients are defined under `[keys.clients]`, \
+                         or named by tokens of an issuer with a `client_claim`)"
+                    ),
+                ))
+            }
         };
         ids.push(u32::try_from(i).unwrap_or(u32::MAX));
     }
@@ -622,7 +654,8 @@ fn role_condition(
         return Ok(None);
     };
     for (j, role) in items.iter().enumerate() {
-        if !cx.clients.iter().any(|cl| cl.roles.contains(role)) {
+        let token_roles = cx.tokens.is_some_and(|t| t.roles);
+        if !token_roles && !cx.clients.iter().any(|cl| cl.roles.contains(role)) {
             return Err(place.error(
                 cx,
                 "role",
@@ -753,4 +786,157 @@ fn describe_matcher(m: &HeaderMatcherDef) -> String {
         HeaderMatcherDef::Present => "present".to_owned(),
         HeaderMatcherDef::Absent => "absent".to_owned(),
     }
+}
+
+/// `issuer`, `scope` and `claim`: tests of the claim slot, one condition each (one per claim
+/// name).
+fn token_conditions(
+    cx: &Cx<'_>,
+    b: &mut Builders,
+    c: &Conditions,
+    place: &Place<'_>,
+    out: &mut Vec<Condition>,
+) -> Result<(), PolicyError> {
+    let used = c.issuer.is_some() || c.scope.is_some() || c.claim.is_some();
+    let Some(tokens) = cx.tokens.filter(|_| used) else {
+        if used {
+            let key = if c.issuer.is_some() {
+                "issuer"
+            } else if c.scope.is_some() {
+                "scope"
+            } else {
+                "claim"
+            };
+            return Err(place.error(
+                cx,
+                key,
+                None,
+                key,
+                format!("`{key}` reads bearer tokens, but the policy has no `[tokens]` issuers"),
+            ));
+        }
+        return Ok(());
+    };
+    let mut push = |b: &mut Builders, key: ConditionKey, written: Vec<String>, test: ClaimTest| {
+        let k = b.claims.add(place.bit, test);
+        out.push(Condition {
+            key,
+            slot: SlotRef::Claims,
+            written,
+            data: ConditionData::Claim(k),
+        });
+    };
+    if let Some(items) = values(cx, place, "issuer", &c.issuer)? {
+        let mut ids = Vec::new();
+        for (j, name) in items.iter().enumerate() {
+            let Some(i) = tokens.names.iter().position(|n| n == name) else {
+                return Err(place.error(
+                    cx,
+                    "issuer",
+                    Some(j),
+                    name,
+                    format!(
+                        "unknown issuer `{name}` (issuers are defined under `[tokens.issuers]`)"
+                    ),
+                ));
+            };
+            ids.push(u32::try_from(i).unwrap_or(u32::MAX));
+        }
+        push(
+            b,
+            ConditionKey::Issuer,
+            items.to_vec(),
+            ClaimTest::Issuer(ids),
+        );
+    }
+    if let Some(scope) = &c.scope {
+        let (any, scopes) = match scope {
+            ScopeDef::All(OneOrMany(s)) => (false, s.clone()),
+            ScopeDef::Any { any } => (true, any.clone()),
+        };
+        if scopes.is_empty() {
+            return Err(place.error(
+                cx,
+                "scope",
+                None,
+                "scope",
+                "`scope` is empty, so it could never hold; remove it or name a scope".to_owned(),
+            ));
+        }
+        if let Some(bad) = scopes
+            .iter()
+            .find(|s| s.is_empty() || s.chars().any(|ch| ch.is_whitespace() || ch.is_control()))
+        {
+            return Err(place.error(
+                cx,
+                "scope",
+                None,
+                bad,
+                format!("scope `{}` must be one word", bad.escape_debug()),
+            ));
+        }
+        push(
+            b,
+            ConditionKey::Scope,
+            scopes.clone(),
+            ClaimTest::Scope { any, scopes },
+        );
+    }
+    if let Some(claims) = &c.claim {
+        if claims.is_empty() {
+            return Err(place.error(
+                cx,
+                "claim",
+                None,
+                "claim",
+                "`claim` is empty, so it could never hold; name at least one claim".to_owned(),
+            ));
+        }
+        for (name, matchers) in claims {
+            if name.is_empty() || matchers.0.is_empty() {
+                return Err(place.error(
+                    cx,
+                    "claim",
+                    None,
+                    name,
+                    format!("claim `{name}` needs a name and at least one value"),
+                ));
+            }
+            let mut compiled = Vec::new();
+            let mut written = Vec::new();
+            for m in &matchers.0 {
+                let (matcher, shown) = match m {
+                    ClaimMatcherDef::Text(t) => (ClaimMatcher::Text(t.clone()), format!("{t:?}")),
+                    ClaimMatcherDef::Number(n) => (ClaimMatcher::Number(*n), n.to_string()),
+                    ClaimMatcherDef::Bool(v) => (ClaimMatcher::Bool(*v), v.to_string()),
+                    ClaimMatcherDef::Glob(g) => {
+                        let err = |m: String| {
+                            place.error(cx, "claim", None, name, format!("claim `{name}`: {m}"))
+                        };
+                        let globs = patterns::globs(g, GlobKind::HeaderValue).map_err(err)?;
+                        let mode = GlobMode::Text {
+                            case_sensitive: true,
+                        };
+                        let matcher = GlobMatcher::build(&globs, mode).map_err(err)?;
+                        (ClaimMatcher::Glob(Box::new(matcher)), format!("glob {g:?}"))
+                    }
+                };
+                compiled.push(matcher);
+                written.push(shown);
+            }
+            let claim = b.claims.claim(name);
+            let test = ClaimTest::Claim {
+                claim,
+                matchers: compiled,
+            };
+            let k = b.claims.add(place.bit, test);
+            out.push(Condition {
+                key: ConditionKey::Claim,
+                slot: SlotRef::Claims,
+                written,
+                data: ConditionData::Claim(k),
+            });
+        }
+    }
+    Ok(())
 }

@@ -137,6 +137,20 @@ fn offer<'a>(
     }
 }
 
+/// The one bearer credential of a request, when the policy reads tokens: the same token
+/// twice is harmless; two different ones, or one holding a comma, are ambiguous.
+pub(crate) fn bearer_credential<'a>(
+    request: &RequestView<'a>,
+) -> Result<Option<&'a [u8]>, Refusal> {
+    let mut presented: Option<(&[u8], KeySource)> = None;
+    for v in request.header_values("authorization") {
+        if let Some(token) = bearer_token(v) {
+            offer(&mut presented, token, KeySource::Bearer)?;
+        }
+    }
+    Ok(presented.map(|(t, _)| t))
+}
+
 /// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive.
 fn bearer_token(value: &[u8]) -> Option<&[u8]> {
     let value = trim_ows(value);

@@ -16,11 +16,14 @@ impl ConditionReport {
             ConditionKey::Path => "path".to_owned(),
             ConditionKey::Method => "method".to_owned(),
             ConditionKey::Host => "host".to_owned(),
-            ConditionKey::Header => format!("header {}", self.header.as_deref().unwrap_or("")),
+            ConditionKey::Header => format!("header {}", self.name.as_deref().unwrap_or("")),
             ConditionKey::UserAgent => "user-agent".to_owned(),
             ConditionKey::Client => "api client".to_owned(),
             ConditionKey::Role => "roles".to_owned(),
             ConditionKey::Authenticated => "authenticated".to_owned(),
+            ConditionKey::Issuer => "token issuer".to_owned(),
+            ConditionKey::Scope => "scope".to_owned(),
+            ConditionKey::Claim => format!("claim {}", self.name.as_deref().unwrap_or("")),
         }
     }
 
@@ -31,8 +34,10 @@ impl ConditionReport {
                 Some(list) => format!("list {list:?}"),
                 None => format!("{a:?}"),
             },
-            // Header matchers are written out already (`"prod"`, `glob "pr*"`, `present`).
-            ConditionKey::Header | ConditionKey::Authenticated => a.to_owned(),
+            // Header and claim matchers are written out already (`"prod"`, `glob "pr*"`).
+            ConditionKey::Header | ConditionKey::Authenticated | ConditionKey::Claim => {
+                a.to_owned()
+            }
             _ => format!("{a:?}"),
         }
     }
@@ -42,11 +47,17 @@ impl ConditionReport {
             return match self.key {
                 ConditionKey::Ip => "(unknown)",
                 ConditionKey::Client | ConditionKey::Role => "(none)",
+                ConditionKey::Issuer | ConditionKey::Scope | ConditionKey::Claim if !self.holds => {
+                    "(no valid token)"
+                }
                 _ => "(absent)",
             }
             .to_owned();
         }
-        let plain = matches!(self.key, ConditionKey::Ip | ConditionKey::Authenticated);
+        let plain = matches!(
+            self.key,
+            ConditionKey::Ip | ConditionKey::Authenticated | ConditionKey::Claim
+        );
         self.values
             .iter()
             .map(|v| {
@@ -83,6 +94,23 @@ impl fmt::Display for ConditionReport {
                 }
                 (_, false) => write!(f, "client {value} is not in any of {}", alts.join(", ")),
             },
+            ConditionKey::Scope if self.holds => {
+                let held = self.values.join(" ");
+                write!(f, "scope {held:?} has {}", matched.unwrap_or_default())
+            }
+            ConditionKey::Scope if !self.values.is_empty() => {
+                let held = self.values.join(" ");
+                let lacking: Vec<String> = self
+                    .alternatives
+                    .iter()
+                    .filter(|a| !self.values.contains(a))
+                    .map(|a| format!("{a:?}"))
+                    .collect();
+                write!(f, "scope {held:?} lacks {}", lacking.join(", "))
+            }
+            ConditionKey::Scope => {
+                write!(f, "scope (no valid token) lacks {}", alts.join(", "))
+            }
             ConditionKey::Authenticated if self.holds => write!(f, "authenticated is {value}"),
             ConditionKey::Authenticated => {
                 write!(f, "authenticated is {value}, not {}", alts.join(""))
@@ -164,8 +192,14 @@ impl fmt::Display for Explanation {
             }
             _ => {}
         }
-        if let CredentialReport::UnknownKey { .. } = self.credentials {
-            write!(f, "; an API key was presented but matches no client")?;
+        match &self.credentials {
+            CredentialReport::UnknownKey { .. } => {
+                write!(f, "; an API key was presented but matches no client")?;
+            }
+            CredentialReport::InvalidToken { problem } => {
+                write!(f, "; bearer token refused: {problem}")?;
+            }
+            _ => {}
         }
         for r in &self.reported {
             let would = match r.effect {

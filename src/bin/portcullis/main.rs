@@ -55,6 +55,10 @@ enum Command {
         /// An API key, sent in the policy's key header (never printed).
         #[arg(long)]
         key: Option<String>,
+        /// A bearer token, sent in `Authorization: Bearer` and verified against the policy's
+        /// issuers (never printed).
+        #[arg(long)]
+        token: Option<String>,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
@@ -122,6 +126,7 @@ fn main() -> ExitCode {
             host,
             headers,
             key,
+            token,
             json,
         } => {
             let engine = match load(&policy) {
@@ -147,6 +152,12 @@ fn main() -> ExitCode {
                     Some(header) => request.header(header, key),
                     None => request.header("authorization", format!("Bearer {key}")),
                 };
+            }
+            if let Some(token) = token {
+                if !engine.wait_for_token_keys(std::time::Duration::from_secs(10)) {
+                    eprintln!("warning: an issuer's key set could not be fetched in time");
+                }
+                request = request.header("authorization", format!("Bearer {token}"));
             }
             explain(&engine, &request, json);
             ExitCode::SUCCESS
@@ -174,7 +185,8 @@ fn main() -> ExitCode {
 
 fn test(path: &Path, files: &[PathBuf], json: bool) -> ExitCode {
     let loaded = Policy::from_path(path).and_then(|p| {
-        let engine = p.compile()?;
+        // Test cases' `token_claims` are signed by the harness's own key.
+        let engine = portcullis::testing::compile(&p)?;
         let mut cases = portcullis::testing::policy_cases(&p, &engine)?;
         for f in files {
             cases.extend(portcullis::testing::load_cases(f, &engine)?);
