@@ -69,6 +69,8 @@
 //! - `actix`: [`adapters::actix::PolicyMiddleware`] for actix-web.
 //! - `watch`: [`gate::Gate::watch`], reloading when the policy file changes.
 //! - `cli`: the `portcullis` command-line tool.
+//! - `tokens`: `[tokens]` issuers: JWT bearer tokens verified against JWKS files or URLs
+//!   (fetched by a background thread), with `issuer`, `scope` and `claim` conditions.
 //!
 //! The [`gate`] module (always built) is what adapters share: the current engine behind an
 //! atomic pointer, responses, decision logs through `tracing` and per-rule counters.
@@ -132,7 +134,7 @@ struct ReadmeQuickStart;
 pub use compile::lists::{MAX_LIST_ENTRIES, MAX_LIST_FILE_BYTES};
 pub use compile::patterns::{MAX_PATTERN_LEN, MAX_REGEX_BYTES};
 pub use compile::MAX_RULES;
-pub use engine::claims::TokenProblem;
+pub use engine::claims::{TokenFault, TokenProblem};
 pub use engine::client_ip::Derivation;
 pub use engine::keys::{hash_key, KeySource};
 pub use engine::request::{AsRequestView, Request, RequestView};

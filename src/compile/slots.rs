@@ -203,6 +203,7 @@ pub(crate) struct IdentBuilder {
 
 /// The identity slot and, for the token verifier, the keys of the client and role names
 /// that conditions can match.
+#[cfg_attr(not(feature = "tokens"), allow(dead_code))]
 pub(crate) struct IdentBuilt {
     pub(crate) slot: Option<IdentSlot>,
     pub(crate) client_keys: HashMap<String, u32>,

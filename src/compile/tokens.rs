@@ -1,6 +1,8 @@
 //! The `[tokens]` table: issuers, their key sets and settings, checked and compiled.
 
-use crate::error::{ErrorKind, PolicyError};
+#[cfg(feature = "tokens")]
+use crate::error::ErrorKind;
+use crate::error::PolicyError;
 use crate::policy::model::IssuerDef;
 use crate::policy::source::Seg;
 use crate::policy::Policy;

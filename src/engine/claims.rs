@@ -34,6 +34,7 @@ pub(crate) struct Claims {
 
 /// A claim's value, as far as conditions can compare it.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(not(feature = "tokens"), allow(dead_code))]
 pub(crate) enum ClaimValue {
     Text(String),
     Number(f64),
@@ -184,19 +185,43 @@ impl fmt::Display for TokenProblem {
 }
 
 impl TokenProblem {
-    /// The `error_description` of a `WWW-Authenticate` challenge: what a client may be told
-    /// (RFC 6750), without the policy's details.
-    pub fn client_description(&self) -> &'static str {
+    /// What a client may be told about it (RFC 6750 `error_description`), without the
+    /// policy's details.
+    pub fn fault(&self) -> TokenFault {
         match self {
-            TokenProblem::Expired { .. } => "the access token expired",
-            TokenProblem::NotYetValid { .. } => "the access token is not valid yet",
-            _ => "the access token is not valid",
+            TokenProblem::Expired { .. } => TokenFault::Expired,
+            TokenProblem::NotYetValid { .. } => TokenFault::NotYetValid,
+            _ => TokenFault::Invalid,
+        }
+    }
+}
+
+/// What a client is told about a token that did not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenFault {
+    /// `exp` is past.
+    Expired,
+    /// `nbf` is in the future.
+    NotYetValid,
+    /// Anything else: signature, issuer, audience, algorithm, form.
+    Invalid,
+}
+
+impl TokenFault {
+    /// The `error_description` of the challenge.
+    pub fn description(self) -> &'static str {
+        match self {
+            TokenFault::Expired => "the access token expired",
+            TokenFault::NotYetValid => "the access token is not valid yet",
+            TokenFault::Invalid => "the access token is not valid",
         }
     }
 }
 
 /// What the request's bearer token says.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(not(feature = "tokens"), allow(dead_code))]
 pub(crate) enum TokenState {
     /// No token (or the policy reads none).
     #[default]
@@ -327,7 +352,7 @@ impl ClaimSlot {
         }
     }
 
-    /// The clause bits of `scope` tests.
+    /// Whether some condition is a `scope` test.
     pub(crate) fn has_scope_tests(&self) -> bool {
         self.tests.iter().any(|(_, t)| t.is_scope())
     }

@@ -206,12 +206,9 @@ impl<'a, 'r> Evaluation<'a, 'r> {
     fn challenge(&mut self, cause: Cause, status: u16) -> (u16, Option<Challenge>) {
         let engine = self.engine;
         match &self.prepared.token {
-            TokenState::Invalid(problem) if status == 403 => (
-                401,
-                Some(Challenge::InvalidToken {
-                    description: problem.client_description(),
-                }),
-            ),
+            TokenState::Invalid(problem) if status == 403 => {
+                (401, Some(Challenge::InvalidToken(problem.fault())))
+            }
             TokenState::None
                 if cause == Cause::Default && self.prepared.credentials == Credentials::None =>
             {

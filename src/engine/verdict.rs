@@ -3,6 +3,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use super::claims::TokenFault;
 use super::ids::SmallIndex;
 
 /// The index of a rule in its policy, in file order. Only an engine makes them: look a rule up
@@ -282,9 +283,9 @@ pub struct Verdict {
 /// What a refusal tells a bearer-token client in `WWW-Authenticate` (RFC 6750 section 3).
 ///
 /// ```
-/// use portcullis::Challenge;
+/// use portcullis::{Challenge, TokenFault};
 ///
-/// let c = Challenge::InvalidToken { description: "the access token expired" };
+/// let c = Challenge::InvalidToken(TokenFault::Expired);
 /// assert_eq!(
 ///     c.header_value(),
 ///     r#"Bearer error="invalid_token", error_description="the access token expired""#,
@@ -298,10 +299,7 @@ pub enum Challenge {
     Missing,
     /// The token did not verify: expired, not yet valid, for another audience, badly signed
     /// (401).
-    InvalidToken {
-        /// What the client may be told, without the policy's details.
-        description: &'static str,
-    },
+    InvalidToken(TokenFault),
     /// The token is valid but lacks a scope that would have let the request through (403).
     InsufficientScope,
 }
@@ -311,9 +309,10 @@ impl Challenge {
     pub fn header_value(&self) -> String {
         match self {
             Challenge::Missing => "Bearer".to_owned(),
-            Challenge::InvalidToken { description } => {
-                format!("Bearer error=\"invalid_token\", error_description=\"{description}\"")
-            }
+            Challenge::InvalidToken(fault) => format!(
+                "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                fault.description()
+            ),
             Challenge::InsufficientScope => "Bearer error=\"insufficient_scope\"".to_owned(),
         }
     }

@@ -76,10 +76,4 @@ impl TokenCache {
             },
         );
     }
-
-    /// How many tokens are cached.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
-    }
 }
