@@ -11,20 +11,29 @@ use crate::engine::claims::Claims;
 #[cfg(feature = "tokens")]
 pub(crate) const MAX_CACHED_TOKENS: usize = 1024;
 
-/// A thread's verified tokens, keyed by the whole token.
+/// A thread's verified tokens.
 ///
-/// The key is the token itself, not a digest of it: hashing an 800-byte token with SHA-256
-/// costs more than the whole budget of a cached decision, and a fast hash alone could be made
-/// to collide. The map's hash is keyed per process, and a hit compares the token exactly.
+/// Entries are found by a keyed hash of the token's last bytes (its signature, which differs
+/// between any two tokens an issuer signs) and confirmed by comparing the whole token, which
+/// the entry keeps: a SHA-256 of an 800-byte token, or a hash of all of it, would cost more
+/// than the rest of a cached decision. Two tokens whose tails hash alike only make each other
+/// miss; a hit is always the very token that was verified.
 #[derive(Debug, Default)]
 pub(crate) struct TokenCache {
     #[cfg_attr(not(feature = "tokens"), allow(dead_code))]
-    entries: HashMap<Box<[u8]>, Entry, foldhash::fast::RandomState>,
+    entries: HashMap<u64, Entry, foldhash::fast::RandomState>,
+    #[cfg_attr(not(feature = "tokens"), allow(dead_code))]
+    seed: foldhash::fast::RandomState,
 }
+
+/// How many bytes at the end of a token pick its cache entry.
+#[cfg(feature = "tokens")]
+const TAIL: usize = 32;
 
 #[derive(Debug)]
 #[cfg_attr(not(feature = "tokens"), allow(dead_code))]
 struct Entry {
+    token: Box<[u8]>,
     /// The verifier that verified it (each compiled engine has its own).
     owner: u64,
     /// The generation of the issuer's key set it was verified with.
@@ -44,11 +53,20 @@ impl TokenCache {
         now: u64,
         generation: impl Fn(u32) -> u64,
     ) -> Option<&Arc<Claims>> {
-        let e = self.entries.get(token)?;
-        (e.owner == owner
+        let e = self.entries.get(&self.slot(token))?;
+        (*e.token == *token
+            && e.owner == owner
             && now <= e.claims.valid_until
             && e.generation == generation(e.claims.issuer))
         .then_some(&e.claims)
+    }
+
+    fn slot(&self, token: &[u8]) -> u64 {
+        use std::hash::BuildHasher;
+        let tail = token
+            .get(token.len().saturating_sub(TAIL)..)
+            .unwrap_or(token);
+        self.seed.hash_one((token.len(), tail))
     }
 
     /// Remembers a verified token; when full, expired and foreign entries go first, then all.
@@ -68,8 +86,9 @@ impl TokenCache {
             }
         }
         self.entries.insert(
-            token.into(),
+            self.slot(token),
             Entry {
+                token: token.into(),
                 owner,
                 generation,
                 claims,
