@@ -5,6 +5,7 @@
 //! condition is sorted into the slot that evaluates it.
 
 pub(crate) mod addr;
+mod claims;
 pub(crate) mod ip;
 pub(crate) mod lists;
 pub(crate) mod patterns;

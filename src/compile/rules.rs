@@ -10,8 +10,6 @@ use crate::compile::slots::{
 };
 use crate::compile::tokens::TokenSetup;
 use crate::compile::Layout;
-use crate::engine::claims::{ClaimMatcher, ClaimTest};
-use crate::engine::globs::GlobMatcher;
 use crate::engine::globs::GlobMode;
 use crate::engine::ids::SmallIndex;
 use crate::engine::keys::{secrecy, KeyTable, Secrecy};
@@ -22,8 +20,7 @@ use crate::engine::verdict::RuleId;
 use crate::engine::{Atom, ClientInfo, Condition, ConditionData, ConditionKey, Rule, SlotRef};
 use crate::error::PolicyError;
 use crate::policy::model::{
-    ClaimMatcherDef, Conditions, Effect, EncodedSlash, HeaderMatcherDef, Mode, OneOrMany, RuleDef,
-    ScopeDef,
+    Conditions, Effect, EncodedSlash, HeaderMatcherDef, Mode, OneOrMany, RuleDef,
 };
 use crate::policy::source::{Seg, Source};
 use crate::policy::Policy;
@@ -47,7 +44,7 @@ pub(crate) struct Compiled {
 }
 
 /// What rule compilation reads besides the rules.
-struct Cx<'a> {
+pub(super) struct Cx<'a> {
     src: &'a Source,
     lists: &'a [List],
     clients: &'a [ClientInfo],
@@ -55,11 +52,11 @@ struct Cx<'a> {
     case_sensitive: bool,
     /// Whether a path reading can keep `%2F` inside its segment.
     kept_slash: bool,
-    tokens: Option<&'a TokenSetup>,
+    pub(super) tokens: Option<&'a TokenSetup>,
 }
 
 /// Where in the document a condition value is, for errors.
-struct Place<'a> {
+pub(super) struct Place<'a> {
     rule_index: usize,
     rule: &'a str,
     clause: &'static str,
@@ -67,11 +64,11 @@ struct Place<'a> {
     /// forbid rule's `unless`): several header values must then all match.
     grants: bool,
     /// The clause bit a condition here sets.
-    bit: u32,
+    pub(super) bit: u32,
 }
 
 impl Place<'_> {
-    fn error(
+    pub(super) fn error(
         &self,
         cx: &Cx<'_>,
         key: &str,
@@ -251,7 +248,7 @@ fn rule_status(def: &RuleDef) -> Result<u16, String> {
 }
 
 /// Values of one condition key, refusing an empty array.
-fn values<'v, T>(
+pub(super) fn values<'v, T>(
     cx: &Cx<'_>,
     place: &Place<'_>,
     key: &str,
@@ -287,7 +284,7 @@ fn conditions(
     out.extend(header_conditions(cx, b, c, place)?);
     out.extend(user_agent_condition(cx, b, c, place)?);
     ident_conditions(cx, b, c, place, &mut out)?;
-    token_conditions(cx, b, c, place, &mut out)?;
+    super::claims::token_conditions(cx, b, c, place, &mut out)?;
     // INVARIANT: a clause that says something compiles to at least one condition; otherwise
     // no slot would claim its bit and it would hold for every request.
     if !c.is_empty() && out.is_empty() {
@@ -786,157 +783,4 @@ fn describe_matcher(m: &HeaderMatcherDef) -> String {
         HeaderMatcherDef::Present => "present".to_owned(),
         HeaderMatcherDef::Absent => "absent".to_owned(),
     }
-}
-
-/// `issuer`, `scope` and `claim`: tests of the claim slot, one condition each (one per claim
-/// name).
-fn token_conditions(
-    cx: &Cx<'_>,
-    b: &mut Builders,
-    c: &Conditions,
-    place: &Place<'_>,
-    out: &mut Vec<Condition>,
-) -> Result<(), PolicyError> {
-    let used = c.issuer.is_some() || c.scope.is_some() || c.claim.is_some();
-    let Some(tokens) = cx.tokens.filter(|_| used) else {
-        if used {
-            let key = if c.issuer.is_some() {
-                "issuer"
-            } else if c.scope.is_some() {
-                "scope"
-            } else {
-                "claim"
-            };
-            return Err(place.error(
-                cx,
-                key,
-                None,
-                key,
-                format!("`{key}` reads bearer tokens, but the policy has no `[tokens]` issuers"),
-            ));
-        }
-        return Ok(());
-    };
-    let mut push = |b: &mut Builders, key: ConditionKey, written: Vec<String>, test: ClaimTest| {
-        let k = b.claims.add(place.bit, test);
-        out.push(Condition {
-            key,
-            slot: SlotRef::Claims,
-            written,
-            data: ConditionData::Claim(k),
-        });
-    };
-    if let Some(items) = values(cx, place, "issuer", &c.issuer)? {
-        let mut ids = Vec::new();
-        for (j, name) in items.iter().enumerate() {
-            let Some(i) = tokens.names.iter().position(|n| n == name) else {
-                return Err(place.error(
-                    cx,
-                    "issuer",
-                    Some(j),
-                    name,
-                    format!(
-                        "unknown issuer `{name}` (issuers are defined under `[tokens.issuers]`)"
-                    ),
-                ));
-            };
-            ids.push(u32::try_from(i).unwrap_or(u32::MAX));
-        }
-        push(
-            b,
-            ConditionKey::Issuer,
-            items.to_vec(),
-            ClaimTest::Issuer(ids),
-        );
-    }
-    if let Some(scope) = &c.scope {
-        let (any, scopes) = match scope {
-            ScopeDef::All(OneOrMany(s)) => (false, s.clone()),
-            ScopeDef::Any { any } => (true, any.clone()),
-        };
-        if scopes.is_empty() {
-            return Err(place.error(
-                cx,
-                "scope",
-                None,
-                "scope",
-                "`scope` is empty, so it could never hold; remove it or name a scope".to_owned(),
-            ));
-        }
-        if let Some(bad) = scopes
-            .iter()
-            .find(|s| s.is_empty() || s.chars().any(|ch| ch.is_whitespace() || ch.is_control()))
-        {
-            return Err(place.error(
-                cx,
-                "scope",
-                None,
-                bad,
-                format!("scope `{}` must be one word", bad.escape_debug()),
-            ));
-        }
-        push(
-            b,
-            ConditionKey::Scope,
-            scopes.clone(),
-            ClaimTest::Scope { any, scopes },
-        );
-    }
-    if let Some(claims) = &c.claim {
-        if claims.is_empty() {
-            return Err(place.error(
-                cx,
-                "claim",
-                None,
-                "claim",
-                "`claim` is empty, so it could never hold; name at least one claim".to_owned(),
-            ));
-        }
-        for (name, matchers) in claims {
-            if name.is_empty() || matchers.0.is_empty() {
-                return Err(place.error(
-                    cx,
-                    "claim",
-                    None,
-                    name,
-                    format!("claim `{name}` needs a name and at least one value"),
-                ));
-            }
-            let mut compiled = Vec::new();
-            let mut written = Vec::new();
-            for m in &matchers.0 {
-                let (matcher, shown) = match m {
-                    ClaimMatcherDef::Text(t) => (ClaimMatcher::Text(t.clone()), format!("{t:?}")),
-                    ClaimMatcherDef::Number(n) => (ClaimMatcher::Number(*n), n.to_string()),
-                    ClaimMatcherDef::Bool(v) => (ClaimMatcher::Bool(*v), v.to_string()),
-                    ClaimMatcherDef::Glob(g) => {
-                        let err = |m: String| {
-                            place.error(cx, "claim", None, name, format!("claim `{name}`: {m}"))
-                        };
-                        let globs = patterns::globs(g, GlobKind::HeaderValue).map_err(err)?;
-                        let mode = GlobMode::Text {
-                            case_sensitive: true,
-                        };
-                        let matcher = GlobMatcher::build(&globs, mode).map_err(err)?;
-                        (ClaimMatcher::Glob(Box::new(matcher)), format!("glob {g:?}"))
-                    }
-                };
-                compiled.push(matcher);
-                written.push(shown);
-            }
-            let claim = b.claims.claim(name);
-            let test = ClaimTest::Claim {
-                claim,
-                matchers: compiled,
-            };
-            let k = b.claims.add(place.bit, test);
-            out.push(Condition {
-                key: ConditionKey::Claim,
-                slot: SlotRef::Claims,
-                written,
-                data: ConditionData::Claim(k),
-            });
-        }
-    }
-    Ok(())
 }
