@@ -115,6 +115,7 @@ fn decide_policies() -> &'static [(RefPolicy, Engine)] {
                     case_insensitive_paths: false,
                     lists: lists.clone(),
                     clients: clients.clone(),
+                    tokens: false,
                     rules: rules.clone(),
                 };
                 let engine = Policy::from_toml(&p.to_toml())
@@ -157,6 +158,7 @@ pub fn check_decide(input: &FuzzRequest) {
                 target: input.target.clone(),
                 headers: headers.clone(),
                 peer: Some(peer),
+                token: None,
             };
             let want = evaluate(p, &r);
             let got = match v.cause() {

@@ -74,6 +74,8 @@
 //! - `serve`: [`serve::Server`], an authorization server for nginx, Caddy, Traefik and Envoy
 //!   (forward-auth and ext_authz over HTTP and gRPC); `portcullis serve` with `cli`.
 //! - `cli`: the `portcullis` command-line tool.
+//! - `tokens`: `[tokens]` issuers: JWT bearer tokens verified against JWKS files or URLs
+//!   (fetched by a background thread), with `issuer`, `scope` and `claim` conditions.
 //!
 //! The [`gate`] module (always built) is what adapters share: the current engine behind an
 //! atomic pointer, responses, decision logs through `tracing` and per-rule counters.
@@ -130,6 +132,7 @@ pub mod replay;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod testing;
+mod tokens;
 mod vocabulary;
 
 #[cfg(all(doctest, feature = "axum", feature = "watch"))]
@@ -141,12 +144,13 @@ pub use compile::lists::{
 };
 pub use compile::patterns::MAX_PATTERN_LEN;
 pub use compile::MAX_RULES;
+pub use engine::claims::{TokenFault, TokenProblem};
 pub use engine::client_ip::Derivation;
 pub use engine::keys::{hash_key, KeySource};
 pub use engine::regex::MAX_REGEX_BYTES;
 pub use engine::request::{AsRequestView, Request, RequestView};
 pub use engine::verdict::{
-    Cause, ClientId, Decision, Refusal, Reported, RuleId, UnknownClient, Verdict,
+    Cause, Challenge, ClientId, Decision, Refusal, Reported, RuleId, UnknownClient, Verdict,
 };
 pub use engine::{Clause, ConditionKey, Engine, Revision, Rule, SourceFile, Stats};
 pub use error::{ErrorKind, Location, PolicyError, PolicyWarning, SkippedLine};

@@ -62,6 +62,84 @@ pub fn req(description: &str) -> Request {
     Request::new(method, target).peer(peer)
 }
 
+/// Compiles a policy for tests: like [`Policy::compile`], except that every token issuer
+/// trusts the test harness's own signing key (an Ed25519 key generated once per process, never
+/// written anywhere) instead of its key set, so that tests need no real issuer. Sign tokens for
+/// it with [`BearerClaims::bearer_claims`] or a test case's `token_claims`.
+///
+/// Never use such an engine to guard anything.
+pub fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
+    #[cfg(feature = "tokens")]
+    {
+        crate::compile::compile(policy, crate::compile::tokens::KeyMode::TestHarness)
+    }
+    #[cfg(not(feature = "tokens"))]
+    {
+        policy.compile()
+    }
+}
+
+/// Adds a bearer token signed by the test harness's key (see [`compile`]).
+///
+/// ```
+/// use portcullis::testing::{req, BearerClaims};
+/// use portcullis::Policy;
+///
+/// let policy = Policy::from_toml(r#"
+///     [policy]
+///     default = "forbid"
+///     [tokens.issuers.corp]
+///     issuer = "https://id.example.com/"
+///     audiences = ["orders-api"]
+///     jwks = { url = "https://id.example.com/jwks.json" }
+///     algorithms = ["RS256"]
+///     [[rules]]
+///     name = "orders-write"
+///     effect = "allow"
+///     when = { path = "/orders/**", scope = "orders:write" }
+/// "#)?;
+/// let engine = portcullis::testing::compile(&policy)?;
+/// let claims = serde_json::json!({
+///     "iss": "https://id.example.com/", "aud": "orders-api", "scope": "orders:write",
+/// });
+/// let verdict = engine.decide(&req("POST /orders/7 from 192.0.2.1").bearer_claims(claims));
+/// assert!(verdict.is_allowed());
+/// # Ok::<(), portcullis::PolicyError>(())
+/// ```
+#[cfg(feature = "tokens")]
+pub trait BearerClaims {
+    /// Signs `claims` (an object; `exp` defaults to an hour from now) and sends the token in
+    /// `Authorization: Bearer`.
+    ///
+    /// # Panics
+    ///
+    /// When `claims` is not an object, or the system has no randomness for the key.
+    fn bearer_claims(self, claims: serde_json::Value) -> Request;
+}
+
+#[cfg(feature = "tokens")]
+impl BearerClaims for Request {
+    #[allow(clippy::panic)]
+    fn bearer_claims(self, claims: serde_json::Value) -> Request {
+        let serde_json::Value::Object(mut map) = claims else {
+            panic!("bearer claims must be a JSON object");
+        };
+        if !map.contains_key("exp") {
+            let exp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+                + 3600;
+            map.insert("exp".to_owned(), exp.into());
+        }
+        let Some(token) =
+            crate::tokens::signer::signer().and_then(|s| s.sign(&serde_json::Value::Object(map)))
+        else {
+            panic!("the test key could not sign");
+        };
+        self.header("authorization", format!("Bearer {token}"))
+    }
+}
+
 /// What a test expects of a decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expectation {
@@ -297,6 +375,22 @@ fn cases(
                 .key_header()
                 .ok_or_else(|| fail("key", "the policy has no `[keys]` table".into()))?;
             request = request.header(header, key.clone());
+        }
+        if let Some(claims) = &def.request.token_claims {
+            #[cfg(feature = "tokens")]
+            {
+                let token = crate::tokens::signer::sign_case(engine, claims)
+                    .map_err(|m| fail("token_claims", m))?;
+                request = request.header("authorization", format!("Bearer {token}"));
+            }
+            #[cfg(not(feature = "tokens"))]
+            {
+                let _ = claims;
+                return Err(fail(
+                    "token_claims",
+                    "`token_claims` needs the `tokens` feature".into(),
+                ));
+            }
         }
         if let Some(rule) = &def.rule {
             if rule != "default" && engine.rule_by_name(rule).is_none() {

@@ -357,3 +357,84 @@ fn no_subcommand_panics_on_a_closed_pipe() {
         );
     }
 }
+
+/// `explain --token` verifies against the policy's key set and never prints the token;
+/// `test` signs `token_claims` with the harness's own key.
+#[cfg(feature = "tokens")]
+#[test]
+fn explain_and_test_read_bearer_tokens() {
+    use jsonwebtoken::jwk::{Jwk, JwkSet};
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+    let dir = std::env::temp_dir().join(format!("portcullis-cli-tokens-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = EncodingKey::from_rsa_der(include_bytes!("fixtures/tokens/rsa-test-key.der"));
+    let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).unwrap();
+    jwk.common.key_id = Some("r1".into());
+    let set = JwkSet { keys: vec![jwk] };
+    std::fs::write(dir.join("jwks.json"), serde_json::to_string(&set).unwrap()).unwrap();
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        r#"[policy]
+default = "forbid"
+[tokens.issuers.corp]
+issuer = "https://id.example.com/"
+audiences = ["orders-api"]
+jwks = { file = "jwks.json" }
+algorithms = ["RS256"]
+[[rules]]
+name = "writers"
+effect = "allow"
+when = { path = "/orders/**", scope = "orders:write" }
+[[tests]]
+name = "writer"
+request = { peer = "192.0.2.1", target = "/orders/1", token_claims = { scope = "orders:write" } }
+expect = "allow"
+[[tests]]
+name = "reader"
+request = { peer = "192.0.2.1", target = "/orders/1", token_claims = { scope = "orders:read" } }
+expect = "forbid"
+status = 403
+"#,
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sign = |exp: u64| {
+        let claims = serde_json::json!({
+            "iss": "https://id.example.com/", "aud": "orders-api", "exp": exp,
+            "scope": "orders:write",
+        });
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some("r1".into());
+        jsonwebtoken::encode(&header, &claims, &key).unwrap()
+    };
+    let path = policy.display().to_string();
+    for (exp, says) in [
+        (now + 600, "allowed by rule \"writers\""),
+        (now - 600, "token expired 10 min ago"),
+    ] {
+        let token = sign(exp);
+        let o = run(&[
+            "explain",
+            &path,
+            "--peer",
+            "192.0.2.1",
+            "--path",
+            "/orders/1",
+            "--token",
+            &token,
+        ]);
+        let out = stdout(&o);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(out.contains(says), "{out}");
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(!out.contains(signature) && !stderr(&o).contains(signature));
+    }
+    let o = run(&["test", &path]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

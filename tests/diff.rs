@@ -107,6 +107,8 @@ fn conds() -> impl Strategy<Value = Conds> {
                 client,
                 role,
                 authenticated,
+                scope: None,
+                tenant: None,
             },
         )
 }
@@ -142,6 +144,7 @@ fn policy() -> impl Strategy<Value = RefPolicy> {
                 default,
                 forbid_overrides,
                 case_insensitive_paths: false,
+                tokens: false,
                 lists: BTreeMap::from([("office".to_owned(), office)]),
                 clients,
                 rules: rules
@@ -228,6 +231,7 @@ fn request() -> impl Strategy<Value = RefRequest> {
             target,
             headers,
             peer: Some(peer.parse::<IpAddr>().expect("pool address")),
+            token: None,
         })
 }
 

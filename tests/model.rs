@@ -8,7 +8,9 @@ use std::net::IpAddr;
 use portcullis::{Cause, Decision, Policy, Request};
 use proptest::prelude::*;
 use proptest::sample::select;
-use reference::{evaluate, Answer, Conds, Effect, HeaderMatch, RefPolicy, RefRequest, RefRule};
+use reference::{
+    evaluate, Answer, Conds, Effect, HeaderMatch, RefPolicy, RefRequest, RefRule, RefToken,
+};
 
 const CIDRS: &[&str] = &[
     "10.0.0.0/8",
@@ -140,6 +142,8 @@ const UA_GLOBS: &[&str] = &[
     "[!b]*",
 ];
 const KEYS: &[&str] = &["ka", "kb", "kc", "bad"];
+const SCOPES: &[&str] = &["orders:read", "orders:write", "admin"];
+const TENANTS: &[&str] = &["acme", "globex"];
 
 fn strings(pool: &'static [&'static str], max: usize) -> impl Strategy<Value = Vec<String>> {
     proptest::collection::vec(select(pool).prop_map(str::to_owned), 1..=max)
@@ -189,9 +193,14 @@ fn conds() -> impl Strategy<Value = Conds> {
             opt(strings(&["reader", "writer"], 1)),
             opt(any::<bool>()),
         ),
+        (opt(strings(SCOPES, 2)), opt(strings(TENANTS, 2))),
     )
         .prop_map(
-            |((ip, path, method, host), (header, user_agent, client, role, authenticated))| Conds {
+            |(
+                (ip, path, method, host),
+                (header, user_agent, client, role, authenticated),
+                (scope, tenant),
+            )| Conds {
                 ip,
                 path,
                 method,
@@ -201,6 +210,8 @@ fn conds() -> impl Strategy<Value = Conds> {
                 client,
                 role,
                 authenticated,
+                scope,
+                tenant,
             },
         )
 }
@@ -221,9 +232,12 @@ fn policy() -> impl Strategy<Value = RefPolicy> {
         strings(CIDRS, 3),
         strings(CIDRS, 3),
         proptest::collection::vec(rule(), 1..=8),
+        any::<bool>(),
     )
         .prop_map(
-            |(default, (forbid_overrides, case_insensitive_paths), inner, outer, rules)| {
+            |(default, (forbid_overrides, case_insensitive_paths), inner, outer, rules, tokens)| {
+                // Token conditions need `[tokens]`, which needs the feature.
+                let tokens = tokens && cfg!(feature = "tokens");
                 let mut lists = BTreeMap::new();
                 lists.insert("inner".to_owned(), inner);
                 lists.insert("outer".to_owned(), outer);
@@ -243,12 +257,20 @@ fn policy() -> impl Strategy<Value = RefPolicy> {
                 let rules = rules
                     .into_iter()
                     .enumerate()
-                    .map(|(i, (effect, report, when, unless))| RefRule {
-                        name: format!("r{i}"),
-                        effect,
-                        report,
-                        when,
-                        unless,
+                    .map(|(i, (effect, report, mut when, mut unless))| {
+                        if !tokens {
+                            for c in std::iter::once(&mut when).chain(unless.as_mut()) {
+                                c.scope = None;
+                                c.tenant = None;
+                            }
+                        }
+                        RefRule {
+                            name: format!("r{i}"),
+                            effect,
+                            report,
+                            when,
+                            unless,
+                        }
                     })
                     .collect();
                 RefPolicy {
@@ -257,6 +279,7 @@ fn policy() -> impl Strategy<Value = RefPolicy> {
                     case_insensitive_paths,
                     lists,
                     clients,
+                    tokens,
                     rules,
                 }
             },
@@ -297,14 +320,26 @@ fn request() -> impl Strategy<Value = RefRequest> {
         ],
         0..=4,
     );
-    (select(METHODS), target, headers, select(PEERS)).prop_map(|(method, target, headers, peer)| {
-        RefRequest {
+    let token = (
+        proptest::collection::vec(select(SCOPES).prop_map(str::to_owned), 0..=3),
+        opt(select(TENANTS).prop_map(str::to_owned)),
+        prop::bool::weighted(0.8),
+    )
+        .prop_map(|(scopes, tenant, valid)| RefToken {
+            scopes,
+            tenant,
+            valid,
+        });
+    let token = opt(token).prop_map(|t| t.filter(|_| cfg!(feature = "tokens")));
+    (select(METHODS), target, headers, select(PEERS), token).prop_map(
+        |(method, target, headers, peer, token)| RefRequest {
             method: method.to_owned(),
             target,
             headers,
             peer: Some(peer.parse::<IpAddr>().expect("pool address")),
-        }
-    })
+            token,
+        },
+    )
 }
 
 fn to_request(r: &RefRequest) -> Request {
@@ -315,6 +350,24 @@ fn to_request(r: &RefRequest) -> Request {
     for (n, v) in &r.headers {
         req = req.header(n.clone(), v.clone());
     }
+    #[cfg(feature = "tokens")]
+    if let Some(t) = &r.token {
+        use portcullis::testing::BearerClaims;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut claims = serde_json::json!({
+            "iss": reference::TOKEN_ISSUER,
+            "aud": "api",
+            "scope": t.scopes.join(" "),
+            "exp": if t.valid { now + 3600 } else { now - 3600 },
+        });
+        if let Some(tenant) = &t.tenant {
+            claims["tenant"] = tenant.clone().into();
+        }
+        req = req.bearer_claims(claims);
+    }
     req
 }
 
@@ -324,7 +377,7 @@ proptest! {
     #[test]
     fn engine_agrees_with_reference(policy in policy(), requests in proptest::collection::vec(request(), 1..=12)) {
         let text = policy.to_toml();
-        let engine = Policy::from_toml(&text).and_then(|p| p.compile());
+        let engine = Policy::from_toml(&text).and_then(|p| portcullis::testing::compile(&p));
         let engine = match engine {
             Ok(e) => e,
             // The generator may name a role no client holds, which the compiler must refuse.

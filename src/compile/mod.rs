@@ -5,12 +5,14 @@
 //! condition is sorted into the slot that evaluates it.
 
 pub(crate) mod addr;
+mod claims;
 pub(crate) mod ip;
 pub(crate) mod lists;
 mod never_match;
 pub(crate) mod patterns;
 mod rules;
 pub(crate) mod slots;
+pub(crate) mod tokens;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -33,11 +35,11 @@ pub const MAX_RULES: usize = 100_000;
 impl Policy {
     /// Validates the policy and compiles it into an [`Engine`], reading any list files it names.
     pub fn compile(&self) -> Result<Engine, PolicyError> {
-        compile(self)
+        compile(self, tokens::KeyMode::Issuers)
     }
 }
 
-fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
+pub(crate) fn compile(policy: &Policy, key_mode: tokens::KeyMode) -> Result<Engine, PolicyError> {
     let doc = &policy.doc;
     let src = &policy.source;
 
@@ -87,7 +89,12 @@ fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
     }
 
     let (lists, warnings) = lists::load(policy)?;
-    let (keys, clients) = compile_keys(policy)?;
+    let (mut keys, clients) = compile_keys(policy)?;
+    let token_setup = tokens::compile(policy, key_mode)?;
+    // With `[tokens]`, `Authorization: Bearer` carries tokens; API keys use their header.
+    if let (Some(k), Some(_)) = (keys.as_mut(), &token_setup) {
+        k.bearer = false;
+    }
 
     if doc.rules.len() > MAX_RULES {
         return Err(src.place(
@@ -99,7 +106,13 @@ fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
             &["rules"],
         ));
     }
-    let compiled = rules::compile(policy, &lists, &clients, keys.as_ref())?;
+    let compiled = rules::compile(
+        policy,
+        &lists,
+        &clients,
+        keys.as_ref(),
+        token_setup.as_ref(),
+    )?;
 
     let list_infos: Vec<ListInfo> = lists
         .iter()
@@ -135,6 +148,9 @@ fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
             headers.push(slot);
         }
     }
+    let ident = b.ident.build(&layout.exists, &clients)?;
+    let (claims, claims_neutral, claim_names) = b.claims.build(&layout.exists);
+    let tokens = token_setup.map(|setup| crate::tokens::Tokens::new(setup, claim_names, &ident));
     let stats = Stats {
         rules: compiled.rules.len(),
         lists: list_infos.len(),
@@ -163,7 +179,9 @@ fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
         },
         on_unknown: doc.client_ip.on_unknown,
         method: b.method.build(&layout.exists)?,
-        ident: b.ident.build(&layout.exists, &clients)?,
+        ident: ident.slot,
+        claims,
+        tokens,
         layout: layout.clauses,
         enforce: layout.enforce,
         report: layout.report,
@@ -184,7 +202,7 @@ fn compile(policy: &Policy) -> Result<Engine, PolicyError> {
         warnings,
         plan: Box::default(),
     };
-    engine.plan = plan(&engine);
+    engine.plan = plan(&engine, &claims_neutral);
     Ok(engine)
 }
 
@@ -201,7 +219,7 @@ fn provenance(policy: &Policy, lists: &[lists::List]) -> Provenance {
 
 /// The order a decision reads the slots in: the method and path first (cheap, and they rule
 /// out most rules), User-Agent and other headers last.
-fn plan(e: &Engine) -> Box<[Step]> {
+fn plan(e: &Engine, claims_neutral: &Bits) -> Box<[Step]> {
     let per_clause = e.layout.words_per_clause();
     let exists = e.exists.words();
     // A rule is mentioned by a slot when one of its existing clause bits is not neutral there.
@@ -251,6 +269,12 @@ fn plan(e: &Engine) -> Box<[Step]> {
         plan.push(Step {
             slot: SlotRef::Ident,
             mentions: mentions(&neutrals),
+        });
+    }
+    if e.claims.is_some() {
+        plan.push(Step {
+            slot: SlotRef::Claims,
+            mentions: mentions(&[claims_neutral]),
         });
     }
     for (k, h) in e.headers.iter().enumerate() {

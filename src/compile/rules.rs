@@ -6,8 +6,9 @@ use crate::compile::addr::parse_net;
 use crate::compile::lists::List;
 use crate::compile::patterns::{self, GlobKind};
 use crate::compile::slots::{
-    IdentBuilder, IdentCondition, IpBuilder, MethodBuilder, Pattern, ValueBuilder,
+    ClaimBuilder, IdentBuilder, IdentCondition, IpBuilder, MethodBuilder, Pattern, ValueBuilder,
 };
+use crate::compile::tokens::TokenSetup;
 use crate::compile::Layout;
 use crate::engine::globs::GlobMode;
 use crate::engine::ids::SmallIndex;
@@ -33,6 +34,7 @@ pub(crate) struct Builders {
     pub(crate) path: ValueBuilder,
     pub(crate) host: ValueBuilder,
     pub(crate) headers: Vec<ValueBuilder>,
+    pub(crate) claims: ClaimBuilder,
     header_index: HashMap<String, usize>,
     user_agent: Option<usize>,
 }
@@ -44,7 +46,7 @@ pub(crate) struct Compiled {
 }
 
 /// What rule compilation reads besides the rules.
-struct Cx<'a> {
+pub(super) struct Cx<'a> {
     src: &'a Source,
     lists: &'a [List],
     clients: &'a [ClientInfo],
@@ -52,10 +54,11 @@ struct Cx<'a> {
     case_sensitive: bool,
     /// Whether a path reading can keep `%2F` inside its segment.
     kept_slash: bool,
+    pub(super) tokens: Option<&'a TokenSetup>,
 }
 
 /// Where in the document a condition value is, for errors.
-struct Place<'a> {
+pub(super) struct Place<'a> {
     rule_index: usize,
     rule: &'a str,
     clause: Clause,
@@ -63,11 +66,11 @@ struct Place<'a> {
     /// forbid rule's `unless`): several header values must then all match.
     grants: bool,
     /// The clause bit a condition here sets.
-    bit: u32,
+    pub(super) bit: u32,
 }
 
 impl Place<'_> {
-    fn error(
+    pub(super) fn error(
         &self,
         cx: &Cx<'_>,
         key: &str,
@@ -99,6 +102,7 @@ pub(crate) fn compile(
     lists: &[List],
     clients: &[ClientInfo],
     keys: Option<&KeyTable>,
+    tokens: Option<&TokenSetup>,
 ) -> Result<Compiled, PolicyError> {
     let src = &policy.source;
     let cx = Cx {
@@ -108,6 +112,7 @@ pub(crate) fn compile(
         key_header: keys.map(|k| k.header.as_str()),
         case_sensitive: policy.doc.paths.case_sensitive,
         kept_slash: policy.doc.paths.encoded_slash == EncodedSlash::Both,
+        tokens,
     };
     let defs = &policy.doc.rules;
     let mut layout = Layout::new(defs.len())?;
@@ -130,6 +135,7 @@ pub(crate) fn compile(
             },
         ),
         headers: Vec::new(),
+        claims: ClaimBuilder::default(),
         header_index: HashMap::new(),
         user_agent: None,
     };
@@ -249,7 +255,7 @@ fn rule_status(def: &RuleDef) -> Result<u16, String> {
 }
 
 /// Values of one condition key, refusing an empty array.
-fn values<'v, T>(
+pub(super) fn values<'v, T>(
     cx: &Cx<'_>,
     place: &Place<'_>,
     key: &str,
@@ -270,263 +276,22 @@ fn values<'v, T>(
     }
 }
 
+/// Compiles one clause: each condition key in its own function, in a fixed order.
 fn conditions(
     cx: &Cx<'_>,
     b: &mut Builders,
     c: &Conditions,
     place: &Place<'_>,
 ) -> Result<Vec<Condition>, PolicyError> {
-    let bit = place.bit;
     let mut out = Vec::new();
-
-    if let Some(items) = values(cx, place, "ip", &c.ip)? {
-        let mut atoms = Vec::new();
-        let mut inline = Vec::new();
-        for (j, item) in items.iter().enumerate() {
-            if let Some(name) = item.strip_prefix('@') {
-                let Some(list) = cx.lists.iter().position(|l| l.name == name) else {
-                    let known: Vec<_> = cx.lists.iter().map(|l| format!("`{}`", l.name)).collect();
-                    let hint = if known.is_empty() {
-                        "no lists are defined under `[lists]`".to_owned()
-                    } else {
-                        format!("known lists: {}", known.join(", "))
-                    };
-                    return Err(place.error(
-                        cx,
-                        "ip",
-                        Some(j),
-                        item,
-                        format!("unknown list `{name}` ({hint})"),
-                    ));
-                };
-                atoms.push(b.ip.list_atom(list)?);
-            } else {
-                let net = parse_net(item).map_err(|m| place.error(cx, "ip", Some(j), item, m))?;
-                inline.push(net);
-            }
-        }
-        if !inline.is_empty() {
-            atoms.push(b.ip.push_atom(Atom::Inline(inline))?);
-        }
-        b.ip.add(bit, &atoms);
-        out.push(Condition {
-            key: ConditionKey::Ip,
-            slot: SlotRef::Ip,
-            written: items.to_vec(),
-            data: ConditionData::Ip { atoms },
-        });
-    }
-
-    if let Some(items) = values(cx, place, "path", &c.path)? {
-        let kind = GlobKind::Path {
-            case_sensitive: cx.case_sensitive,
-            kept_slash: cx.kept_slash,
-        };
-        out.push(value_condition(
-            cx,
-            place,
-            &mut b.path,
-            SlotRef::Path,
-            ConditionKey::Path,
-            items,
-            |p| patterns::globs(p, kind).map(Pattern::Globs),
-        )?);
-    }
-
-    if let Some(items) = values(cx, place, "method", &c.method)? {
-        let mut methods: Vec<Box<[u8]>> = Vec::new();
-        for (j, m) in items.iter().enumerate() {
-            if !is_token(m.as_bytes()) {
-                return Err(place.error(
-                    cx,
-                    "method",
-                    Some(j),
-                    m,
-                    format!("`{m}` is not a valid method"),
-                ));
-            }
-            let upper = m.to_ascii_uppercase();
-            for u in crate::engine::methods::covered(&upper) {
-                let u: Box<[u8]> = u.as_bytes().into();
-                if !methods.contains(&u) {
-                    methods.push(u);
-                }
-            }
-        }
-        b.method.add(bit, &methods);
-        out.push(Condition {
-            key: ConditionKey::Method,
-            slot: SlotRef::Method,
-            written: items.to_vec(),
-            data: ConditionData::Method(methods),
-        });
-    }
-
-    if let Some(items) = values(cx, place, "host", &c.host)? {
-        out.push(value_condition(
-            cx,
-            place,
-            &mut b.host,
-            SlotRef::Host,
-            ConditionKey::Host,
-            items,
-            |p| patterns::globs(p, GlobKind::Host).map(Pattern::Globs),
-        )?);
-    }
-
-    if let Some(headers) = &c.header {
-        if headers.is_empty() {
-            return Err(place.error(
-                cx,
-                "header",
-                None,
-                "header",
-                "`header` is empty, so it could never hold; remove it or name at least one header"
-                    .to_owned(),
-            ));
-        }
-        let mut seen = HashSet::new();
-        for (name, matchers) in headers {
-            let lower = canonical_name(name);
-            let key = "header";
-            if !is_token(lower.as_bytes()) {
-                return Err(place.error(
-                    cx,
-                    key,
-                    None,
-                    name,
-                    format!("`{name}` is not a valid header name"),
-                ));
-            }
-            if !seen.insert(lower.clone()) {
-                return Err(place.error(
-                    cx,
-                    key,
-                    None,
-                    name,
-                    format!("header `{name}` is named twice"),
-                ));
-            }
-            if lower == "host" {
-                return Err(place.error(
-                    cx,
-                    key,
-                    None,
-                    name,
-                    "match the host with the `host` key, which normalises it".to_owned(),
-                ));
-            }
-            let secret = secrecy(&lower, cx.key_header);
-            if matchers.0.is_empty() {
-                return Err(place.error(
-                    cx,
-                    key,
-                    None,
-                    name,
-                    format!("header `{name}` has no matcher"),
-                ));
-            }
-            // A secret must never sit in a policy in clear text.
-            let refused = |m: &HeaderMatcherDef| match secret {
-                Secrecy::None => false,
-                Secrecy::Part => matches!(m, HeaderMatcherDef::Exact(_)),
-                Secrecy::Whole => {
-                    !matches!(m, HeaderMatcherDef::Present | HeaderMatcherDef::Absent)
-                }
-            };
-            if matchers.0.iter().any(refused) {
-                let hint = match secret {
-                    Secrecy::Whole => "match it only with `present` or `absent`, and match keys with `client` or `role`",
-                    _ => "match it with a `glob` or `regex` over the part you need, never an exact value",
-                };
-                return Err(place.error(
-                    cx,
-                    key,
-                    None,
-                    name,
-                    format!("header `{name}` carries credentials: {hint}"),
-                ));
-            }
-            let slot = header_slot(b, &lower, false);
-            let written: Vec<String> = matchers.0.iter().map(describe_matcher).collect();
-            let cond = header_condition(cx, place, b, slot, &lower, &matchers.0, written)?;
-            out.push(cond);
-        }
-    }
-
-    if let Some(items) = values(cx, place, "user_agent", &c.user_agent)? {
-        let slot = header_slot(b, "user-agent", true);
-        let builder = b
-            .headers
-            .get_mut(slot)
-            .ok_or_else(|| place.error(cx, "user_agent", None, "", "internal slot error".into()))?;
-        let cond = value_condition(
-            cx,
-            place,
-            builder,
-            SlotRef::Header(slot),
-            ConditionKey::UserAgent,
-            items,
-            |p| patterns::globs(p, GlobKind::UserAgent).map(Pattern::Globs),
-        )?;
-        out.push(cond);
-    }
-
-    let mut ident = IdentCondition::default();
-    if let Some(items) = values(cx, place, "client", &c.client)? {
-        let mut ids = Vec::new();
-        for (j, name) in items.iter().enumerate() {
-            let Some(i) = cx.clients.iter().position(|cl| &cl.name == name) else {
-                return Err(place.error(
-                    cx,
-                    "client",
-                    Some(j),
-                    name,
-                    format!("unknown client `{name}` (clients are defined under `[keys.clients]`)"),
-                ));
-            };
-            ids.push(SmallIndex::next_u32(i).ok_or_else(|| super::too_many("clients"))?);
-        }
-        out.push(Condition {
-            key: ConditionKey::Client,
-            slot: SlotRef::Ident,
-            written: items.to_vec(),
-            data: ConditionData::Ident(IdentPart::Client),
-        });
-        ident.clients = Some(ids);
-    }
-    if let Some(items) = values(cx, place, "role", &c.role)? {
-        for (j, role) in items.iter().enumerate() {
-            if !cx.clients.iter().any(|cl| cl.roles.contains(role)) {
-                return Err(place.error(
-                    cx,
-                    "role",
-                    Some(j),
-                    role,
-                    format!("no client has role `{role}`"),
-                ));
-            }
-        }
-        out.push(Condition {
-            key: ConditionKey::Role,
-            slot: SlotRef::Ident,
-            written: items.to_vec(),
-            data: ConditionData::Ident(IdentPart::Role),
-        });
-        ident.roles = Some(items.to_vec());
-    }
-    if let Some(a) = c.authenticated {
-        out.push(Condition {
-            key: ConditionKey::Authenticated,
-            slot: SlotRef::Ident,
-            written: vec![a.to_string()],
-            data: ConditionData::Ident(IdentPart::Authenticated),
-        });
-        ident.authenticated = Some(a);
-    }
-    if !ident.is_empty() {
-        b.ident.add(bit, ident);
-    }
+    out.extend(ip_condition(cx, b, c, place)?);
+    out.extend(path_condition(cx, b, c, place)?);
+    out.extend(method_condition(cx, b, c, place)?);
+    out.extend(host_condition(cx, b, c, place)?);
+    out.extend(header_conditions(cx, b, c, place)?);
+    out.extend(user_agent_condition(cx, b, c, place)?);
+    ident_conditions(cx, b, c, place, &mut out)?;
+    super::claims::token_conditions(cx, b, c, place, &mut out)?;
     // INVARIANT: a clause that says something compiles to at least one condition; otherwise
     // no slot would claim its bit and it would hold for every request.
     if !c.is_empty() && out.is_empty() {
@@ -539,6 +304,378 @@ fn conditions(
         ));
     }
     Ok(out)
+}
+
+/// `ip`: addresses, CIDRs and `@list` references, as atoms of the address table.
+fn ip_condition(
+    cx: &Cx<'_>,
+    b: &mut Builders,
+    c: &Conditions,
+    place: &Place<'_>,
+) -> Result<Option<Condition>, PolicyError> {
+    let Some(items) = values(cx, place, "ip", &c.ip)? else {
+        return Ok(None);
+    };
+    let mut atoms = Vec::new();
+    let mut inline = Vec::new();
+    for (j, item) in items.iter().enumerate() {
+        if let Some(name) = item.strip_prefix('@') {
+            let Some(list) = cx.lists.iter().position(|l| l.name == name) else {
+                let known: Vec<_> = cx.lists.iter().map(|l| format!("`{}`", l.name)).collect();
+                let hint = if known.is_empty() {
+                    "no lists are defined under `[lists]`".to_owned()
+                } else {
+                    format!("known lists: {}", known.join(", "))
+                };
+                return Err(place.error(
+                    cx,
+                    "ip",
+                    Some(j),
+                    item,
+                    format!("unknown list `{name}` ({hint})"),
+                ));
+            };
+            atoms.push(b.ip.list_atom(list)?);
+        } else {
+            let net = parse_net(item).map_err(|m| place.error(cx, "ip", Some(j), item, m))?;
+            inline.push(net);
+        }
+    }
+    if !inline.is_empty() {
+        atoms.push(b.ip.push_atom(Atom::Inline(inline))?);
+    }
+    b.ip.add(place.bit, &atoms);
+    Ok(Some(Condition {
+        key: ConditionKey::Ip,
+        slot: SlotRef::Ip,
+        written: items.to_vec(),
+        data: ConditionData::Ip { atoms },
+    }))
+}
+
+/// `path`: globs over the decoded path.
+fn path_condition(
+    cx: &Cx<'_>,
+    b: &mut Builders,
+    c: &Conditions,
+    place: &Place<'_>,
+) -> Result<Option<Condition>, PolicyError> {
+    let Some(items) = values(cx, place, "path", &c.path)? else {
+        return Ok(None);
+    };
+    let kind = GlobKind::Path {
+        case_sensitive: cx.case_sensitive,
+        kept_slash: cx.kept_slash,
+    };
+    value_condition(
+        cx,
+        place,
+        &mut b.path,
+        SlotRef::Path,
+        ConditionKey::Path,
+        items,
+        |p| patterns::globs(p, kind).map(Pattern::Globs),
+    )
+    .map(Some)
+}
+
+/// `method`: method names, upper-cased, with the methods each implies.
+fn method_condition(
+    cx: &Cx<'_>,
+    b: &mut Builders,
+    c: &Conditions,
+    place: &Place<'_>,
+) -> Result<Option<Condition>, PolicyError> {
+    let Some(items) = values(cx, place, "method", &c.method)? else {
+        return Ok(None);
+    };
+    let mut methods: Vec<Box<[u8]>> = Vec::new();
+    for (j, m) in items.iter().enumerate() {
+        if !is_token(m.as_bytes()) {
+            return Err(place.error(
+                cx,
+                "method",
+                Some(j),
+                m,
+                format!("`{m}` is not a valid method"),
+            ));
+        }
+        let upper = m.to_ascii_uppercase();
+        for u in crate::engine::methods::covered(&upper) {
+            let u: Box<[u8]> = u.as_bytes().into();
+            if !methods.contains(&u) {
+                methods.push(u);
+            }
+        }
+    }
+    b.method.add(place.bit, &methods);
+    Ok(Some(Condition {
+        key: ConditionKey::Method,
+        slot: SlotRef::Method,
+        written: items.to_vec(),
+        data: ConditionData::Method(methods),
+    }))
+}
+
+/// `host`: globs over the normalised host.
+fn host_condition(
+    cx: &Cx<'_>,
+    b: &mut Builders,
+    c: &Conditions,
+    place: &Place<'_>,
+) -> Result<Option<Condition>, PolicyError> {
+    let Some(items) = values(cx, place, "host", &c.host)? else {
+        return Ok(None);
+    };
+    value_condition(
+        cx,
+        place,
+        &mut b.host,
+        SlotRef::Host,
+        ConditionKey::Host,
+        items,
+        |p| patterns::globs(p, GlobKind::Host).map(Pattern::Globs),
+    )
+    .map(Some)
+}
+
+/// `header`: one condition per header name, each in that header's slot. Headers that carry
+/// credentials may not be matched by value.
+fn header_conditions(
+    cx: &Cx<'_>,
+    b: &mut Builders,
+    c: &Conditions,
+    place: &Place<'_>,
+) -> Result<Vec<Condition>, PolicyError> {
+    let Some(headers) = &c.header else {
+        return Ok(Vec::new());
+    };
+    if headers.is_empty() {
+        return Err(place.error(
+            cx,
+            "header",
+            None,
+            "header",
+            "`header` is empty, so it could never hold; remove it or name at least one header"
+                .to_owned(),
+        ));
+    }
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for (name, matchers) in headers {
+        let lower = canonical_name(name);
+        let key = "header";
+        if !is_token(lower.as_bytes()) {
+            return Err(place.error(
+                cx,
+                key,
+                None,
+                name,
+                format!("`{name}` is not a valid header name"),
+            ));
+        }
+        if !seen.insert(lower.clone()) {
+            return Err(place.error(
+                cx,
+                key,
+                None,
+                name,
+                format!("header `{name}` is named twice"),
+            ));
+        }
+        if lower == "host" {
+            return Err(place.error(
+                cx,
+                key,
+                None,
+                name,
+                "match the host with the `host` key, which normalises it".to_owned(),
+            ));
+        }
+        let secret = secrecy(&lower, cx.key_header);
+        if matchers.0.is_empty() {
+            return Err(place.error(
+                cx,
+                key,
+                None,
+                name,
+                format!("header `{name}` has no matcher"),
+            ));
+        }
+        // A secret must never sit in a policy in clear text.
+        let refused = |m: &HeaderMatcherDef| match secret {
+            Secrecy::None => false,
+            Secrecy::Part => matches!(m, HeaderMatcherDef::Exact(_)),
+            Secrecy::Whole => !matches!(m, HeaderMatcherDef::Present | HeaderMatcherDef::Absent),
+        };
+        if matchers.0.iter().any(refused) {
+            let hint = match secret {
+                Secrecy::Whole => "match it only with `present` or `absent`, and match keys with `client` or `role`",
+                _ => "match it with a `glob` or `regex` over the part you need, never an exact value",
+            };
+            return Err(place.error(
+                cx,
+                key,
+                None,
+                name,
+                format!("header `{name}` carries credentials: {hint}"),
+            ));
+        }
+        let slot = header_slot(b, &lower, false);
+        let written: Vec<String> = matchers.0.iter().map(describe_matcher).collect();
+        out.push(header_condition(
+            cx,
+            place,
+            b,
+            slot,
+            &lower,
+            &matchers.0,
+            written,
+        )?);
+    }
+    Ok(out)
+}
+
+/// `user_agent`: case-insensitive globs over the User-Agent header, in a slot of its own.
+fn user_agent_condition(
+    cx: &Cx<'_>,
+    b: &mut Builders,
+    c: &Conditions,
+    place: &Place<'_>,
+) -> Result<Option<Condition>, PolicyError> {
+    let Some(items) = values(cx, place, "user_agent", &c.user_agent)? else {
+        return Ok(None);
+    };
+    let slot = header_slot(b, "user-agent", true);
+    let builder = b
+        .headers
+        .get_mut(slot)
+        .ok_or_else(|| place.error(cx, "user_agent", None, "", "internal slot error".into()))?;
+    value_condition(
+        cx,
+        place,
+        builder,
+        SlotRef::Header(slot),
+        ConditionKey::UserAgent,
+        items,
+        |p| patterns::globs(p, GlobKind::UserAgent).map(Pattern::Globs),
+    )
+    .map(Some)
+}
+
+/// `client`, `role` and `authenticated`: the parts of the identity slot, added together.
+fn ident_conditions(
+    cx: &Cx<'_>,
+    b: &mut Builders,
+    c: &Conditions,
+    place: &Place<'_>,
+    out: &mut Vec<Condition>,
+) -> Result<(), PolicyError> {
+    let mut ident = IdentCondition::default();
+    if let Some((cond, ids)) = client_condition(cx, b, c, place)? {
+        out.push(cond);
+        ident.clients = Some(ids);
+    }
+    if let Some((cond, roles)) = role_condition(cx, c, place)? {
+        out.push(cond);
+        ident.roles = Some(roles);
+    }
+    if let Some(a) = c.authenticated {
+        out.push(Condition {
+            key: ConditionKey::Authenticated,
+            slot: SlotRef::Ident,
+            written: vec![a.to_string()],
+            data: ConditionData::Ident(IdentPart::Authenticated),
+        });
+        ident.authenticated = Some(a);
+    }
+    if !ident.is_empty() {
+        b.ident.add(place.bit, ident);
+    }
+    Ok(())
+}
+
+/// `client`: API client names, each resolved to its id.
+fn client_condition(
+    cx: &Cx<'_>,
+    b: &mut Builders,
+    c: &Conditions,
+    place: &Place<'_>,
+) -> Result<Option<(Condition, Vec<u32>)>, PolicyError> {
+    let Some(items) = values(cx, place, "client", &c.client)? else {
+        return Ok(None);
+    };
+    let mut ids = Vec::new();
+    for (j, name) in items.iter().enumerate() {
+        let known = cx.clients.iter().position(|cl| &cl.name == name);
+        let i = match known {
+            Some(i) => i,
+            // A token's client claim can name anyone: only its spelling is checked.
+            None if cx.tokens.is_some_and(|t| t.clients) => {
+                crate::compile::lists::check_name(name)
+                    .map_err(|m| place.error(cx, "client", Some(j), name, m))?;
+                let extra = &mut b.ident.token_clients;
+                let at = match extra.iter().position(|n| n == name) {
+                    Some(at) => at,
+                    None => {
+                        extra.push(name.clone());
+                        extra.len() - 1
+                    }
+                };
+                cx.clients.len() + at
+            }
+            None => {
+                return Err(place.error(
+                    cx,
+                    "client",
+                    Some(j),
+                    name,
+                    format!(
+                        "unknown client `{name}` (clients are defined under `[keys.clients]`, \
+                         or named by tokens of an issuer with a `client_claim`)"
+                    ),
+                ))
+            }
+        };
+        ids.push(SmallIndex::next_u32(i).ok_or_else(|| super::too_many("clients"))?);
+    }
+    let cond = Condition {
+        key: ConditionKey::Client,
+        slot: SlotRef::Ident,
+        written: items.to_vec(),
+        data: ConditionData::Ident(IdentPart::Client),
+    };
+    Ok(Some((cond, ids)))
+}
+
+/// `role`: role names some client holds.
+fn role_condition(
+    cx: &Cx<'_>,
+    c: &Conditions,
+    place: &Place<'_>,
+) -> Result<Option<(Condition, Vec<String>)>, PolicyError> {
+    let Some(items) = values(cx, place, "role", &c.role)? else {
+        return Ok(None);
+    };
+    for (j, role) in items.iter().enumerate() {
+        let token_roles = cx.tokens.is_some_and(|t| t.roles);
+        if !token_roles && !cx.clients.iter().any(|cl| cl.roles.contains(role)) {
+            return Err(place.error(
+                cx,
+                "role",
+                Some(j),
+                role,
+                format!("no client has role `{role}`"),
+            ));
+        }
+    }
+    let cond = Condition {
+        key: ConditionKey::Role,
+        slot: SlotRef::Ident,
+        written: items.to_vec(),
+        data: ConditionData::Ident(IdentPart::Role),
+    };
+    Ok(Some((cond, items.to_vec())))
 }
 
 /// The header slot for `name` (the User-Agent key has a slot of its own).

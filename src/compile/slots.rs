@@ -201,6 +201,18 @@ impl IdentCondition {
 #[derive(Debug, Default)]
 pub(crate) struct IdentBuilder {
     conditions: Vec<(u32, IdentCondition)>,
+    /// Client names that only tokens carry (no API key client has them), in first-use order:
+    /// their keys follow the API clients'.
+    pub(crate) token_clients: Vec<String>,
+}
+
+/// The identity slot and, for the token verifier, the keys of the client and role names
+/// that conditions can match.
+#[cfg_attr(not(feature = "tokens"), allow(dead_code))]
+pub(crate) struct IdentBuilt {
+    pub(crate) slot: Option<IdentSlot>,
+    pub(crate) client_keys: HashMap<String, u32>,
+    pub(crate) role_keys: HashMap<String, u32>,
 }
 
 impl IdentBuilder {
@@ -212,11 +224,25 @@ impl IdentBuilder {
         self,
         exists: &Bits,
         clients: &[ClientInfo],
-    ) -> Result<Option<IdentSlot>, PolicyError> {
-        if self.conditions.is_empty() {
-            return Ok(None);
+    ) -> Result<IdentBuilt, PolicyError> {
+        let mut client_keys: HashMap<String, u32> = HashMap::new();
+        for (i, name) in clients
+            .iter()
+            .map(|c| &c.name)
+            .chain(&self.token_clients)
+            .enumerate()
+        {
+            let id = SmallIndex::next_u32(i).ok_or_else(|| too_many("clients"))?;
+            client_keys.insert(name.clone(), id);
         }
-        // Role ids, in the order clients name them.
+        if self.conditions.is_empty() {
+            return Ok(IdentBuilt {
+                slot: None,
+                client_keys,
+                role_keys: HashMap::new(),
+            });
+        }
+        // Role ids, in the order clients name them, then roles only tokens carry.
         let mut role_ids: HashMap<&str, u32> = HashMap::new();
         let mut client_roles = Vec::with_capacity(clients.len());
         for c in clients {
@@ -227,6 +253,16 @@ impl IdentBuilder {
             }
             client_roles.push(ids.into_boxed_slice());
         }
+        for (_, c) in &self.conditions {
+            for r in c.roles.iter().flatten() {
+                let next = SmallIndex::next_u32(role_ids.len()).ok_or_else(|| too_many("roles"))?;
+                role_ids.entry(r.as_str()).or_insert(next);
+            }
+        }
+        let role_keys = role_ids
+            .iter()
+            .map(|(r, &id)| ((*r).to_owned(), id))
+            .collect();
         let sparse = |keys: usize, pick: &dyn Fn(&IdentCondition) -> Option<Vec<u32>>| {
             let mut claimed = Claimed::default();
             let mut bits = vec![Vec::new(); keys];
@@ -245,8 +281,8 @@ impl IdentBuilder {
                 keys: bits.into_iter().map(Vec::into_boxed_slice).collect(),
             })
         };
-        Ok(Some(IdentSlot {
-            clients: sparse(clients.len(), &|c| c.clients.clone()),
+        let slot = Some(IdentSlot {
+            clients: sparse(client_keys.len(), &|c| c.clients.clone()),
             roles: sparse(role_ids.len(), &|c| {
                 c.roles.as_ref().map(|rs| {
                     rs.iter()
@@ -256,7 +292,12 @@ impl IdentBuilder {
             }),
             client_roles,
             authenticated: sparse(2, &|c| c.authenticated.map(|a| vec![if a { 0 } else { 1 }])),
-        }))
+        });
+        Ok(IdentBuilt {
+            slot,
+            client_keys,
+            role_keys,
+        })
     }
 }
 
@@ -402,4 +443,49 @@ pub(crate) enum Pattern {
     Regex(String),
     Present,
     Absent,
+}
+
+/// `issuer`, `scope` and `claim` conditions.
+#[derive(Debug, Default)]
+pub(crate) struct ClaimBuilder {
+    pub(crate) tests: Vec<(u32, crate::engine::claims::ClaimTest)>,
+    /// The claim names conditions read, in first-use order.
+    pub(crate) names: Vec<String>,
+}
+
+impl ClaimBuilder {
+    /// Adds a test; its index is the condition's.
+    pub(crate) fn add(&mut self, bit: u32, test: crate::engine::claims::ClaimTest) -> usize {
+        self.tests.push((bit, test));
+        self.tests.len() - 1
+    }
+
+    /// The index of a claim name in `Claims::named`.
+    pub(crate) fn claim(&mut self, name: &str) -> usize {
+        match self.names.iter().position(|n| n == name) {
+            Some(i) => i,
+            None => {
+                self.names.push(name.to_owned());
+                self.names.len() - 1
+            }
+        }
+    }
+
+    /// The slot, and the clause bits it leaves neutral.
+    pub(crate) fn build(
+        self,
+        exists: &Bits,
+    ) -> (Option<crate::engine::claims::ClaimSlot>, Bits, Vec<String>) {
+        let mut claimed = Claimed::default();
+        for (bit, _) in &self.tests {
+            claimed.claim(*bit);
+        }
+        let neutral = claimed.neutral(exists);
+        let names = self.names.clone();
+        let slot = (!self.tests.is_empty()).then_some(crate::engine::claims::ClaimSlot {
+            tests: self.tests,
+            names: self.names,
+        });
+        (slot, neutral, names)
+    }
 }

@@ -8,12 +8,15 @@
 use std::net::IpAddr;
 
 use super::bits;
+use super::claims::{ClaimSlot, ClaimView, TokenState};
 use super::client_ip::Derivation;
 use super::keys::Credentials;
 use super::path::PathBuffers;
 use super::request::RequestView;
-use super::slots::IdentPart;
-use super::verdict::{Cause, Decision, Refusal, Reported, RuleId, UnknownClient, Verdict};
+use super::slots::{IdentPart, Identity};
+use super::verdict::{
+    Cause, Challenge, Decision, Refusal, Reported, RuleId, UnknownClient, Verdict,
+};
 use super::{
     Clause, Condition, ConditionData, Engine, Prepared, Reading, Scratch, SlotRef,
     MAX_METHOD_READINGS,
@@ -33,6 +36,8 @@ pub(crate) struct Refused {
 enum Source {
     Slot(SlotRef),
     Ident(IdentPart),
+    /// One test of the claim slot.
+    Claim(usize),
 }
 
 /// One request being evaluated: the engine, the request read strictly once, the reading
@@ -49,6 +54,8 @@ pub(crate) struct Evaluation<'a, 'r> {
     several_readings: bool,
     /// The bits of single sources for the current reading, filled on demand (explanations).
     sources: Vec<(Source, Vec<u64>)>,
+    /// Which tests of the claim slot are read.
+    claim_view: ClaimView,
 }
 
 impl Engine {
@@ -82,6 +89,7 @@ impl Engine {
             scratch,
             several_readings,
             sources: Vec::new(),
+            claim_view: ClaimView::All,
         }))
     }
 
@@ -105,6 +113,7 @@ impl Engine {
             client: None,
             reported: Reported::default(),
             enforced: self.mode == Mode::Enforce,
+            challenge: None,
         }
     }
 
@@ -158,7 +167,7 @@ impl<'a, 'r> Evaluation<'a, 'r> {
     }
 
     /// The verdict for a cause this evaluation found.
-    pub(crate) fn verdict(&self, cause: Cause, reported: Reported) -> Verdict {
+    pub(crate) fn verdict(&mut self, cause: Cause, reported: Reported) -> Verdict {
         let engine = self.engine;
         let (decision, status) = match cause {
             Cause::Rule(id) => match engine.rules.get(id.index()) {
@@ -168,6 +177,11 @@ impl<'a, 'r> Evaluation<'a, 'r> {
             },
             Cause::Default if engine.default == Effect::Allow => (Decision::Allow, 200),
             _ => (Decision::Forbidden, 403),
+        };
+        let (status, challenge) = if decision == Decision::Forbidden && engine.tokens.is_some() {
+            self.challenge(cause, status)
+        } else {
+            (status, None)
         };
         Verdict {
             decision,
@@ -180,6 +194,42 @@ impl<'a, 'r> Evaluation<'a, 'r> {
             },
             reported,
             enforced: engine.mode == Mode::Enforce,
+            challenge,
+        }
+    }
+
+    /// For a forbidden request when the policy reads tokens: the bearer challenge and the
+    /// status it comes with (RFC 6750). A token that did not verify makes a 403 a 401; no
+    /// credentials at all where the default forbade is a 401; a valid token that lacks only
+    /// a scope (the request would be allowed, under the deciding reading, were every `scope`
+    /// condition to hold) is a 403 `insufficient_scope`.
+    fn challenge(&mut self, cause: Cause, status: u16) -> (u16, Option<Challenge>) {
+        let engine = self.engine;
+        match &self.prepared.token {
+            TokenState::Invalid(problem) if status == 403 => {
+                (401, Some(Challenge::InvalidToken(problem.fault())))
+            }
+            TokenState::None
+                if cause == Cause::Default && self.prepared.credentials == Credentials::None =>
+            {
+                (401, Some(Challenge::Missing))
+            }
+            TokenState::Valid(_)
+                if engine
+                    .claims
+                    .as_ref()
+                    .is_some_and(ClaimSlot::has_scope_tests) =>
+            {
+                self.claim_view = ClaimView::ScopesGranted;
+                self.and_reading();
+                self.claim_view = ClaimView::All;
+                let granted = engine.combine_bits(&self.scratch.acc, &mut Reported::default());
+                let allowed = engine.effect_of(granted) == Effect::Allow;
+                // Leave the deciding reading's own bits behind, as a decision does.
+                self.and_reading();
+                (status, allowed.then_some(Challenge::InsufficientScope))
+            }
+            _ => (status, None),
         }
     }
 
@@ -229,6 +279,7 @@ impl<'a, 'r> Evaluation<'a, 'r> {
     pub(crate) fn condition_holds(&mut self, c: &Condition, rule: RuleId, clause: Clause) -> bool {
         let source = match c.data {
             ConditionData::Ident(part) => Source::Ident(part),
+            ConditionData::Claim(k) => Source::Claim(k),
             _ => Source::Slot(c.slot),
         };
         let layout = self.engine.layout;
@@ -246,13 +297,16 @@ impl<'a, 'r> Evaluation<'a, 'r> {
                     Source::Slot(slot) => self.and_slot(slot, &mut bits),
                     Source::Ident(part) => {
                         if let Some(ident) = &engine.ident {
-                            let credentials = self.prepared.credentials;
-                            ident.and_part_into(
-                                part,
-                                &mut bits,
-                                credentials,
-                                &mut self.scratch.key_bits,
-                            );
+                            let p = self.prepared;
+                            let who = Identity::of(p.credentials, p.token.claims());
+                            ident.and_part_into(part, &mut bits, who, &mut self.scratch.key_bits);
+                        }
+                    }
+                    Source::Claim(k) => {
+                        if let Some(slot) = &engine.claims {
+                            let claims = self.prepared.token.claims();
+                            let view = ClaimView::One(k);
+                            slot.and_into(&mut bits, claims, view, &mut self.scratch.slot);
                         }
                     }
                 }
@@ -336,7 +390,13 @@ impl<'a, 'r> Evaluation<'a, 'r> {
             }
             SlotRef::Ident => {
                 if let Some(i) = &engine.ident {
-                    i.and_into(acc, p.credentials, &mut s.key_bits);
+                    let who = Identity::of(p.credentials, p.token.claims());
+                    i.and_into(acc, who, &mut s.key_bits);
+                }
+            }
+            SlotRef::Claims => {
+                if let Some(c) = &engine.claims {
+                    c.and_into(acc, p.token.claims(), self.claim_view, &mut s.slot);
                 }
             }
             SlotRef::Path => {

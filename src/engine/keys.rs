@@ -127,13 +127,38 @@ fn offer<'a>(
         _ if key.is_empty() => Ok(()),
         // A backend that reads the header as a list takes an element, one that does not takes
         // the whole value: two different keys.
-        _ if key.contains(&b',') => Err(Refusal::AmbiguousCredentials),
+        _ if has_comma(key) => Err(Refusal::AmbiguousCredentials),
         Some((seen, _)) if *seen != key => Err(Refusal::AmbiguousCredentials),
         Some(_) => Ok(()),
         None => {
             *presented = Some((key, source));
             Ok(())
         }
+    }
+}
+
+/// The one bearer credential of a request, when the policy reads tokens: the same token
+/// twice is harmless; two different ones, or one holding a comma, are ambiguous.
+pub(crate) fn bearer_credential<'a>(
+    request: &RequestView<'a>,
+) -> Result<Option<&'a [u8]>, Refusal> {
+    let mut presented: Option<(&[u8], KeySource)> = None;
+    for v in request.header_values("authorization") {
+        if let Some(token) = bearer_token(v) {
+            offer(&mut presented, token, KeySource::Bearer)?;
+        }
+    }
+    Ok(presented.map(|(t, _)| t))
+}
+
+/// Whether a credential holds a comma: inline for API keys (a call into a vectorised search
+/// costs more than a short key), vectorised for bearer tokens, which run to kilobytes.
+#[inline]
+fn has_comma(credential: &[u8]) -> bool {
+    if credential.len() <= 64 {
+        credential.contains(&b',')
+    } else {
+        memchr::memchr(b',', credential).is_some()
     }
 }
 

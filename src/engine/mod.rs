@@ -9,6 +9,7 @@
 
 pub(crate) mod bits;
 pub(crate) mod bytemap;
+pub(crate) mod claims;
 pub(crate) mod client_ip;
 mod combine;
 pub(crate) mod evaluate;
@@ -99,6 +100,10 @@ pub struct Engine {
     pub(crate) path: Option<ValueSlot>,
     pub(crate) host: Option<ValueSlot>,
     pub(crate) headers: Vec<ValueSlot>,
+    /// `issuer`, `scope` and `claim` conditions.
+    pub(crate) claims: Option<claims::ClaimSlot>,
+    /// The trusted token issuers, when the policy has `[tokens]`.
+    pub(crate) tokens: Option<crate::tokens::Tokens>,
     /// The slots in the order a decision reads them: cheap and selective first.
     pub(crate) plan: Box<[Step]>,
     pub(crate) keys: Option<KeyTable>,
@@ -155,6 +160,8 @@ pub(crate) struct Scratch {
     /// The bits of a sparse slot's keys, gathered before they are ANDed in.
     key_bits: Vec<u64>,
     slot: SlotScratch,
+    /// Tokens this thread has verified.
+    pub(crate) tokens: crate::tokens::TokenCache,
 }
 
 thread_local! {

@@ -11,11 +11,14 @@ pub(crate) enum SlotRef {
     Path,
     Host,
     Header(usize),
+    /// `issuer`, `scope` and `claim` conditions.
+    Claims,
 }
 
 impl SlotRef {
     /// Whether the slot reads the same for every reading of a request.
     pub(crate) fn is_per_request(self) -> bool {
+        // The claim slot is left out: its view changes within one request (the scope check).
         matches!(self, SlotRef::Ip | SlotRef::Ident | SlotRef::Header(_))
     }
 }

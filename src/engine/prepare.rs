@@ -5,9 +5,10 @@
 
 use std::net::IpAddr;
 
+use super::claims::TokenState;
 use super::client_ip::Derivation;
 use super::forwarded;
-use super::keys::Credentials;
+use super::keys::{self, Credentials};
 use super::overrides::{is_method_override_key, METHOD_OVERRIDE_HEADERS, URL_OVERRIDE_HEADERS};
 use super::request::{self, RequestView};
 use super::verdict::{Refusal, UnknownClient};
@@ -29,6 +30,8 @@ pub(crate) struct Prepared {
     pub(crate) hosts: usize,
     pub(crate) client: Result<(IpAddr, Derivation), UnknownClient>,
     pub(crate) credentials: Credentials,
+    /// The bearer token, when the policy reads tokens.
+    pub(crate) token: TokenState,
 }
 
 /// Which reading of a request decided: indexes into the method, path and host readings.
@@ -237,12 +240,27 @@ impl Engine {
             Some(keys) => keys.identify(view)?,
             None => Credentials::None,
         };
+        let token = match &self.tokens {
+            Some(tokens) => {
+                let token = keys::bearer_credential(view)?;
+                match token {
+                    // A key and a token name two callers: as ambiguous as two keys.
+                    Some(_) if credentials != Credentials::None => {
+                        return Err(Refusal::AmbiguousCredentials)
+                    }
+                    Some(t) => tokens.check(t, &mut s.tokens),
+                    None => TokenState::None,
+                }
+            }
+            None => TokenState::None,
+        };
         Ok(Prepared {
             methods,
             two_paths,
             hosts,
             client,
             credentials,
+            token,
         })
     }
 
@@ -336,6 +354,7 @@ mod tests {
                         hosts,
                         client: Err(UnknownClient::NoPeer),
                         credentials: Credentials::None,
+                        token: TokenState::None,
                     };
                     let mut want = Vec::new();
                     for method in 0..methods {

@@ -113,8 +113,14 @@ pub enum ConditionKey {
     Client,
     /// `role`: the API client's roles.
     Role,
-    /// `authenticated`: whether a known API key was presented.
+    /// `authenticated`: whether a known API key or a valid bearer token was presented.
     Authenticated,
+    /// `issuer`: the bearer token's issuer.
+    Issuer,
+    /// `scope`: the bearer token's scopes.
+    Scope,
+    /// `claim`: one claim of the bearer token.
+    Claim,
 }
 
 impl Clause {
@@ -140,6 +146,9 @@ impl ConditionKey {
             ConditionKey::Client => "client",
             ConditionKey::Role => "role",
             ConditionKey::Authenticated => "authenticated",
+            ConditionKey::Issuer => "issuer",
+            ConditionKey::Scope => "scope",
+            ConditionKey::Claim => "claim",
         }
     }
 }
@@ -166,6 +175,8 @@ pub(crate) enum ConditionData {
     /// A `client`, `role` or `authenticated` condition: the part of the identity slot that
     /// holds it.
     Ident(IdentPart),
+    /// An `issuer`, `scope` or `claim` condition: its index among the claim slot's tests.
+    Claim(usize),
 }
 
 /// One alternative of a value condition, as compiled into its slot.

@@ -13,6 +13,7 @@ use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input, PatternSet};
 
 use crate::engine::bits::{and_into, set_all, Bits};
+use crate::engine::claims::Claims;
 use crate::engine::iptable::IpTable;
 use crate::engine::keys::Credentials;
 use crate::engine::request::{trim_ows, RequestView};
@@ -129,69 +130,83 @@ pub(crate) enum IdentPart {
     Authenticated,
 }
 
+/// Who the request authenticates as: an API key's client, or a verified token's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Identity<'a> {
+    /// The client's key in the slot, when a condition can name it.
+    pub(crate) client: Option<u32>,
+    /// The role keys it holds; `None`: the key client's roles.
+    pub(crate) roles: Option<&'a [u32]>,
+    pub(crate) authenticated: bool,
+}
+
+impl<'a> Identity<'a> {
+    /// The identity of an API key or, when there is none, of a verified token.
+    pub(crate) fn of(credentials: Credentials, token: Option<&'a Claims>) -> Identity<'a> {
+        match (credentials, token) {
+            (
+                Credentials::Presented {
+                    client: Some(id), ..
+                },
+                _,
+            ) => Identity {
+                client: Some(id.as_u32()),
+                roles: None,
+                authenticated: true,
+            },
+            (_, Some(c)) => Identity {
+                client: c.client_key,
+                roles: Some(&c.role_keys),
+                authenticated: true,
+            },
+            _ => Identity {
+                client: None,
+                roles: Some(&[]),
+                authenticated: false,
+            },
+        }
+    }
+}
+
 impl IdentSlot {
     /// `acc &=` the bits of every part.
-    pub(crate) fn and_into(
-        &self,
-        acc: &mut [u64],
-        credentials: Credentials,
-        key_bits: &mut Vec<u64>,
-    ) {
-        let client = Self::client(credentials);
+    pub(crate) fn and_into(&self, acc: &mut [u64], who: Identity<'_>, key_bits: &mut Vec<u64>) {
         for part in [IdentPart::Client, IdentPart::Role, IdentPart::Authenticated] {
-            self.and_part(part, acc, client, key_bits);
+            self.and_part_into(part, acc, who, key_bits);
         }
     }
 
     /// `acc &=` the bits of one part alone.
+    #[inline]
     pub(crate) fn and_part_into(
         &self,
         part: IdentPart,
         acc: &mut [u64],
-        credentials: Credentials,
-        key_bits: &mut Vec<u64>,
-    ) {
-        self.and_part(part, acc, Self::client(credentials), key_bits);
-    }
-
-    fn client(credentials: Credentials) -> Option<u32> {
-        match credentials {
-            Credentials::Presented {
-                client: Some(id), ..
-            } => Some(id.as_u32()),
-            _ => None,
-        }
-    }
-
-    #[inline]
-    fn and_part(
-        &self,
-        part: IdentPart,
-        acc: &mut [u64],
-        client: Option<u32>,
+        who: Identity<'_>,
         key_bits: &mut Vec<u64>,
     ) {
         match part {
             IdentPart::Client => {
                 if let Some(slot) = &self.clients {
-                    slot.and_into(acc, client.into_iter(), key_bits);
+                    slot.and_into(acc, who.client.into_iter(), key_bits);
                 }
             }
             IdentPart::Role => {
                 if let Some(slot) = &self.roles {
-                    let roles = client
-                        .and_then(|c| self.client_roles.get(c as usize))
-                        .map_or(&[][..], |r| r);
+                    let roles = match who.roles {
+                        Some(r) => r,
+                        None => who
+                            .client
+                            .and_then(|c| self.client_roles.get(c as usize))
+                            .map_or(&[][..], |r| r),
+                    };
                     slot.and_into(acc, roles.iter().copied(), key_bits);
                 }
             }
             IdentPart::Authenticated => {
                 if let Some(slot) = &self.authenticated {
-                    slot.and_into(
-                        acc,
-                        std::iter::once(if client.is_some() { 0 } else { 1 }),
-                        key_bits,
-                    );
+                    let key = if who.authenticated { 0 } else { 1 };
+                    slot.and_into(acc, std::iter::once(key), key_bits);
                 }
             }
         }

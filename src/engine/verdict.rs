@@ -3,6 +3,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use super::claims::TokenFault;
 use super::ids::SmallIndex;
 
 /// The index of a rule in its policy, in file order. Only an engine makes them: look a rule up
@@ -304,6 +305,45 @@ pub struct Verdict {
     pub(crate) client: Option<ClientId>,
     pub(crate) reported: Reported,
     pub(crate) enforced: bool,
+    pub(crate) challenge: Option<Challenge>,
+}
+
+/// What a refusal tells a bearer-token client in `WWW-Authenticate` (RFC 6750 section 3).
+///
+/// ```
+/// use portcullis::{Challenge, TokenFault};
+///
+/// let c = Challenge::InvalidToken(TokenFault::Expired);
+/// assert_eq!(
+///     c.header_value(),
+///     r#"Bearer error="invalid_token", error_description="the access token expired""#,
+/// );
+/// assert_eq!(Challenge::InsufficientScope.header_value(), r#"Bearer error="insufficient_scope""#);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Challenge {
+    /// The request carried no credentials where a token was needed (401).
+    Missing,
+    /// The token did not verify: expired, not yet valid, for another audience, badly signed
+    /// (401).
+    InvalidToken(TokenFault),
+    /// The token is valid but lacks a scope that would have let the request through (403).
+    InsufficientScope,
+}
+
+impl Challenge {
+    /// The `WWW-Authenticate` header value.
+    pub fn header_value(&self) -> String {
+        match self {
+            Challenge::Missing => "Bearer".to_owned(),
+            Challenge::InvalidToken(fault) => format!(
+                "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                fault.description()
+            ),
+            Challenge::InsufficientScope => "Bearer error=\"insufficient_scope\"".to_owned(),
+        }
+    }
 }
 
 impl Verdict {
@@ -353,6 +393,11 @@ impl Verdict {
     /// False when the policy is in report mode: adapters then let the request through.
     pub fn enforced(&self) -> bool {
         self.enforced
+    }
+
+    /// The bearer-token challenge a refusal carries, when the policy reads tokens.
+    pub fn challenge(&self) -> Option<Challenge> {
+        self.challenge
     }
 
     /// True when an adapter must refuse the request: forbidden and enforced.

@@ -6,6 +6,7 @@ use super::{
     ClientReport, ConditionReport, CredentialReport, DecidedBy, Explanation, NearMiss,
     RequestSummary, RuleSummary,
 };
+use crate::engine::claims::{ClaimTest, ClaimValue, TokenState};
 use crate::engine::client_ip::Derivation;
 use crate::engine::evaluate::Evaluation;
 use crate::engine::keys::{secrecy, Credentials, Secrecy};
@@ -127,14 +128,28 @@ impl Record<'_, '_, '_> {
     fn explanation(&mut self, verdict: &Verdict, peer: Option<IpAddr>) -> Explanation {
         let engine = self.0.engine();
         let prepared = self.0.prepared();
-        let (client, credentials) = (
-            client_report(
-                peer,
-                prepared.client,
-                engine.ignored_header(self.0.view(), prepared.client),
-            ),
-            engine.credential_report(prepared.credentials),
+        let client = client_report(
+            peer,
+            prepared.client,
+            engine.ignored_header(self.0.view(), prepared.client),
         );
+        let credentials = match &prepared.token {
+            TokenState::None => engine.credential_report(prepared.credentials),
+            TokenState::Invalid(problem) => CredentialReport::InvalidToken {
+                problem: (**problem).clone(),
+            },
+            TokenState::Valid(claims) => CredentialReport::Token {
+                issuer: engine
+                    .tokens
+                    .as_ref()
+                    .and_then(|t| t.names.get(claims.issuer as usize))
+                    .cloned()
+                    .unwrap_or_default(),
+                client: claims.client.clone(),
+                scopes: claims.scopes.clone(),
+                roles: claims.roles.clone(),
+            },
+        };
         let request = RequestSummary {
             method: Some(String::from_utf8_lossy(self.0.method()).into_owned()),
             path: Some(String::from_utf8_lossy(self.0.path()).into_owned()),
@@ -264,18 +279,27 @@ impl Record<'_, '_, '_> {
 
     fn report(&mut self, c: &Condition, clause: Clause, id: RuleId) -> ConditionReport {
         let holds = self.0.condition_holds(c, id, clause);
-        let (subject, values, matched) = self.witness(c);
+        let (values, matched) = self.witness(c);
+        let engine = self.0.engine();
+        let name = match (c.key, c.slot, &c.data) {
+            (ConditionKey::Header, SlotRef::Header(i), _) => match engine.headers.get(i) {
+                Some(slot) => match &slot.source {
+                    ValueSource::Header(name) => Some(name.clone()),
+                    _ => None,
+                },
+                None => None,
+            },
+            (_, _, ConditionData::Claim(k)) => claim_name(engine, *k).map(str::to_owned),
+            _ => None,
+        };
         let note = match c.data {
-            ConditionData::Ident(_) => {
-                let engine = self.0.engine();
-                engine.credential_note(self.0.prepared().credentials)
-            }
+            ConditionData::Ident(_) => engine.credential_note(self.0.prepared().credentials),
             _ => None,
         };
         ConditionReport {
             clause,
             key: c.key,
-            subject,
+            name,
             values,
             holds,
             matched: if holds { matched } else { None },
@@ -285,13 +309,13 @@ impl Record<'_, '_, '_> {
     }
 
     /// What a condition read and which written alternative matched it, for display only.
-    fn witness(&self, c: &Condition) -> (String, Vec<String>, Option<String>) {
+    fn witness(&self, c: &Condition) -> (Vec<String>, Option<String>) {
         let engine = self.0.engine();
         let prepared = self.0.prepared();
         match &c.data {
             ConditionData::Ip { atoms } => {
                 let Ok((ip, _)) = prepared.client else {
-                    return ("client".into(), Vec::new(), None);
+                    return (Vec::new(), None);
                 };
                 let here = engine.ip.as_ref().map_or(&[][..], |slot| slot.atoms_of(ip));
                 let matched = atoms
@@ -305,7 +329,7 @@ impl Record<'_, '_, '_> {
                             .map(ToString::to_string),
                         None => None,
                     });
-                ("client".into(), vec![ip.to_string()], matched)
+                (vec![ip.to_string()], matched)
             }
             ConditionData::Method(methods) => {
                 let m = String::from_utf8_lossy(self.0.method()).into_owned();
@@ -316,7 +340,7 @@ impl Record<'_, '_, '_> {
                         .cloned()
                         .unwrap_or_else(|| m.clone())
                 });
-                ("method".into(), vec![m], matched)
+                (vec![m], matched)
             }
             ConditionData::Ident(part) => {
                 let client = match prepared.credentials {
@@ -325,25 +349,79 @@ impl Record<'_, '_, '_> {
                     } => Some(id),
                     _ => None,
                 };
+                let token = prepared.token.claims().filter(|_| client.is_none());
                 match part {
                     IdentPart::Client => {
-                        let name = client
-                            .and_then(|id| engine.client_name(id))
-                            .map(str::to_owned);
-                        ("api client".into(), name.iter().cloned().collect(), name)
+                        let name = match token {
+                            Some(t) => t.client.clone(),
+                            None => client
+                                .and_then(|id| engine.client_name(id))
+                                .map(str::to_owned),
+                        };
+                        let matched = name.clone().filter(|n| c.written.contains(n));
+                        (name.into_iter().collect(), matched)
                     }
                     IdentPart::Role => {
-                        let held = client.map_or(&[][..], |id| engine.client_roles(id));
+                        let held = match token {
+                            Some(t) => &t.roles[..],
+                            None => client.map_or(&[][..], |id| engine.client_roles(id)),
+                        };
                         let matched = held.iter().find(|r| c.written.contains(r)).cloned();
-                        ("roles".into(), held.to_vec(), matched)
+                        (held.to_vec(), matched)
                     }
                     IdentPart::Authenticated => {
-                        let value = client.is_some().to_string();
-                        ("authenticated".into(), vec![value.clone()], Some(value))
+                        let value = (client.is_some() || token.is_some()).to_string();
+                        (vec![value.clone()], Some(value))
                     }
                 }
             }
             ConditionData::Value(refs) => self.value_witness(c, refs),
+            ConditionData::Claim(k) => self.claim_witness(c, *k),
+        }
+    }
+
+    /// What an `issuer`, `scope` or `claim` condition read from the verified token.
+    fn claim_witness(&self, c: &Condition, k: usize) -> (Vec<String>, Option<String>) {
+        let engine = self.0.engine();
+        let Some(claims) = self.0.prepared().token.claims() else {
+            return (Vec::new(), None);
+        };
+        let test = engine.claims.as_ref().and_then(|s| s.tests.get(k));
+        match test {
+            Some((_, ClaimTest::Issuer(_))) => {
+                let name = engine
+                    .tokens
+                    .as_ref()
+                    .and_then(|t| t.names.get(claims.issuer as usize))
+                    .cloned()
+                    .unwrap_or_default();
+                let matched = c.written.contains(&name).then(|| name.clone());
+                (vec![name], matched)
+            }
+            Some((_, ClaimTest::Scope { .. })) => {
+                let matched = c
+                    .written
+                    .iter()
+                    .find(|w| claims.scopes.contains(w))
+                    .cloned();
+                (claims.scopes.clone(), matched)
+            }
+            Some((_, ClaimTest::Claim { claim, .. })) => {
+                match claims.named.get(*claim).and_then(Option::as_ref) {
+                    Some(value) => {
+                        let shown = value.to_string();
+                        // The explanation names the first written value the claim holds.
+                        let held = |w: &String| match value {
+                            ClaimValue::List(items) => items.iter().any(|i| i.to_string() == *w),
+                            v => v.to_string() == *w,
+                        };
+                        let matched = c.written.iter().find(|w| held(w)).cloned();
+                        (vec![shown], matched)
+                    }
+                    None => (Vec::new(), None),
+                }
+            }
+            None => (Vec::new(), None),
         }
     }
 
@@ -351,18 +429,12 @@ impl Record<'_, '_, '_> {
         &self,
         c: &Condition,
         refs: &[(PatternRef, usize)],
-    ) -> (String, Vec<String>, Option<String>) {
+    ) -> (Vec<String>, Option<String>) {
         let engine = self.0.engine();
-        let (slot, subject, values, secret): (_, String, Vec<Vec<u8>>, bool) = match c.slot {
-            SlotRef::Path => (
-                engine.path.as_ref(),
-                "path".into(),
-                vec![self.0.path().to_vec()],
-                false,
-            ),
+        let (slot, values, secret): (_, Vec<Vec<u8>>, bool) = match c.slot {
+            SlotRef::Path => (engine.path.as_ref(), vec![self.0.path().to_vec()], false),
             SlotRef::Host => (
                 engine.host.as_ref(),
-                "host".into(),
                 self.0
                     .host()
                     .map(|h| h.as_bytes().to_vec())
@@ -382,15 +454,10 @@ impl Record<'_, '_, '_> {
                     .header_values(name)
                     .map(|v| trim_ows(v).to_vec())
                     .collect();
-                let subject = if c.key == ConditionKey::UserAgent {
-                    "user-agent".to_owned()
-                } else {
-                    format!("header {name}")
-                };
                 let secret = secrecy(name, engine.key_header()) != Secrecy::None;
-                (slot, subject, values, secret)
+                (slot, values, secret)
             }
-            _ => (None, String::new(), Vec::new(), false),
+            _ => (None, Vec::new(), false),
         };
         let shown = values
             .iter()
@@ -426,7 +493,16 @@ impl Record<'_, '_, '_> {
                     .map(|_| "absent".to_owned());
             }
         }
-        (subject, shown, matched)
+        (shown, matched)
+    }
+}
+
+/// The claim name a `claim` condition reads.
+fn claim_name(engine: &Engine, k: usize) -> Option<&str> {
+    let slot = engine.claims.as_ref()?;
+    match slot.tests.get(k)? {
+        (_, ClaimTest::Claim { claim, .. }) => slot.names.get(*claim).map(String::as_str),
+        _ => None,
     }
 }
 

@@ -10,6 +10,7 @@ mod render;
 
 use std::net::IpAddr;
 
+use crate::engine::claims::TokenProblem;
 use crate::engine::client_ip::Derivation;
 use crate::engine::keys::KeySource;
 use crate::engine::verdict::{Decision, Refusal, UnknownClient};
@@ -123,8 +124,9 @@ pub struct ConditionReport {
     pub clause: Clause,
     /// The policy key of the condition.
     pub key: ConditionKey,
-    /// What was read, in words: `path`, `method`, `client`, `header x-env`, ...
-    pub subject: String,
+    /// For a `header` condition the header's name (lowercase); for a `claim` condition the
+    /// claim's.
+    pub name: Option<String>,
     /// The request values read: none when absent; `(redacted)` for headers that carry
     /// credentials, `(unreadable)` for values that are not text.
     pub values: Vec<String>,
@@ -175,6 +177,22 @@ pub enum CredentialReport {
     UnknownKey {
         /// Where the key was found.
         source: KeySource,
+    },
+    /// A bearer token verified.
+    Token {
+        /// The issuer's name under `[tokens.issuers]`.
+        issuer: String,
+        /// The client its `client_claim` names.
+        client: Option<String>,
+        /// Its scopes.
+        scopes: Vec<String>,
+        /// Its roles (the issuer's `roles_claim`).
+        roles: Vec<String>,
+    },
+    /// A bearer token was presented but did not verify: the request is unauthenticated.
+    InvalidToken {
+        /// Why.
+        problem: TokenProblem,
     },
 }
 

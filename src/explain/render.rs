@@ -9,6 +9,24 @@ use crate::engine::ConditionKey;
 use crate::vocabulary::Effect;
 
 impl ConditionReport {
+    /// What the condition read, in words.
+    fn subject(&self) -> String {
+        match self.key {
+            ConditionKey::Ip => "client".to_owned(),
+            ConditionKey::Path => "path".to_owned(),
+            ConditionKey::Method => "method".to_owned(),
+            ConditionKey::Host => "host".to_owned(),
+            ConditionKey::Header => format!("header {}", self.name.as_deref().unwrap_or("")),
+            ConditionKey::UserAgent => "user-agent".to_owned(),
+            ConditionKey::Client => "api client".to_owned(),
+            ConditionKey::Role => "roles".to_owned(),
+            ConditionKey::Authenticated => "authenticated".to_owned(),
+            ConditionKey::Issuer => "token issuer".to_owned(),
+            ConditionKey::Scope => "scope".to_owned(),
+            ConditionKey::Claim => format!("claim {}", self.name.as_deref().unwrap_or("")),
+        }
+    }
+
     /// An alternative as the reader should see it.
     fn show_alternative(&self, a: &str) -> String {
         match self.key {
@@ -16,8 +34,10 @@ impl ConditionReport {
                 Some(list) => format!("list {list:?}"),
                 None => format!("{a:?}"),
             },
-            // Header matchers are written out already (`"prod"`, `glob "pr*"`, `present`).
-            ConditionKey::Header | ConditionKey::Authenticated => a.to_owned(),
+            // Header and claim matchers are written out already (`"prod"`, `glob "pr*"`).
+            ConditionKey::Header | ConditionKey::Authenticated | ConditionKey::Claim => {
+                a.to_owned()
+            }
             _ => format!("{a:?}"),
         }
     }
@@ -27,11 +47,17 @@ impl ConditionReport {
             return match self.key {
                 ConditionKey::Ip => "(unknown)",
                 ConditionKey::Client | ConditionKey::Role => "(none)",
+                ConditionKey::Issuer | ConditionKey::Scope | ConditionKey::Claim if !self.holds => {
+                    "(no valid token)"
+                }
                 _ => "(absent)",
             }
             .to_owned();
         }
-        let plain = matches!(self.key, ConditionKey::Ip | ConditionKey::Authenticated);
+        let plain = matches!(
+            self.key,
+            ConditionKey::Ip | ConditionKey::Authenticated | ConditionKey::Claim
+        );
         self.values
             .iter()
             .map(|v| {
@@ -64,7 +90,7 @@ impl fmt::Display for ConditionReport {
             .map(|a| self.show_alternative(a))
             .collect();
         let matched = self.matched.as_deref().map(|m| self.show_alternative(m));
-        let subject = &self.subject;
+        let subject = self.subject();
         match self.key {
             ConditionKey::Ip if self.values.is_empty() && self.holds => {
                 write!(f, "client address unknown, read as in {}", alts.join(", "))
@@ -77,6 +103,23 @@ impl fmt::Display for ConditionReport {
                 }
                 (_, false) => write!(f, "client{value} is not in any of {}", alts.join(", ")),
             },
+            ConditionKey::Scope if self.holds => {
+                let held = self.values.join(" ");
+                write!(f, "scope {held:?} has {}", matched.unwrap_or_default())
+            }
+            ConditionKey::Scope if !self.values.is_empty() => {
+                let held = self.values.join(" ");
+                let lacking: Vec<String> = self
+                    .alternatives
+                    .iter()
+                    .filter(|a| !self.values.contains(a))
+                    .map(|a| format!("{a:?}"))
+                    .collect();
+                write!(f, "scope {held:?} lacks {}", lacking.join(", "))
+            }
+            ConditionKey::Scope => {
+                write!(f, "scope (no valid token) lacks {}", alts.join(", "))
+            }
             ConditionKey::Authenticated if self.holds => write!(f, "authenticated is{value}"),
             ConditionKey::Authenticated => {
                 write!(f, "authenticated is{value}, not {}", alts.join(""))
@@ -180,8 +223,14 @@ impl fmt::Display for Explanation {
             )?;
         }
         let said = self.conditions().any(|c| c.note.is_some());
-        if let (CredentialReport::UnknownKey { .. }, false) = (&self.credentials, said) {
-            write!(f, "; an API key was presented but matches no client")?;
+        match (&self.credentials, said) {
+            (CredentialReport::UnknownKey { .. }, false) => {
+                write!(f, "; an API key was presented but matches no client")?;
+            }
+            (CredentialReport::InvalidToken { problem }, _) => {
+                write!(f, "; bearer token refused: {problem}")?;
+            }
+            _ => {}
         }
         for r in &self.reported {
             let would = match r.effect {

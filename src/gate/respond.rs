@@ -116,7 +116,11 @@ impl ResponseOptions {
         } else {
             Denial::plain(status, plain_body(status))
         };
-        if status == 401 {
+        if let Some(challenge) = verdict.challenge() {
+            denial
+                .headers
+                .push(("www-authenticate", challenge.header_value()));
+        } else if status == 401 {
             denial
                 .headers
                 .push(("www-authenticate", "Bearer realm=\"api\"".to_owned()));

@@ -29,6 +29,9 @@ pub struct Document {
     /// The `[keys]` table: API clients.
     #[serde(default)]
     pub keys: Option<KeySettings>,
+    /// The `[tokens]` table: trusted bearer-token issuers.
+    #[serde(default)]
+    pub tokens: Option<TokenSettings>,
     /// The `[[rules]]` array, in file order.
     #[serde(default)]
     pub rules: Vec<RuleDef>,
@@ -82,6 +85,10 @@ pub struct TestRequestDef {
     /// the place for real secrets.
     #[serde(default)]
     pub key: Option<String>,
+    /// Claims of a bearer token the test harness signs with a key of its own (`iss` and
+    /// `aud` default to the policy's only issuer, `exp` to an hour from now).
+    #[serde(default)]
+    pub token_claims: Option<BTreeMap<String, ClaimValueDef>>,
 }
 
 fn default_method() -> String {
@@ -346,9 +353,18 @@ pub struct Conditions {
     /// API client roles.
     #[serde(default)]
     pub role: Option<OneOrMany<String>>,
-    /// Whether the request carries a known API key.
+    /// Whether the request carries a known API key or a valid bearer token.
     #[serde(default)]
     pub authenticated: Option<bool>,
+    /// Names of token issuers under `[tokens.issuers]`.
+    #[serde(default)]
+    pub issuer: Option<OneOrMany<String>>,
+    /// Scopes the bearer token must hold: all of a list, or any of `{ any = [...] }`.
+    #[serde(default)]
+    pub scope: Option<ScopeDef>,
+    /// Token claims by name, each with the values it may hold.
+    #[serde(default)]
+    pub claim: Option<BTreeMap<String, OneOrMany<ClaimMatcherDef>>>,
 }
 
 impl Conditions {
@@ -363,6 +379,9 @@ impl Conditions {
             && self.client.is_none()
             && self.role.is_none()
             && self.authenticated.is_none()
+            && self.issuer.is_none()
+            && self.scope.is_none()
+            && self.claim.is_none()
     }
 }
 
@@ -454,11 +473,204 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
                 T::deserialize(de::value::BoolDeserializer::new(v)).map(|v| OneOrMany(vec![v]))
             }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                T::deserialize(de::value::I64Deserializer::new(v)).map(|v| OneOrMany(vec![v]))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                T::deserialize(de::value::U64Deserializer::new(v)).map(|v| OneOrMany(vec![v]))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                T::deserialize(de::value::F64Deserializer::new(v)).map(|v| OneOrMany(vec![v]))
+            }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
                 T::deserialize(de::value::MapAccessDeserializer::new(map))
                     .map(|v| OneOrMany(vec![v]))
             }
         }
         d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// The `[tokens]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    /// Trusted issuers by name.
+    #[serde(default)]
+    pub issuers: BTreeMap<String, IssuerDef>,
+    /// The longest token accepted, in bytes.
+    #[serde(default = "default_max_token_bytes")]
+    pub max_token_bytes: usize,
+}
+
+fn default_max_token_bytes() -> usize {
+    8192
+}
+
+/// One issuer under `[tokens.issuers]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerDef {
+    /// The `iss` value its tokens carry, exactly.
+    pub issuer: String,
+    /// Audiences, one of which `aud` must hold.
+    pub audiences: Vec<String>,
+    /// Where its signing keys are.
+    pub jwks: JwksDef,
+    /// Signature algorithms accepted.
+    pub algorithms: Vec<String>,
+    /// Clock skew allowed for `exp` and `nbf`, such as `"30s"`.
+    #[serde(default)]
+    pub leeway: Option<String>,
+    /// The claim whose values count as roles.
+    #[serde(default)]
+    pub roles_claim: Option<String>,
+    /// The claim that names the client.
+    #[serde(default)]
+    pub client_claim: Option<String>,
+}
+
+/// Where an issuer's key set comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwksDef {
+    /// A JWKS file, relative to the policy.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// A JWKS URL, fetched in the background.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// How often the URL is fetched again, such as `"10m"`.
+    #[serde(default)]
+    pub refresh: Option<String>,
+    /// The shortest time between two fetches, such as `"30s"`: an unknown key id asks for
+    /// a fetch no more often.
+    #[serde(default)]
+    pub min_interval: Option<String>,
+}
+
+/// A `scope` condition as written.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum ScopeDef {
+    /// Every scope listed is required.
+    All(OneOrMany<String>),
+    /// `{ any = [...] }`: one of them is enough.
+    Any {
+        /// The scopes.
+        any: Vec<String>,
+    },
+}
+
+/// One value a `claim` condition accepts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClaimMatcherDef {
+    /// The claim is this string.
+    Text(String),
+    /// The claim is this number.
+    Number(f64),
+    /// The claim is this boolean.
+    Bool(bool),
+    /// `{ glob = "..." }`: the claim is a string the glob matches.
+    Glob(String),
+}
+
+impl<'de> Deserialize<'de> for ClaimMatcherDef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ClaimMatcherDef;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, a number, a boolean or `{ glob = \"...\" }`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(ClaimMatcherDef::Text(v.to_owned()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(ClaimMatcherDef::Bool(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(ClaimMatcherDef::Number(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(ClaimMatcherDef::Number(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(ClaimMatcherDef::Number(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut glob = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "glob" if glob.is_none() => glob = Some(map.next_value::<String>()?),
+                        other => return Err(de::Error::unknown_field(other, &["glob"])),
+                    }
+                }
+                glob.map(ClaimMatcherDef::Glob)
+                    .ok_or_else(|| de::Error::missing_field("glob"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A claim value of a test case's token, as written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClaimValueDef {
+    /// A string.
+    Text(String),
+    /// An integer.
+    Integer(i64),
+    /// A number with a fraction.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+    /// An array.
+    List(Vec<ClaimValueDef>),
+    /// An object.
+    Map(BTreeMap<String, ClaimValueDef>),
+}
+
+impl<'de> Deserialize<'de> for ClaimValueDef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ClaimValueDef;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a claim value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(ClaimValueDef::Text(v.to_owned()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(ClaimValueDef::Bool(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(ClaimValueDef::Integer(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                i64::try_from(v)
+                    .map(ClaimValueDef::Integer)
+                    .or(Ok(ClaimValueDef::Float(v as f64)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(ClaimValueDef::Float(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element()? {
+                    out.push(v);
+                }
+                Ok(ClaimValueDef::List(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some((k, v)) = map.next_entry::<String, ClaimValueDef>()? {
+                    out.insert(k, v);
+                }
+                Ok(ClaimValueDef::Map(out))
+            }
+        }
+        d.deserialize_any(V)
     }
 }

@@ -37,6 +37,10 @@ pub struct Conds {
     pub client: Option<Vec<String>>,
     pub role: Option<Vec<String>>,
     pub authenticated: Option<bool>,
+    /// `scope`: every listed scope (policies with tokens only).
+    pub scope: Option<Vec<String>>,
+    /// `claim = { tenant = [...] }` (policies with tokens only).
+    pub tenant: Option<Vec<String>>,
 }
 
 impl Conds {
@@ -63,7 +67,21 @@ pub struct RefPolicy {
     pub lists: BTreeMap<String, Vec<String>>,
     /// client name -> (key, roles)
     pub clients: BTreeMap<String, (String, Vec<String>)>,
+    /// Whether the policy trusts a token issuer (`corp`, whose tokens the test signs).
+    pub tokens: bool,
     pub rules: Vec<RefRule>,
+}
+
+/// The issuer of the policies with tokens.
+pub const TOKEN_ISSUER: &str = "https://id.example.com/";
+
+/// A bearer token the test signs and sends in `Authorization`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefToken {
+    pub scopes: Vec<String>,
+    pub tenant: Option<String>,
+    /// False: expired an hour ago.
+    pub valid: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +90,8 @@ pub struct RefRequest {
     pub target: String,
     pub headers: Vec<(String, String)>,
     pub peer: Option<IpAddr>,
+    /// A bearer token, sent after the headers.
+    pub token: Option<RefToken>,
 }
 
 /// The reference answer: `None` for "refused before any rule", else the effect and the rule.
@@ -124,6 +144,13 @@ impl RefPolicy {
                 );
             }
         }
+        if self.tokens {
+            let _ = writeln!(
+                t,
+                "[tokens.issuers.corp]\nissuer = {TOKEN_ISSUER:?}\naudiences = [\"api\"]\n\
+                 jwks = {{ url = \"https://id.example.com/jwks.json\" }}\nalgorithms = [\"RS256\"]"
+            );
+        }
         for r in &self.rules {
             let _ = writeln!(
                 t,
@@ -158,8 +185,12 @@ fn conds_toml(c: &Conds) -> String {
     put("user_agent", &c.user_agent);
     put("client", &c.client);
     put("role", &c.role);
+    put("scope", &c.scope);
     if let Some(a) = c.authenticated {
         parts.push(format!("authenticated = {a}"));
+    }
+    if let Some(t) = &c.tenant {
+        parts.push(format!("claim = {{ tenant = {} }}", arr(t)));
     }
     if let Some((name, ms)) = &c.header {
         let ms: Vec<String> = ms
@@ -451,6 +482,8 @@ struct Ctx<'a> {
     method: String,
     client: Option<String>,
     host: Option<String>,
+    /// The token, when it verified.
+    token: Option<&'a RefToken>,
 }
 
 /// Whether a condition set holds. `forbid_side` says whether holding can only forbid, which
@@ -566,7 +599,24 @@ fn conds_hold(cx: &Ctx<'_>, c: &Conds, forbid_side: bool) -> bool {
         }
     }
     if let Some(a) = c.authenticated {
-        if a != cx.client.is_some() {
+        if a != (cx.client.is_some() || cx.token.is_some()) {
+            return false;
+        }
+    }
+    if let Some(want) = &c.scope {
+        if !cx
+            .token
+            .is_some_and(|t| want.iter().all(|s| t.scopes.contains(s)))
+        {
+            return false;
+        }
+    }
+    if let Some(want) = &c.tenant {
+        if !cx
+            .token
+            .and_then(|t| t.tenant.as_ref())
+            .is_some_and(|t| want.contains(t))
+        {
             return false;
         }
     }
@@ -767,21 +817,41 @@ pub fn evaluate(policy: &RefPolicy, req: &RefRequest) -> Answer {
     // Keys (read only when the policy has clients): the key header and bearer tokens; two
     // different keys are ambiguous.
     let mut client = None;
+    let mut bearer: Vec<&str> = Vec::new();
+    for v in values(req, "authorization") {
+        let b = v.as_bytes();
+        if b.len() > 7 && b[..6].eq_ignore_ascii_case(b"bearer") && matches!(b[6], b' ' | b'\t') {
+            let k = v[7..].trim_matches([' ', '\t']);
+            if !k.is_empty() {
+                bearer.push(k);
+            }
+        }
+    }
+    // The token goes after the headers; to the reference it is a string no key equals.
+    if req.token.is_some() {
+        bearer.push("(token)");
+    }
+    // With tokens, `Authorization: Bearer` carries tokens only: one, and no key beside it.
+    let mut token = None;
+    if policy.tokens {
+        if bearer.iter().any(|k| *k != bearer[0] || k.contains(',')) {
+            return Answer::Refused;
+        }
+        let key = values(req, "x-api-key").into_iter().any(|k| !k.is_empty());
+        if key && !bearer.is_empty() && !policy.clients.is_empty() {
+            return Answer::Refused;
+        }
+        if bearer.first() == Some(&"(token)") {
+            token = req.token.as_ref().filter(|t| t.valid);
+        }
+        bearer.clear();
+    }
     if !policy.clients.is_empty() {
         let mut keys: Vec<&str> = values(req, "x-api-key")
             .into_iter()
             .filter(|k| !k.is_empty())
             .collect();
-        for v in values(req, "authorization") {
-            let b = v.as_bytes();
-            if b.len() > 7 && b[..6].eq_ignore_ascii_case(b"bearer") && matches!(b[6], b' ' | b'\t')
-            {
-                let k = v[7..].trim_matches([' ', '\t']);
-                if !k.is_empty() {
-                    keys.push(k);
-                }
-            }
-        }
+        keys.extend(bearer);
         // Two different keys, or one with a comma (a list to some backends), are ambiguous.
         if keys.iter().any(|k| *k != keys[0] || k.contains(',')) {
             return Answer::Refused;
@@ -804,6 +874,7 @@ pub fn evaluate(policy: &RefPolicy, req: &RefRequest) -> Answer {
             method: m,
             client: client.clone(),
             host: host_of(req),
+            token,
         };
         let (allow, rule) = decide_one(&cx);
         if !allow {

@@ -32,6 +32,10 @@ pub(crate) struct Args {
     /// An API key, sent in the policy's key header (never printed).
     #[arg(long)]
     key: Option<String>,
+    /// A bearer token, sent in `Authorization: Bearer` and verified against the policy's
+    /// issuers (never printed).
+    #[arg(long)]
+    token: Option<String>,
     /// Exit 1 when the request is forbidden (for scripts).
     #[arg(long)]
     exit_code: bool,
@@ -67,6 +71,12 @@ pub(crate) fn run(args: Args) -> std::io::Result<ExitCode> {
             Some(header) => request.header(header, key),
             None => request.header("authorization", format!("Bearer {key}")),
         };
+    }
+    if let Some(token) = args.token {
+        if !engine.wait_for_token_keys(std::time::Duration::from_secs(10)) {
+            eprintln!("warning: an issuer's key set could not be fetched in time");
+        }
+        request = request.header("authorization", format!("Bearer {token}"));
     }
     let explanation = engine.explain(&request);
     if args.json {
