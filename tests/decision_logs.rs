@@ -224,3 +224,40 @@ fn a_flood_of_refusals_logs_at_most_the_limit_then_a_summary() {
     let after = gate.counts().rules["hidden"].forbidden;
     assert_eq!(after - before, 51, "counters count every request");
 }
+
+/// A bearer token's client (`client_claim`) is named like an API key's client.
+#[cfg(feature = "tokens")]
+#[test]
+fn refusals_name_a_token_client() {
+    use portcullis::testing::{req, BearerClaims};
+    let _ = logs();
+    let policy = Policy::from_toml(
+        r#"
+[policy]
+default = "forbid"
+
+[tokens.issuers.corp]
+issuer = "https://id.example.com/"
+audiences = ["orders-api"]
+jwks = { url = "https://id.example.com/jwks.json" }
+algorithms = ["RS256"]
+client_claim = "client_id"
+
+[[rules]]
+name = "orders"
+effect = "allow"
+when = { path = "/orders/**", scope = "orders:write" }
+"#,
+    )
+    .unwrap();
+    // The harness signs with its own key: nothing is fetched.
+    let gate = Gate::new(portcullis::testing::compile(&policy).unwrap());
+    let claims = serde_json::json!({
+        "iss": "https://id.example.com/", "aud": "orders-api", "scope": "orders:read",
+        "client_id": "svc-reporting",
+    });
+    let request = req("POST /orders/token-client-marker from 192.0.2.1").bearer_claims(claims);
+    assert!(matches!(gate.check(&request.view()), Outcome::Deny(_)));
+    let line = line_with("/orders/token-client-marker");
+    assert!(line.contains("client_name=\"svc-reporting\""), "{line}");
+}

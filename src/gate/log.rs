@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use super::request_id::RequestId;
 use crate::engine::request::RequestView;
+use crate::explain::CredentialReport;
 use crate::{Cause, Decision, Effect, Engine, Verdict};
 
 /// What the default decision and requests refused before any rule ran are called wherever a
@@ -128,10 +129,14 @@ impl Event<'_> {
             .client_ip()
             .map(|ip| ip.to_string())
             .unwrap_or_default();
-        let client_name = verdict
-            .client()
-            .and_then(|c| engine.client_name(c))
-            .unwrap_or("-");
+        // The client as the evaluation found it: an API key's or a bearer token's.
+        let client_name = match &explanation.credentials {
+            CredentialReport::Client { name, .. } => name.as_str(),
+            CredentialReport::Token {
+                client: Some(name), ..
+            } => name.as_str(),
+            _ => "-",
+        };
         let method = String::from_utf8_lossy(request.method());
         let path = log_path(request.target());
         let status = if decision == "would_forbid" && verdict.is_allowed() {
