@@ -6,6 +6,7 @@
 
 pub(crate) mod addr;
 mod claims;
+mod conditions;
 pub(crate) mod ip;
 pub(crate) mod lists;
 mod never_match;

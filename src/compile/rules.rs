@@ -2,28 +2,22 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::compile::addr::parse_net;
-use crate::compile::lists::List;
-use crate::compile::patterns::{self, GlobKind};
-use crate::compile::slots::{
-    ClaimBuilder, IdentBuilder, IdentCondition, IpBuilder, MethodBuilder, Pattern, ValueBuilder,
+use super::conditions::{
+    header_conditions, host_condition, ident_conditions, ip_condition, method_condition,
+    path_condition, user_agent_condition,
 };
+use crate::compile::lists::List;
+use crate::compile::slots::{ClaimBuilder, IdentBuilder, IpBuilder, MethodBuilder, ValueBuilder};
 use crate::compile::tokens::TokenSetup;
 use crate::compile::Layout;
 use crate::engine::globs::GlobMode;
 use crate::engine::ids::SmallIndex;
-use crate::engine::keys::{secrecy, KeyTable, Secrecy};
-use crate::engine::path::is_token;
-use crate::engine::request::canonical_name;
-use crate::engine::slots::{IdentPart, ValueSource};
+use crate::engine::keys::KeyTable;
+use crate::engine::slots::ValueSource;
 use crate::engine::verdict::RuleId;
-use crate::engine::{
-    Atom, Clause, ClientInfo, Condition, ConditionData, ConditionKey, Rule, SlotRef,
-};
+use crate::engine::{Clause, ClientInfo, Condition, Rule};
 use crate::error::PolicyError;
-use crate::policy::model::{
-    Conditions, Effect, EncodedSlash, HeaderMatcherDef, Mode, OneOrMany, RuleDef,
-};
+use crate::policy::model::{Conditions, Effect, EncodedSlash, Mode, OneOrMany, RuleDef};
 use crate::policy::source::{Seg, Source};
 use crate::policy::Policy;
 
@@ -35,8 +29,8 @@ pub(crate) struct Builders {
     pub(crate) host: ValueBuilder,
     pub(crate) headers: Vec<ValueBuilder>,
     pub(crate) claims: ClaimBuilder,
-    header_index: HashMap<String, usize>,
-    user_agent: Option<usize>,
+    pub(super) header_index: HashMap<String, usize>,
+    pub(super) user_agent: Option<usize>,
 }
 
 pub(crate) struct Compiled {
@@ -48,12 +42,12 @@ pub(crate) struct Compiled {
 /// What rule compilation reads besides the rules.
 pub(super) struct Cx<'a> {
     src: &'a Source,
-    lists: &'a [List],
-    clients: &'a [ClientInfo],
-    key_header: Option<&'a str>,
-    case_sensitive: bool,
+    pub(super) lists: &'a [List],
+    pub(super) clients: &'a [ClientInfo],
+    pub(super) key_header: Option<&'a str>,
+    pub(super) case_sensitive: bool,
     /// Whether a path reading can keep `%2F` inside its segment.
-    kept_slash: bool,
+    pub(super) kept_slash: bool,
     pub(super) tokens: Option<&'a TokenSetup>,
 }
 
@@ -64,7 +58,7 @@ pub(super) struct Place<'a> {
     clause: Clause,
     /// Whether a condition here holding can let a request through (an allow rule's `when`, a
     /// forbid rule's `unless`): several header values must then all match.
-    grants: bool,
+    pub(super) grants: bool,
     /// The clause bit a condition here sets.
     pub(super) bit: u32,
 }
@@ -304,490 +298,4 @@ fn conditions(
         ));
     }
     Ok(out)
-}
-
-/// `ip`: addresses, CIDRs and `@list` references, as atoms of the address table.
-fn ip_condition(
-    cx: &Cx<'_>,
-    b: &mut Builders,
-    c: &Conditions,
-    place: &Place<'_>,
-) -> Result<Option<Condition>, PolicyError> {
-    let Some(items) = values(cx, place, "ip", &c.ip)? else {
-        return Ok(None);
-    };
-    let mut atoms = Vec::new();
-    let mut inline = Vec::new();
-    for (j, item) in items.iter().enumerate() {
-        if let Some(name) = item.strip_prefix('@') {
-            let Some(list) = cx.lists.iter().position(|l| l.name == name) else {
-                let known: Vec<_> = cx.lists.iter().map(|l| format!("`{}`", l.name)).collect();
-                let hint = if known.is_empty() {
-                    "no lists are defined under `[lists]`".to_owned()
-                } else {
-                    format!("known lists: {}", known.join(", "))
-                };
-                return Err(place.error(
-                    cx,
-                    "ip",
-                    Some(j),
-                    item,
-                    format!("unknown list `{name}` ({hint})"),
-                ));
-            };
-            atoms.push(b.ip.list_atom(list)?);
-        } else {
-            let net = parse_net(item).map_err(|m| place.error(cx, "ip", Some(j), item, m))?;
-            inline.push(net);
-        }
-    }
-    if !inline.is_empty() {
-        atoms.push(b.ip.push_atom(Atom::Inline(inline))?);
-    }
-    b.ip.add(place.bit, &atoms);
-    Ok(Some(Condition {
-        key: ConditionKey::Ip,
-        slot: SlotRef::Ip,
-        written: items.to_vec(),
-        data: ConditionData::Ip { atoms },
-    }))
-}
-
-/// `path`: globs over the decoded path.
-fn path_condition(
-    cx: &Cx<'_>,
-    b: &mut Builders,
-    c: &Conditions,
-    place: &Place<'_>,
-) -> Result<Option<Condition>, PolicyError> {
-    let Some(items) = values(cx, place, "path", &c.path)? else {
-        return Ok(None);
-    };
-    let kind = GlobKind::Path {
-        case_sensitive: cx.case_sensitive,
-        kept_slash: cx.kept_slash,
-    };
-    value_condition(
-        cx,
-        place,
-        &mut b.path,
-        SlotRef::Path,
-        ConditionKey::Path,
-        items,
-        |p| patterns::globs(p, kind).map(Pattern::Globs),
-    )
-    .map(Some)
-}
-
-/// `method`: method names, upper-cased, with the methods each implies.
-fn method_condition(
-    cx: &Cx<'_>,
-    b: &mut Builders,
-    c: &Conditions,
-    place: &Place<'_>,
-) -> Result<Option<Condition>, PolicyError> {
-    let Some(items) = values(cx, place, "method", &c.method)? else {
-        return Ok(None);
-    };
-    let mut methods: Vec<Box<[u8]>> = Vec::new();
-    for (j, m) in items.iter().enumerate() {
-        if !is_token(m.as_bytes()) {
-            return Err(place.error(
-                cx,
-                "method",
-                Some(j),
-                m,
-                format!("`{m}` is not a valid method"),
-            ));
-        }
-        let upper = m.to_ascii_uppercase();
-        for u in crate::engine::methods::covered(&upper) {
-            let u: Box<[u8]> = u.as_bytes().into();
-            if !methods.contains(&u) {
-                methods.push(u);
-            }
-        }
-    }
-    b.method.add(place.bit, &methods);
-    Ok(Some(Condition {
-        key: ConditionKey::Method,
-        slot: SlotRef::Method,
-        written: items.to_vec(),
-        data: ConditionData::Method(methods),
-    }))
-}
-
-/// `host`: globs over the normalised host.
-fn host_condition(
-    cx: &Cx<'_>,
-    b: &mut Builders,
-    c: &Conditions,
-    place: &Place<'_>,
-) -> Result<Option<Condition>, PolicyError> {
-    let Some(items) = values(cx, place, "host", &c.host)? else {
-        return Ok(None);
-    };
-    value_condition(
-        cx,
-        place,
-        &mut b.host,
-        SlotRef::Host,
-        ConditionKey::Host,
-        items,
-        |p| patterns::globs(p, GlobKind::Host).map(Pattern::Globs),
-    )
-    .map(Some)
-}
-
-/// `header`: one condition per header name, each in that header's slot. Headers that carry
-/// credentials may not be matched by value.
-fn header_conditions(
-    cx: &Cx<'_>,
-    b: &mut Builders,
-    c: &Conditions,
-    place: &Place<'_>,
-) -> Result<Vec<Condition>, PolicyError> {
-    let Some(headers) = &c.header else {
-        return Ok(Vec::new());
-    };
-    if headers.is_empty() {
-        return Err(place.error(
-            cx,
-            "header",
-            None,
-            "header",
-            "`header` is empty, so it could never hold; remove it or name at least one header"
-                .to_owned(),
-        ));
-    }
-    let mut out = Vec::new();
-    let mut seen = HashSet::new();
-    for (name, matchers) in headers {
-        let lower = canonical_name(name);
-        let key = "header";
-        if !is_token(lower.as_bytes()) {
-            return Err(place.error(
-                cx,
-                key,
-                None,
-                name,
-                format!("`{name}` is not a valid header name"),
-            ));
-        }
-        if !seen.insert(lower.clone()) {
-            return Err(place.error(
-                cx,
-                key,
-                None,
-                name,
-                format!("header `{name}` is named twice"),
-            ));
-        }
-        if lower == "host" {
-            return Err(place.error(
-                cx,
-                key,
-                None,
-                name,
-                "match the host with the `host` key, which normalises it".to_owned(),
-            ));
-        }
-        let secret = secrecy(&lower, cx.key_header);
-        if matchers.0.is_empty() {
-            return Err(place.error(
-                cx,
-                key,
-                None,
-                name,
-                format!("header `{name}` has no matcher"),
-            ));
-        }
-        // A secret must never sit in a policy in clear text.
-        let refused = |m: &HeaderMatcherDef| match secret {
-            Secrecy::None => false,
-            Secrecy::Part => matches!(m, HeaderMatcherDef::Exact(_)),
-            Secrecy::Whole => !matches!(m, HeaderMatcherDef::Present | HeaderMatcherDef::Absent),
-        };
-        if matchers.0.iter().any(refused) {
-            let hint = match secret {
-                Secrecy::Whole => "match it only with `present` or `absent`, and match keys with `client` or `role`",
-                _ => "match it with a `glob` or `regex` over the part you need, never an exact value",
-            };
-            return Err(place.error(
-                cx,
-                key,
-                None,
-                name,
-                format!("header `{name}` carries credentials: {hint}"),
-            ));
-        }
-        let slot = header_slot(b, &lower, false);
-        let written: Vec<String> = matchers.0.iter().map(describe_matcher).collect();
-        out.push(header_condition(
-            cx,
-            place,
-            b,
-            slot,
-            &lower,
-            &matchers.0,
-            written,
-        )?);
-    }
-    Ok(out)
-}
-
-/// `user_agent`: case-insensitive globs over the User-Agent header, in a slot of its own.
-fn user_agent_condition(
-    cx: &Cx<'_>,
-    b: &mut Builders,
-    c: &Conditions,
-    place: &Place<'_>,
-) -> Result<Option<Condition>, PolicyError> {
-    let Some(items) = values(cx, place, "user_agent", &c.user_agent)? else {
-        return Ok(None);
-    };
-    let slot = header_slot(b, "user-agent", true);
-    let builder = b
-        .headers
-        .get_mut(slot)
-        .ok_or_else(|| place.error(cx, "user_agent", None, "", "internal slot error".into()))?;
-    value_condition(
-        cx,
-        place,
-        builder,
-        SlotRef::Header(slot),
-        ConditionKey::UserAgent,
-        items,
-        |p| patterns::globs(p, GlobKind::UserAgent).map(Pattern::Globs),
-    )
-    .map(Some)
-}
-
-/// `client`, `role` and `authenticated`: the parts of the identity slot, added together.
-fn ident_conditions(
-    cx: &Cx<'_>,
-    b: &mut Builders,
-    c: &Conditions,
-    place: &Place<'_>,
-    out: &mut Vec<Condition>,
-) -> Result<(), PolicyError> {
-    let mut ident = IdentCondition::default();
-    if let Some((cond, ids)) = client_condition(cx, b, c, place)? {
-        out.push(cond);
-        ident.clients = Some(ids);
-    }
-    if let Some((cond, roles)) = role_condition(cx, c, place)? {
-        out.push(cond);
-        ident.roles = Some(roles);
-    }
-    if let Some(a) = c.authenticated {
-        out.push(Condition {
-            key: ConditionKey::Authenticated,
-            slot: SlotRef::Ident,
-            written: vec![a.to_string()],
-            data: ConditionData::Ident(IdentPart::Authenticated),
-        });
-        ident.authenticated = Some(a);
-    }
-    if !ident.is_empty() {
-        b.ident.add(place.bit, ident);
-    }
-    Ok(())
-}
-
-/// `client`: API client names, each resolved to its id.
-fn client_condition(
-    cx: &Cx<'_>,
-    b: &mut Builders,
-    c: &Conditions,
-    place: &Place<'_>,
-) -> Result<Option<(Condition, Vec<u32>)>, PolicyError> {
-    let Some(items) = values(cx, place, "client", &c.client)? else {
-        return Ok(None);
-    };
-    let mut ids = Vec::new();
-    for (j, name) in items.iter().enumerate() {
-        let known = cx.clients.iter().position(|cl| &cl.name == name);
-        let i = match known {
-            Some(i) => i,
-            // A token's client claim can name anyone: only its spelling is checked.
-            None if cx.tokens.is_some_and(|t| t.clients) => {
-                crate::compile::lists::check_name(name)
-                    .map_err(|m| place.error(cx, "client", Some(j), name, m))?;
-                let extra = &mut b.ident.token_clients;
-                let at = match extra.iter().position(|n| n == name) {
-                    Some(at) => at,
-                    None => {
-                        extra.push(name.clone());
-                        extra.len() - 1
-                    }
-                };
-                cx.clients.len() + at
-            }
-            None => {
-                return Err(place.error(
-                    cx,
-                    "client",
-                    Some(j),
-                    name,
-                    format!(
-                        "unknown client `{name}` (clients are defined under `[keys.clients]`, \
-                         or named by tokens of an issuer with a `client_claim`)"
-                    ),
-                ))
-            }
-        };
-        ids.push(SmallIndex::next_u32(i).ok_or_else(|| super::too_many("clients"))?);
-    }
-    let cond = Condition {
-        key: ConditionKey::Client,
-        slot: SlotRef::Ident,
-        written: items.to_vec(),
-        data: ConditionData::Ident(IdentPart::Client),
-    };
-    Ok(Some((cond, ids)))
-}
-
-/// `role`: role names some client holds.
-fn role_condition(
-    cx: &Cx<'_>,
-    c: &Conditions,
-    place: &Place<'_>,
-) -> Result<Option<(Condition, Vec<String>)>, PolicyError> {
-    let Some(items) = values(cx, place, "role", &c.role)? else {
-        return Ok(None);
-    };
-    for (j, role) in items.iter().enumerate() {
-        let token_roles = cx.tokens.is_some_and(|t| t.roles);
-        if !token_roles && !cx.clients.iter().any(|cl| cl.roles.contains(role)) {
-            return Err(place.error(
-                cx,
-                "role",
-                Some(j),
-                role,
-                format!("no client has role `{role}`"),
-            ));
-        }
-    }
-    let cond = Condition {
-        key: ConditionKey::Role,
-        slot: SlotRef::Ident,
-        written: items.to_vec(),
-        data: ConditionData::Ident(IdentPart::Role),
-    };
-    Ok(Some((cond, items.to_vec())))
-}
-
-/// The header slot for `name` (the User-Agent key has a slot of its own).
-fn header_slot(b: &mut Builders, name: &str, user_agent: bool) -> usize {
-    let existing = if user_agent {
-        b.user_agent
-    } else {
-        b.header_index.get(name).copied()
-    };
-    if let Some(i) = existing {
-        return i;
-    }
-    // User-Agent globs ignore case; header value globs do not.
-    b.headers.push(ValueBuilder::new(
-        ValueSource::Header(name.to_owned()),
-        !user_agent,
-        GlobMode::Text {
-            case_sensitive: !user_agent,
-        },
-    ));
-    let i = b.headers.len() - 1;
-    if user_agent {
-        b.user_agent = Some(i);
-    } else {
-        b.header_index.insert(name.to_owned(), i);
-    }
-    i
-}
-
-fn value_condition(
-    cx: &Cx<'_>,
-    place: &Place<'_>,
-    builder: &mut ValueBuilder,
-    slot: SlotRef,
-    key: ConditionKey,
-    items: &[String],
-    compile: impl Fn(&str) -> Result<Pattern, String>,
-) -> Result<Condition, PolicyError> {
-    let bit = place.bit;
-    builder.claim(bit);
-    let mut refs = Vec::new();
-    for (j, item) in items.iter().enumerate() {
-        let pattern = compile(item).map_err(|m| place.error(cx, key.as_str(), Some(j), item, m))?;
-        refs.extend(builder.add(bit, pattern).into_iter().map(|r| (r, j)));
-    }
-    Ok(Condition {
-        key,
-        slot,
-        written: items.to_vec(),
-        data: ConditionData::Value(refs),
-    })
-}
-
-fn header_condition(
-    cx: &Cx<'_>,
-    place: &Place<'_>,
-    b: &mut Builders,
-    slot: usize,
-    name: &str,
-    matchers: &[HeaderMatcherDef],
-    written: Vec<String>,
-) -> Result<Condition, PolicyError> {
-    let bit = place.bit;
-    let Some(builder) = b.headers.get_mut(slot) else {
-        return Err(place.error(cx, "header", None, name, "internal slot error".into()));
-    };
-    builder.claim(bit);
-    let mut refs = Vec::new();
-    for (j, m) in matchers.iter().enumerate() {
-        let err =
-            |msg: String| place.error(cx, "header", None, name, format!("header `{name}`: {msg}"));
-        let pattern = match m {
-            // `""` is the empty value (`User-Agent:` with nothing after it), the commonest bot
-            // rule; any other value is checked like every written pattern.
-            HeaderMatcherDef::Exact(v) if v.is_empty() => Pattern::Exact(Box::default()),
-            HeaderMatcherDef::Exact(v) => {
-                patterns::check_text(v, "value").map_err(err)?;
-                // A value with commas is also read element by element, and a granting
-                // condition needs every reading to match: the whole value and each element
-                // can never all equal one string holding a comma.
-                if place.grants && v.contains(',') {
-                    return Err(err(format!(
-                        "`{v}` holds a comma, and a header value is also read element by \
-                         element, so this condition could never let a request through; use a \
-                         `glob` or `regex` that matches the whole value and each element"
-                    )));
-                }
-                Pattern::Exact(v.as_bytes().into())
-            }
-            HeaderMatcherDef::Glob(g) => {
-                Pattern::Globs(patterns::globs(g, GlobKind::HeaderValue).map_err(err)?)
-            }
-            HeaderMatcherDef::Regex(r) => Pattern::Regex(patterns::check_regex(r).map_err(err)?),
-            HeaderMatcherDef::Present => Pattern::Present,
-            HeaderMatcherDef::Absent => Pattern::Absent,
-        };
-        refs.extend(builder.add(bit, pattern).into_iter().map(|r| (r, j)));
-    }
-    Ok(Condition {
-        key: ConditionKey::Header,
-        slot: SlotRef::Header(slot),
-        written,
-        data: ConditionData::Value(refs),
-    })
-}
-
-fn describe_matcher(m: &HeaderMatcherDef) -> String {
-    match m {
-        HeaderMatcherDef::Exact(v) => format!("{v:?}"),
-        HeaderMatcherDef::Glob(g) => format!("glob {g:?}"),
-        HeaderMatcherDef::Regex(r) => format!("regex {r:?}"),
-        HeaderMatcherDef::Present => "present".to_owned(),
-        HeaderMatcherDef::Absent => "absent".to_owned(),
-    }
 }
