@@ -15,40 +15,26 @@ const MAX_EXPANSIONS: usize = 16;
 
 /// Addresses at and around the edges of `net`, and one inside.
 pub(super) fn edges(net: &IpNet, out: &mut BTreeSet<IpAddr>) {
-    match net {
-        IpNet::V4(n) => {
-            let (lo, hi) = (u32::from(n.network()), u32::from(n.broadcast()));
-            let mid = lo + (hi - lo) / 2;
-            for v in [
-                Some(lo),
-                Some(hi),
-                Some(mid),
-                lo.checked_sub(1),
-                hi.checked_add(1),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                out.insert(IpAddr::V4(Ipv4Addr::from(v)));
-            }
-        }
-        IpNet::V6(n) => {
-            let (lo, hi) = (u128::from(n.network()), u128::from(n.broadcast()));
-            let mid = lo + (hi - lo) / 2;
-            for v in [
-                Some(lo),
-                Some(hi),
-                Some(mid),
-                lo.checked_sub(1),
-                hi.checked_add(1),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                out.insert(IpAddr::V6(Ipv6Addr::from(v)));
-            }
-        }
-    }
+    // Both families as integers; a value past the family's last address names none.
+    let (lo, hi, address): (u128, u128, fn(u128) -> Option<IpAddr>) = match net {
+        IpNet::V4(n) => (
+            u128::from(u32::from(n.network())),
+            u128::from(u32::from(n.broadcast())),
+            |v| u32::try_from(v).ok().map(|v| IpAddr::V4(Ipv4Addr::from(v))),
+        ),
+        IpNet::V6(n) => (u128::from(n.network()), u128::from(n.broadcast()), |v| {
+            Some(IpAddr::V6(Ipv6Addr::from(v)))
+        }),
+    };
+    let mid = lo + (hi - lo) / 2;
+    let around = [
+        Some(lo),
+        Some(hi),
+        Some(mid),
+        lo.checked_sub(1),
+        hi.checked_add(1),
+    ];
+    out.extend(around.into_iter().flatten().filter_map(address));
 }
 
 /// At most `max` of `nets`, evenly spread.
