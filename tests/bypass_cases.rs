@@ -1651,6 +1651,20 @@ const CASES: &[Case] = &[
         ..DEFAULTS
     },
     Case {
+        source: "axum-extra's Host extractor (differential test)",
+        technique: "a tab inside a quoted host: trimmed by one reader, kept by another",
+        headers: &[("Forwarded", b"host=\"admin.example.com\t\"")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
+        source: "RFC 7239 quoted-string white space",
+        technique: "a space before the quoted host",
+        headers: &[("Forwarded", b"host=\" admin.example.com\"")],
+        expect: Refused,
+        ..DEFAULTS
+    },
+    Case {
         source: "RFC 7239 host claim in a later element",
         technique: "the forbidden host in the second element",
         headers: &[("Forwarded", b"host=localhost, host=admin.example.com")],
