@@ -10,6 +10,10 @@ use super::client_ip::Derivation;
 use super::forwarded;
 use super::keys::{self, Credentials};
 use super::overrides::{is_method_override_key, METHOD_OVERRIDE_HEADERS, URL_OVERRIDE_HEADERS};
+use super::request::lengths_of;
+
+const METHOD_OVERRIDE_LENGTHS: u64 = lengths_of(&METHOD_OVERRIDE_HEADERS);
+const URL_OVERRIDE_LENGTHS: u64 = lengths_of(&URL_OVERRIDE_HEADERS);
 use super::request::{self, RequestView};
 use super::verdict::{Refusal, UnknownClient};
 use super::{host, path};
@@ -100,13 +104,15 @@ impl Engine {
         }
         let mut methods = 0;
         push_method(&mut s.methods, &mut methods, view.method)?;
-        for name in METHOD_OVERRIDE_HEADERS {
-            for value in view.header_values(name) {
-                let value = request::trim_ows(value);
-                if !path::is_token(value) {
-                    return Err(Refusal::InvalidMethodOverride);
+        if view.may_carry_any(METHOD_OVERRIDE_LENGTHS) {
+            for name in METHOD_OVERRIDE_HEADERS {
+                for value in view.header_values(name) {
+                    let value = request::trim_ows(value);
+                    if !path::is_token(value) {
+                        return Err(Refusal::InvalidMethodOverride);
+                    }
+                    push_method(&mut s.methods, &mut methods, value)?;
                 }
-                push_method(&mut s.methods, &mut methods, value)?;
             }
         }
 
@@ -141,7 +147,7 @@ impl Engine {
         }
         // Some backends route on these headers instead of the target: when rules read the
         // path, a request carrying one is ambiguous.
-        if self.path.is_some() {
+        if self.path.is_some() && view.may_carry_any(URL_OVERRIDE_LENGTHS) {
             for name in URL_OVERRIDE_HEADERS {
                 if view.header_values(name).next().is_some() {
                     return Err(Refusal::UrlOverride);

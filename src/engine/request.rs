@@ -25,6 +25,8 @@ pub struct Request {
     target: Vec<u8>,
     headers: Vec<(String, Vec<u8>)>,
     peer: Option<IpAddr>,
+    /// [`RequestView::name_lengths`] of `headers`, kept up to date as lines are added.
+    name_lengths: u64,
 }
 
 /// `Debug` shows header names and value sizes, never values: any of them may carry a secret.
@@ -52,6 +54,7 @@ impl Request {
             target: target.into(),
             headers: Vec::new(),
             peer: None,
+            name_lengths: 0,
         }
     }
 
@@ -68,7 +71,9 @@ impl Request {
 
     /// Appends a header line; repeated names are kept as separate lines, in order.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Request {
-        self.headers.push((name.into(), value.into()));
+        let name = name.into();
+        self.name_lengths |= name_lengths(std::iter::once(name.as_bytes()));
+        self.headers.push((name, value.into()));
         self
     }
 
@@ -110,8 +115,20 @@ pub struct RequestView<'a> {
     pub(crate) name_lengths: u64,
 }
 
-fn length_bit(len: usize) -> u64 {
-    1 << len.min(63)
+const fn length_bit(len: usize) -> u64 {
+    1 << if len < 63 { len } else { 63 }
+}
+
+/// The lengths of `names` as [`RequestView::name_lengths`] bits: a set of header names that
+/// one test rules out together (see [`RequestView::may_carry_any`]).
+pub(crate) const fn lengths_of(names: &[&str]) -> u64 {
+    let mut mask = 0;
+    let mut i = 0;
+    while i < names.len() {
+        mask |= length_bit(names[i].len());
+        i += 1;
+    }
+    mask
 }
 
 /// The bit of `name_lengths` that says some header name holds an underscore.
@@ -124,23 +141,32 @@ fn name_lengths<'n>(names: impl Iterator<Item = &'n [u8]>) -> u64 {
     })
 }
 
-/// Whether a header name holds `_`, eight bytes at a time: names are short, and `memchr`'s
-/// set-up or a byte-at-a-time search cost more than the search itself.
+/// Whether a header name holds `_`, a word at a time: names are short, and `memchr`'s set-up
+/// or a byte-at-a-time search cost more than the search itself. A name's last word is read
+/// overlapping the one before it, so no byte is looked at alone.
 fn has_underscore(name: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    const UNDERSCORES: u64 = u64::from_ne_bytes([b'_'; 8]);
-    let chunks = name.chunks_exact(8);
-    let tail = chunks.remainder();
-    let words = chunks.fold(false, |found, chunk| {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        // The classic "has a zero byte" test on `word ^ "________"`: nonzero exactly when
-        // some byte of `word` is `_` (borrows only disturb bytes after the first match).
-        let x = u64::from_ne_bytes(word) ^ UNDERSCORES;
-        found | ((x.wrapping_sub(ONES) & !x & HIGHS) != 0)
-    });
-    words | tail.iter().fold(false, |found, &b| found | (b == b'_'))
+    // The classic "has a zero byte" test on `word ^ "____"`: nonzero exactly when some byte
+    // of `word` is `_` (borrows only disturb bytes after the first match).
+    fn in_u64(word: [u8; 8]) -> bool {
+        const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+        const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+        let x = u64::from_ne_bytes(word) ^ u64::from_ne_bytes([b'_'; 8]);
+        x.wrapping_sub(ONES) & !x & HIGHS != 0
+    }
+    fn in_u32(word: [u8; 4]) -> bool {
+        const ONES: u32 = u32::from_ne_bytes([0x01; 4]);
+        const HIGHS: u32 = u32::from_ne_bytes([0x80; 4]);
+        let x = u32::from_ne_bytes(word) ^ u32::from_ne_bytes([b'_'; 4]);
+        x.wrapping_sub(ONES) & !x & HIGHS != 0
+    }
+    if let Some(&last) = name.last_chunk::<8>() {
+        let (chunks, _) = name.as_chunks::<8>();
+        return chunks.iter().any(|&c| in_u64(c)) || in_u64(last);
+    }
+    match (name.first_chunk::<4>(), name.last_chunk::<4>()) {
+        (Some(&first), Some(&last)) => in_u32(first) || in_u32(last),
+        _ => name.contains(&b'_'),
+    }
 }
 
 /// The spelling the engine looks a header up by: lowercase, `-` for `_`. Lookups find every
@@ -257,6 +283,13 @@ impl<'a> RequestView<'a> {
         self.peer
     }
 
+    /// Whether the request may carry some header whose length is in `lengths` (from
+    /// [`lengths_of`]): false rules out every such header, twins included, at once.
+    #[inline]
+    pub(crate) fn may_carry_any(&self, lengths: u64) -> bool {
+        self.name_lengths & (lengths | UNDERSCORE_BIT) != 0
+    }
+
     /// Every value of the header `name` (lowercase) and of its underscore twins (see
     /// [`twin_eq`]), in order.
     #[inline]
@@ -338,7 +371,7 @@ impl AsRequestView for Request {
             authority: None,
             headers: HeaderSource::List(&self.headers),
             peer: self.peer,
-            name_lengths: name_lengths(self.headers.iter().map(|(n, _)| n.as_bytes())),
+            name_lengths: self.name_lengths,
         }
     }
 }
@@ -464,6 +497,44 @@ mod tests {
         // Every other byte value, next to the one that matters.
         for b in 0..=255u8 {
             assert_eq!(has_underscore(&[b, b'a', 0xff]), b == b'_', "{b}");
+        }
+    }
+
+    #[test]
+    fn a_request_keeps_its_name_lengths_and_ruling_out_never_hides_a_header() {
+        let names = [
+            "x-http-method",
+            "X_Http_Method",
+            "x-original-url",
+            "host",
+            "a",
+            "x_y",
+        ];
+        let asked = ["x-http-method", "x-original-url", "x-y", "b"];
+        // Every subset of `names` as a request; every subset of `asked` as a set ruled out.
+        for set in 0..1u32 << names.len() {
+            let mut request = Request::get("/");
+            for (i, name) in names.iter().enumerate() {
+                if set & (1 << i) != 0 {
+                    request = request.header(*name, "v");
+                }
+            }
+            let view = request.view();
+            let fresh = name_lengths(request.headers().iter().map(|(n, _)| n.as_bytes()));
+            assert_eq!(view.name_lengths, fresh, "{request:?}");
+            for ask in 0..1u32 << asked.len() {
+                let group: Vec<&str> = (0..asked.len())
+                    .filter(|i| ask & (1 << i) != 0)
+                    .filter_map(|i| asked.get(i).copied())
+                    .collect();
+                let carried = group.iter().any(|n| view.header_values(n).next().is_some());
+                if carried {
+                    assert!(
+                        view.may_carry_any(lengths_of(&group)),
+                        "{group:?} {request:?}"
+                    );
+                }
+            }
         }
     }
 
