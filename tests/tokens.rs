@@ -419,6 +419,9 @@ when = {{ authenticated = true }}
             .header("authorization", auth(&t1))
             .header("authorization", auth(&t2)),
         base().header("authorization", format!("Bearer {t1}, {t2}")),
+        // A list of one element, of a token already verified (and so cached) on its own.
+        base().header("authorization", format!("Bearer {t1},")),
+        base().header("authorization", format!("Bearer ,{t1}")),
     ];
     for r in &cases {
         assert_eq!(

@@ -138,23 +138,31 @@ fn offer<'a>(
 }
 
 /// The one bearer credential of a request, when the policy reads tokens: the same token
-/// twice is harmless; two different ones, or one holding a comma, are ambiguous.
+/// twice is harmless; two different ones are ambiguous. A token holding a comma is ambiguous
+/// too, but the search is left to the caller ([`has_comma`]), which skips it for a token it
+/// has verified before: tokens run to kilobytes, and most requests bring one seen before.
 pub(crate) fn bearer_credential<'a>(
     request: &RequestView<'a>,
 ) -> Result<Option<&'a [u8]>, Refusal> {
-    let mut presented: Option<(&[u8], KeySource)> = None;
+    let mut presented: Option<&[u8]> = None;
     for v in request.header_values("authorization") {
-        if let Some(token) = bearer_token(v) {
-            offer(&mut presented, token, KeySource::Bearer)?;
+        let Some(token) = bearer_token(v) else {
+            continue;
+        };
+        match presented {
+            _ if token.is_empty() => {}
+            Some(seen) if seen != token => return Err(Refusal::AmbiguousCredentials),
+            Some(_) => {}
+            None => presented = Some(token),
         }
     }
-    Ok(presented.map(|(t, _)| t))
+    Ok(presented)
 }
 
 /// Whether a credential holds a comma: inline for API keys (a call into a vectorised search
 /// costs more than a short key), vectorised for bearer tokens, which run to kilobytes.
 #[inline]
-fn has_comma(credential: &[u8]) -> bool {
+pub(crate) fn has_comma(credential: &[u8]) -> bool {
     if credential.len() <= 64 {
         credential.contains(&b',')
     } else {

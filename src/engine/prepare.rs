@@ -254,7 +254,14 @@ impl Engine {
                     Some(_) if credentials != Credentials::None => {
                         return Err(Refusal::AmbiguousCredentials)
                     }
-                    Some(t) => tokens.check(t, &mut s.tokens),
+                    Some(t) => match tokens.cached(t, &s.tokens) {
+                        Some(state) => state,
+                        // A backend that reads the header as a list takes an element of it.
+                        // Checked here, before the first verification: a token this thread
+                        // has verified holds no comma.
+                        None if keys::has_comma(t) => return Err(Refusal::AmbiguousCredentials),
+                        None => tokens.verify(t, &mut s.tokens),
+                    },
                     None => TokenState::None,
                 }
             }

@@ -420,28 +420,38 @@ impl<'a> Iterator for HeaderValues<'a> {
 
     #[inline(always)]
     fn next(&mut self) -> Option<&'a [u8]> {
-        // Most lookups are for headers the request does not carry: answered without a call.
-        if let HeaderValues::Empty = self {
-            return None;
+        // Most lookups are for headers the request does not carry, and most requests come as
+        // a `Request` or an `http::Request`: those are answered here, without a call into the
+        // rest, whose many variants cost a large frame.
+        match self {
+            HeaderValues::Empty => None,
+            HeaderValues::List { list, name } => next_line(list, name),
+            #[cfg(feature = "http")]
+            HeaderValues::Map(it) => it.next().map(|v| v.as_bytes()),
+            _ => self.next_value(),
         }
-        self.next_value()
     }
 }
 
+/// The value of the first line of `list` named `name`, moving `list` past it.
+#[inline]
+fn next_line<'a>(list: &mut &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
+    let at = list.iter().position(|(n, _)| {
+        // Names are most often written in lowercase: compare bytes first.
+        n.len() == name.len()
+            && (bytes_eq(n.as_bytes(), name.as_bytes()) || n.eq_ignore_ascii_case(name))
+    })?;
+    let value = list.get(at).map(|(_, v)| v.as_slice());
+    *list = list.get(at + 1..).unwrap_or(&[]);
+    value
+}
+
 impl<'a> HeaderValues<'a> {
+    #[cold]
     fn next_value(&mut self) -> Option<&'a [u8]> {
         match self {
             HeaderValues::Empty => None,
-            HeaderValues::List { list, name } => {
-                let at = list.iter().position(|(n, _)| {
-                    // Names are most often written in lowercase: compare bytes first.
-                    n.len() == name.len()
-                        && (bytes_eq(n.as_bytes(), name.as_bytes()) || n.eq_ignore_ascii_case(name))
-                })?;
-                let value = list.get(at).map(|(_, v)| v.as_slice());
-                *list = list.get(at + 1..).unwrap_or(&[]);
-                value
-            }
+            HeaderValues::List { list, name } => next_line(list, name),
             #[cfg(feature = "http")]
             HeaderValues::Map(it) => it.next().map(|v| v.as_bytes()),
             #[cfg(feature = "actix")]

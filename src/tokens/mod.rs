@@ -62,9 +62,24 @@ pub(crate) struct Tokens {
 }
 
 impl Tokens {
-    /// Verifies a token, through this thread's cache.
+    /// The state of a token this thread has verified before and still holds, if it does: a
+    /// hash and a compare, no signature.
     #[cfg_attr(not(feature = "tokens"), allow(unused_variables))]
-    pub(crate) fn check(&self, token: &[u8], cache: &mut TokenCache) -> TokenState {
+    #[inline]
+    pub(crate) fn cached(&self, token: &[u8], cache: &TokenCache) -> Option<TokenState> {
+        #[cfg(feature = "tokens")]
+        {
+            self.verifier.cached(token, cache)
+        }
+        #[cfg(not(feature = "tokens"))]
+        {
+            None
+        }
+    }
+
+    /// Verifies a token this thread does not hold, and keeps it when it is valid.
+    #[cfg_attr(not(feature = "tokens"), allow(unused_variables))]
+    pub(crate) fn verify(&self, token: &[u8], cache: &mut TokenCache) -> TokenState {
         if token.len() > self.max_bytes {
             return TokenState::Invalid(std::sync::Arc::new(
                 crate::engine::claims::TokenProblem::TooLarge { bytes: token.len() },
@@ -72,7 +87,7 @@ impl Tokens {
         }
         #[cfg(feature = "tokens")]
         {
-            self.verifier.check(token, cache)
+            self.verifier.verify_and_keep(token, cache)
         }
         #[cfg(not(feature = "tokens"))]
         {
