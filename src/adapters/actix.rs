@@ -31,7 +31,7 @@ use actix_web::http::StatusCode;
 use actix_web::{Error, HttpMessage, HttpResponse};
 use pin_project_lite::pin_project;
 
-use crate::engine::request::HeaderSource;
+use crate::engine::request::{HeaderSource, HeaderStore};
 use crate::gate::{Denial, Gate, Outcome};
 use crate::RequestView;
 
@@ -43,10 +43,21 @@ impl<'a> RequestView<'a> {
             request.method().as_str(),
             uri.path_and_query().map(|pq| pq.as_str()),
             uri.authority().map(|a| a.as_str()),
-            HeaderSource::Actix(request.headers()),
+            HeaderSource::Store(request.headers()),
             request.headers().keys().map(|k| k.as_str()),
             request.peer_addr().map(|a| a.ip()),
         )
+    }
+}
+
+/// actix-web keeps its own header map (on `http` 0.2); the engine reads it through this.
+impl HeaderStore for actix_web::http::header::HeaderMap {
+    fn value(&self, name: &str, skip: usize) -> Option<&[u8]> {
+        self.get_all(name).nth(skip).map(HeaderValue::as_bytes)
+    }
+
+    fn lines(&self) -> Box<dyn Iterator<Item = (&str, &[u8])> + '_> {
+        Box::new(self.iter().map(|(n, v)| (n.as_str(), v.as_bytes())))
     }
 }
 

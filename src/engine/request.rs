@@ -206,10 +206,25 @@ pub(crate) fn twin_eq(a: &[u8], b: &[u8]) -> bool {
 #[derive(Clone, Copy)]
 pub(crate) enum HeaderSource<'a> {
     List(&'a [(String, Vec<u8>)]),
+    /// The common currency of the ecosystem's frameworks, read without a call.
     #[cfg(feature = "http")]
     Map(&'a http::HeaderMap),
-    #[cfg(feature = "actix")]
-    Actix(&'a actix_web::http::header::HeaderMap),
+    /// Any other framework's headers, through the glue in its adapter.
+    #[cfg_attr(not(feature = "actix"), allow(dead_code))]
+    Store(&'a dyn HeaderStore),
+}
+
+/// A framework's own header map, read through its adapter: the engine knows no framework but
+/// `http`. Lookups are by position, so that an iterator over the values needs no borrow of a
+/// framework type.
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
+pub(crate) trait HeaderStore {
+    /// The `skip`-th value (from 0) of the header `name`, given in lowercase.
+    fn value(&self, name: &str, skip: usize) -> Option<&[u8]>;
+
+    /// Every header line, name and value, in the store's order: for the rare request with
+    /// an underscore in a header name (see [`twin_eq`]).
+    fn lines(&self) -> Box<dyn Iterator<Item = (&str, &[u8])> + '_>;
 }
 
 impl<'a> RequestView<'a> {
@@ -304,8 +319,11 @@ impl<'a> RequestView<'a> {
             HeaderSource::List(list) => HeaderValues::List { list, name },
             #[cfg(feature = "http")]
             HeaderSource::Map(map) => HeaderValues::Map(map.get_all(name).iter()),
-            #[cfg(feature = "actix")]
-            HeaderSource::Actix(map) => HeaderValues::Actix(map.get_all(name)),
+            HeaderSource::Store(store) => HeaderValues::Store {
+                store,
+                name,
+                next: 0,
+            },
         }
     }
 }
@@ -322,9 +340,8 @@ impl<'a> RequestView<'a> {
                 iter: map.iter(),
                 name,
             },
-            #[cfg(feature = "actix")]
-            HeaderSource::Actix(map) => HeaderValues::ActixTwins {
-                iter: map.iter(),
+            HeaderSource::Store(store) => HeaderValues::StoreTwins {
+                lines: store.lines(),
                 name,
             },
         }
@@ -341,8 +358,7 @@ impl<'a> RequestView<'a> {
             HeaderSource::List(list) => list.iter().any(|(n, _)| twin(n.as_bytes())),
             #[cfg(feature = "http")]
             HeaderSource::Map(map) => map.keys().any(|n| twin(n.as_str().as_bytes())),
-            #[cfg(feature = "actix")]
-            HeaderSource::Actix(map) => map.keys().any(|n| twin(n.as_str().as_bytes())),
+            HeaderSource::Store(store) => store.lines().any(|(n, _)| twin(n.as_bytes())),
         }
     }
 }
@@ -396,8 +412,11 @@ pub(crate) enum HeaderValues<'a> {
     },
     #[cfg(feature = "http")]
     Map(http::header::ValueIter<'a, http::HeaderValue>),
-    #[cfg(feature = "actix")]
-    Actix(std::slice::Iter<'a, actix_web::http::header::HeaderValue>),
+    Store {
+        store: &'a dyn HeaderStore,
+        name: &'a str,
+        next: usize,
+    },
     /// Every line whose name is `name` or a twin of it.
     Twins {
         list: &'a [(String, Vec<u8>)],
@@ -408,9 +427,8 @@ pub(crate) enum HeaderValues<'a> {
         iter: http::header::Iter<'a, http::HeaderValue>,
         name: &'a str,
     },
-    #[cfg(feature = "actix")]
-    ActixTwins {
-        iter: actix_web::http::header::map::Iter<'a>,
+    StoreTwins {
+        lines: Box<dyn Iterator<Item = (&'a str, &'a [u8])> + 'a>,
         name: &'a str,
     },
 }
@@ -454,8 +472,11 @@ impl<'a> HeaderValues<'a> {
             HeaderValues::List { list, name } => next_line(list, name),
             #[cfg(feature = "http")]
             HeaderValues::Map(it) => it.next().map(|v| v.as_bytes()),
-            #[cfg(feature = "actix")]
-            HeaderValues::Actix(it) => it.next().map(|v| v.as_bytes()),
+            HeaderValues::Store { store, name, next } => {
+                let value = store.value(name, *next)?;
+                *next += 1;
+                Some(value)
+            }
             HeaderValues::Twins { list, name } => {
                 let at = list
                     .iter()
@@ -468,10 +489,9 @@ impl<'a> HeaderValues<'a> {
             HeaderValues::MapTwins { iter, name } => iter
                 .find(|(n, _)| twin_eq(n.as_str().as_bytes(), name.as_bytes()))
                 .map(|(_, v)| v.as_bytes()),
-            #[cfg(feature = "actix")]
-            HeaderValues::ActixTwins { iter, name } => iter
-                .find(|(n, _)| twin_eq(n.as_str().as_bytes(), name.as_bytes()))
-                .map(|(_, v)| v.as_bytes()),
+            HeaderValues::StoreTwins { lines, name } => lines
+                .find(|(n, _)| twin_eq(n.as_bytes(), name.as_bytes()))
+                .map(|(_, v)| v),
         }
     }
 }
