@@ -8,7 +8,7 @@ pub(super) use envoy_types::pb::envoy::service::auth::v3::authorization_server::
 use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
 
 use super::answer;
-use super::original::{parse_address, BadCheck, Convention};
+use super::original::{identity_twin, parse_address, BadCheck, Convention};
 use super::Shared;
 use crate::Request;
 
@@ -65,7 +65,15 @@ fn original(check: &CheckRequest) -> Result<Request, BadCheck> {
     }
     // Pseudo-headers restate the method, path and host; `host` is the field above.
     let keep = |name: &str| !name.starts_with(':') && !name.eq_ignore_ascii_case("host");
-    match http.header_map.as_ref().filter(|m| !m.headers.is_empty()) {
+    let raw = http.header_map.as_ref().filter(|m| !m.headers.is_empty());
+    let twin = match raw {
+        Some(map) => map.headers.iter().any(|h| identity_twin(&h.key)),
+        None => http.headers.keys().any(|n| identity_twin(n)),
+    };
+    if twin {
+        return Err(BadCheck::IdentityTwin);
+    }
+    match raw {
         Some(map) => {
             for h in map.headers.iter().filter(|h| keep(&h.key)) {
                 let value = if h.raw_value.is_empty() {
