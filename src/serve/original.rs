@@ -113,14 +113,15 @@ const STATEMENT: [&str; 7] = [
     "x-real-ip",
 ];
 
-/// Headers that describe the check message, not the original request.
-const HOP_BY_HOP: [&str; 7] = [
+/// Headers that describe the check message, not the original request. `Upgrade` is not
+/// among them: forwarders state it only when the original request asked for an upgrade
+/// (Caddy and Traefik keep it on the check), and the service then gets the upgrade.
+const HOP_BY_HOP: [&str; 6] = [
     "connection",
     "keep-alive",
     "proxy-connection",
     "te",
     "transfer-encoding",
-    "upgrade",
     "content-length",
 ];
 
