@@ -95,3 +95,56 @@ fn original(check: &CheckRequest) -> Result<Request, BadCheck> {
     }
     Ok(request)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use envoy_types::pb::envoy::config::core::v3::{Address as CoreAddress, SocketAddress};
+    use envoy_types::pb::envoy::service::auth::v3::attribute_context::{
+        HttpRequest, Peer, Request as AttrRequest,
+    };
+    use envoy_types::pb::envoy::service::auth::v3::AttributeContext;
+
+    fn check(headers: &[(&str, &str)]) -> CheckRequest {
+        CheckRequest {
+            attributes: Some(AttributeContext {
+                source: Some(Peer {
+                    address: Some(CoreAddress {
+                        address: Some(Address::SocketAddress(SocketAddress {
+                            address: "192.0.2.1".to_owned(),
+                            ..SocketAddress::default()
+                        })),
+                    }),
+                    ..Peer::default()
+                }),
+                request: Some(AttrRequest {
+                    http: Some(HttpRequest {
+                        method: "GET".to_owned(),
+                        path: "/".to_owned(),
+                        host: "shop.example".to_owned(),
+                        headers: headers
+                            .iter()
+                            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                            .collect(),
+                        ..HttpRequest::default()
+                    }),
+                    ..AttrRequest::default()
+                }),
+                ..AttributeContext::default()
+            }),
+            ..CheckRequest::default()
+        }
+    }
+
+    #[test]
+    fn identity_twins_are_refused() {
+        assert!(original(&check(&[("x-portcullis-client", "a")])).is_ok());
+        for name in ["x_portcullis_client", "x-portcullis_roles"] {
+            assert_eq!(
+                original(&check(&[(name, "billing")])).map(|_| ()),
+                Err(BadCheck::IdentityTwin),
+                "{name}"
+            );
+        }
+    }
+}
