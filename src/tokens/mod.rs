@@ -39,6 +39,7 @@
 //! one costs one signature verification.
 
 mod cache;
+mod url;
 #[cfg(feature = "tokens")]
 mod jwks;
 #[cfg(feature = "tokens")]
@@ -47,6 +48,7 @@ pub(crate) mod signer;
 mod verify;
 
 pub(crate) use cache::TokenCache;
+pub(crate) use url::key_set_url_allowed;
 
 use crate::engine::claims::TokenState;
 
