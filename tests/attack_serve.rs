@@ -224,7 +224,10 @@ fn nginx_delivers_only_the_host_the_policy_decided() {
     let nginx = nginx(serve.addr, app.addr);
     let ok = send(nginx.addr, "GET /public/x HTTP/1.1\nHost: www.example.com");
     assert_eq!(ok.status, 200, "{ok:?}");
-    let no = send(nginx.addr, "GET /public/x HTTP/1.1\nHost: admin.example.com");
+    let no = send(
+        nginx.addr,
+        "GET /public/x HTTP/1.1\nHost: admin.example.com",
+    );
     assert_eq!(no.status, 403, "{no:?}");
     let answer = send(
         nginx.addr,

@@ -226,7 +226,9 @@ fn hostile_tokens() {
     let unsigned = |alg: &str| {
         format!(
             "{}.{}.",
-            b64(json!({ "alg": alg, "kid": "corp-1" }).to_string().as_bytes()),
+            b64(json!({ "alg": alg, "kid": "corp-1" })
+                .to_string()
+                .as_bytes()),
             b64(c.to_string().as_bytes())
         )
     };
@@ -283,19 +285,50 @@ fn hostile_tokens() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
-    assert_eq!(rogue.hits.load(Ordering::SeqCst), 0, "a token made the server fetch its jku/x5u");
+    assert_eq!(
+        rogue.hits.load(Ordering::SeqCst),
+        0,
+        "a token made the server fetch its jku/x5u"
+    );
 
     // How credentials combine.
     let good = corp.sign(h.clone(), c.clone());
-    let other = corp.sign(h.clone(), with(c.clone(), json!({ "scope": "orders:write" })));
+    let other = corp.sign(
+        h.clone(),
+        with(c.clone(), json!({ "scope": "orders:write" })),
+    );
     let combos: Vec<(&str, String, u16)> = vec![
         ("no credentials", String::new(), 401),
-        ("lower-case scheme", format!("\nAuthorization: bearer {good}"), 200),
-        ("the same token twice", format!("\nAuthorization: Bearer {good}\nAuthorization: Bearer {good}"), 200),
-        ("two different tokens", format!("\nAuthorization: Bearer {good}\nAuthorization: Bearer {other}"), 400),
-        ("two tokens in one line", format!("\nAuthorization: Bearer {good},{other}"), 400),
-        ("a token and an API key", format!("\nAuthorization: Bearer {good}\nX-Api-Key: test"), 400),
-        ("a token and an underscore API key", format!("\nAuthorization: Bearer {good}\nX_Api_Key: test"), 400),
+        (
+            "lower-case scheme",
+            format!("\nAuthorization: bearer {good}"),
+            200,
+        ),
+        (
+            "the same token twice",
+            format!("\nAuthorization: Bearer {good}\nAuthorization: Bearer {good}"),
+            200,
+        ),
+        (
+            "two different tokens",
+            format!("\nAuthorization: Bearer {good}\nAuthorization: Bearer {other}"),
+            400,
+        ),
+        (
+            "two tokens in one line",
+            format!("\nAuthorization: Bearer {good},{other}"),
+            400,
+        ),
+        (
+            "a token and an API key",
+            format!("\nAuthorization: Bearer {good}\nX-Api-Key: test"),
+            400,
+        ),
+        (
+            "a token and an underscore API key",
+            format!("\nAuthorization: Bearer {good}\nX_Api_Key: test"),
+            400,
+        ),
     ];
     for (label, extra, want) in combos {
         let answer = check(serve.addr, &extra);
@@ -323,7 +356,11 @@ fn key_set_urls_that_only_look_like_loopback_do_not_compile() {
         let compiled = Policy::from_toml(&text).and_then(|p| p.compile());
         assert!(compiled.is_err(), "{url} compiled");
     }
-    for url in ["http://127.0.0.1:9/jwks.json", "http://localhost:9/jwks.json", "http://[::1]:9/jwks.json"] {
+    for url in [
+        "http://127.0.0.1:9/jwks.json",
+        "http://localhost:9/jwks.json",
+        "http://[::1]:9/jwks.json",
+    ] {
         let text = policy(&format!(r#"{{ url = "{url}" }}"#)).replace(
             "jwks = { file = \"partner.json\" }",
             &format!("jwks = {{ url = \"{url}\" }}"),
@@ -368,7 +405,11 @@ fn kid_flood_and_cache_across_a_reload() {
     // The same token after a reload that no longer accepts its audience.
     let path = dir.0.join("policy.toml");
     let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, text.replacen("[\"orders-api\"]", "[\"other-api\"]", 1)).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen("[\"orders-api\"]", "[\"other-api\"]", 1),
+    )
+    .unwrap();
     serve.server.gate().reload().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -132,7 +132,6 @@ mod tests {
                 }),
                 ..AttributeContext::default()
             }),
-            ..CheckRequest::default()
         }
     }
 

@@ -416,10 +416,7 @@ mod tests {
                 &[("X_Portcullis_Client", "billing")],
                 BadCheck::IdentityTwin,
             ),
-            (
-                &[("x-portcullis_roles", "admin")],
-                BadCheck::IdentityTwin,
-            ),
+            (&[("x-portcullis_roles", "admin")], BadCheck::IdentityTwin),
             (
                 &[("x-forwarded-for", "1.2.3.4:80")],
                 BadCheck::InvalidClientAddress,

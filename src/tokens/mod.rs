@@ -39,11 +39,11 @@
 //! one costs one signature verification.
 
 mod cache;
-mod url;
 #[cfg(feature = "tokens")]
 mod jwks;
 #[cfg(feature = "tokens")]
 pub(crate) mod signer;
+mod url;
 #[cfg(feature = "tokens")]
 mod verify;
 

@@ -9,7 +9,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 /// the HTTP client cannot read a different host out of it: `http://localhost@evil.example/`
 /// goes to `evil.example`, and `http://127.0.0.1.evil.example/` is a name like any other.
 pub(crate) fn key_set_url_allowed(url: &str) -> bool {
-    if url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) {
+    if url
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    {
         return true;
     }
     let Some(rest) = url
@@ -19,10 +22,7 @@ pub(crate) fn key_set_url_allowed(url: &str) -> bool {
     else {
         return false;
     };
-    let authority = rest
-        .split(|c| c == '/' || c == '?' || c == '#')
-        .next()
-        .unwrap_or_default();
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host = match authority.rsplit_once(':') {
         // A port, unless the colon is inside an IPv6 literal.
         Some((host, port)) if !port.contains(']') => {

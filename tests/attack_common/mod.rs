@@ -213,7 +213,9 @@ impl Drop for Proxy {
 }
 
 fn deploy(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy")
+        .join(name);
     std::fs::read_to_string(path).unwrap()
 }
 
