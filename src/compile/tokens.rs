@@ -163,13 +163,10 @@ fn check(def: &IssuerDef) -> Result<(), (&'static str, String)> {
                 .to_owned(),
         )),
         (None, Some(url)) => {
-            let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-                .iter()
-                .any(|p| url.starts_with(p));
-            if !url.starts_with("https://") && !loopback {
+            if !crate::tokens::key_set_url_allowed(url) {
                 return Err((
                     "jwks",
-                    format!("key set URL `{url}` must be https (plain http only on loopback)"),
+                    format!("key set URL `{url}` must be https (plain http only on loopback: `localhost` or a loopback address, with no user info)"),
                 ));
             }
             for (key, v) in [

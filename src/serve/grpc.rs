@@ -8,7 +8,7 @@ pub(super) use envoy_types::pb::envoy::service::auth::v3::authorization_server::
 use envoy_types::pb::envoy::service::auth::v3::{CheckRequest, CheckResponse};
 
 use super::answer;
-use super::original::{parse_address, BadCheck, Convention};
+use super::original::{identity_twin, parse_address, BadCheck, Convention};
 use super::Shared;
 use crate::Request;
 
@@ -65,7 +65,15 @@ fn original(check: &CheckRequest) -> Result<Request, BadCheck> {
     }
     // Pseudo-headers restate the method, path and host; `host` is the field above.
     let keep = |name: &str| !name.starts_with(':') && !name.eq_ignore_ascii_case("host");
-    match http.header_map.as_ref().filter(|m| !m.headers.is_empty()) {
+    let raw = http.header_map.as_ref().filter(|m| !m.headers.is_empty());
+    let twin = match raw {
+        Some(map) => map.headers.iter().any(|h| identity_twin(&h.key)),
+        None => http.headers.keys().any(|n| identity_twin(n)),
+    };
+    if twin {
+        return Err(BadCheck::IdentityTwin);
+    }
+    match raw {
         Some(map) => {
             for h in map.headers.iter().filter(|h| keep(&h.key)) {
                 let value = if h.raw_value.is_empty() {
@@ -86,4 +94,56 @@ fn original(check: &CheckRequest) -> Result<Request, BadCheck> {
         }
     }
     Ok(request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use envoy_types::pb::envoy::config::core::v3::{Address as CoreAddress, SocketAddress};
+    use envoy_types::pb::envoy::service::auth::v3::attribute_context::{
+        HttpRequest, Peer, Request as AttrRequest,
+    };
+    use envoy_types::pb::envoy::service::auth::v3::AttributeContext;
+
+    fn check(headers: &[(&str, &str)]) -> CheckRequest {
+        CheckRequest {
+            attributes: Some(AttributeContext {
+                source: Some(Peer {
+                    address: Some(CoreAddress {
+                        address: Some(Address::SocketAddress(SocketAddress {
+                            address: "192.0.2.1".to_owned(),
+                            ..SocketAddress::default()
+                        })),
+                    }),
+                    ..Peer::default()
+                }),
+                request: Some(AttrRequest {
+                    http: Some(HttpRequest {
+                        method: "GET".to_owned(),
+                        path: "/".to_owned(),
+                        host: "shop.example".to_owned(),
+                        headers: headers
+                            .iter()
+                            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                            .collect(),
+                        ..HttpRequest::default()
+                    }),
+                    ..AttrRequest::default()
+                }),
+                ..AttributeContext::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn identity_twins_are_refused() {
+        assert!(original(&check(&[("x-portcullis-client", "a")])).is_ok());
+        for name in ["x_portcullis_client", "x-portcullis_roles"] {
+            assert_eq!(
+                original(&check(&[(name, "billing")])).map(|_| ()),
+                Err(BadCheck::IdentityTwin),
+                "{name}"
+            );
+        }
+    }
 }

@@ -62,6 +62,11 @@ pub(crate) enum BadCheck {
     /// The method is not text.
     #[error("the stated method is not text")]
     InvalidMethod,
+    /// The original request carries an underscore twin of an identity header
+    /// (`X_Portcullis_Client`): a PHP, WSGI or Rack service reads it as the header the proxy
+    /// sets from the answer, so the client would choose its own identity.
+    #[error("the request carries an underscore twin of an identity header")]
+    IdentityTwin,
     /// No client address where the forwarder must put it.
     #[error("the forwarder stated no client address")]
     NoClientAddress,
@@ -89,6 +94,7 @@ impl BadCheck {
             BadCheck::NoStatement => "no-statement",
             BadCheck::AmbiguousStatement => "ambiguous-statement",
             BadCheck::InvalidMethod => "invalid-method",
+            BadCheck::IdentityTwin => "identity-twin",
             BadCheck::NoClientAddress => "no-client-address",
             BadCheck::InvalidClientAddress => "invalid-client-address",
         }
@@ -107,16 +113,30 @@ const STATEMENT: [&str; 7] = [
     "x-real-ip",
 ];
 
-/// Headers that describe the check message, not the original request.
-const HOP_BY_HOP: [&str; 7] = [
+/// Headers that describe the check message, not the original request. `Upgrade` is not
+/// among them: forwarders state it only when the original request asked for an upgrade
+/// (Caddy and Traefik keep it on the check), and the service then gets the upgrade.
+const HOP_BY_HOP: [&str; 6] = [
     "connection",
     "keep-alive",
     "proxy-connection",
     "te",
     "transfer-encoding",
-    "upgrade",
     "content-length",
 ];
+
+/// The headers the answer sets for the proxy to copy upstream.
+const IDENTITY: [&str; 2] = [super::answer::CLIENT_HEADER, super::answer::ROLES_HEADER];
+
+/// Whether `name` is an underscore spelling of an identity header (`X_Portcullis_Client`,
+/// `X-Portcullis_Roles`): proxies other than nginx pass it through beside the header they
+/// overwrite, and CGI-style services read both as one.
+pub(super) fn identity_twin(name: &str) -> bool {
+    name.contains('_')
+        && IDENTITY
+            .iter()
+            .any(|s| twin_eq(name.as_bytes(), s.as_bytes()))
+}
 
 /// The original request of a forward-auth check (`GET /check` with `X-Forwarded-*` or
 /// `X-Original-*` headers).
@@ -220,7 +240,8 @@ fn single<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h [u8], BadCheck> 
 }
 
 /// A statement header spelled with underscores (`X_Original_URI`): a proxy may pass the
-/// client's twin through beside its own line, and a backend may read either.
+/// client's twin through beside its own line, and a backend may read either. The same for
+/// the identity headers of the answer.
 fn refuse_twins(headers: &HeaderMap) -> Result<(), BadCheck> {
     let twin = headers.keys().any(|name| {
         let name = name.as_str();
@@ -231,6 +252,9 @@ fn refuse_twins(headers: &HeaderMap) -> Result<(), BadCheck> {
     });
     if twin {
         return Err(BadCheck::AmbiguousStatement);
+    }
+    if headers.keys().any(|name| identity_twin(name.as_str())) {
+        return Err(BadCheck::IdentityTwin);
     }
     Ok(())
 }
@@ -388,6 +412,11 @@ mod tests {
                 &[("X_Forwarded_For", "1.2.3.4")],
                 BadCheck::AmbiguousStatement,
             ),
+            (
+                &[("X_Portcullis_Client", "billing")],
+                BadCheck::IdentityTwin,
+            ),
+            (&[("x-portcullis_roles", "admin")], BadCheck::IdentityTwin),
             (
                 &[("x-forwarded-for", "1.2.3.4:80")],
                 BadCheck::InvalidClientAddress,

@@ -281,6 +281,10 @@ fn refresh_loop(weak: &Weak<KeySource>, issuer: &str) {
 }
 
 fn fetch(url: &str) -> Result<KeySet, String> {
+    // Checked when the policy compiles; checked again where the request is made.
+    if !super::key_set_url_allowed(url) {
+        return Err("plain http is fetched only from loopback".to_owned());
+    }
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(10)))
         .max_redirects(0)

@@ -43,10 +43,12 @@ mod cache;
 mod jwks;
 #[cfg(feature = "tokens")]
 pub(crate) mod signer;
+mod url;
 #[cfg(feature = "tokens")]
 mod verify;
 
 pub(crate) use cache::TokenCache;
+pub(crate) use url::key_set_url_allowed;
 
 use crate::engine::claims::TokenState;
 
