@@ -268,22 +268,27 @@ fn caddy_upgrade_meets_the_rule_on_upgrade() {
 /// the server's own routes: Envoy's check for the service's `/healthz` is answered `ok`, so
 /// any client reaches those paths of the service whatever the policy says.
 #[test]
-#[ignore = "open: an empty Envoy prefix should be refused (CLI exit 2, and a builder that cannot take one)"]
-fn an_empty_envoy_prefix_never_lets_the_server_routes_answer_checks() {
+fn envoy_prefixes_never_take_in_the_servers_own_routes() {
     use portcullis::gate::Gate;
-    use portcullis::serve::Server;
+    use portcullis::serve::{EnvoyPrefix, Server};
 
+    for prefix in ["/", "", "/healthz", "/check/x", "/metrics"] {
+        assert!(prefix.parse::<EnvoyPrefix>().is_err(), "{prefix:?}");
+    }
     let dir = TempDir::new("attack-envoy-prefix");
     let path = dir.write("policy.toml", &policy());
     let server = Server::builder(Gate::from_path(path).unwrap())
-        .envoy_prefix("/")
+        .envoy_prefix("/authz".parse().unwrap())
         .build();
     let serve = Serve::start(server);
+    // Envoy's checks for the service's own `/healthz` and the like, from the blocked client:
+    // the policy decides them, not the server's routes.
     for target in ["/healthz", "/readyz", "/metrics", "/check"] {
-        // From the blocked client: anything but a refusal lets the request through.
         let answer = send(
             serve.addr,
-            &format!("GET {target} HTTP/1.1\nHost: www.example.com\nX-Forwarded-For: 203.0.113.66"),
+            &format!(
+                "GET /authz{target} HTTP/1.1\nHost: www.example.com\nX-Forwarded-For: 203.0.113.66"
+            ),
         );
         assert!(
             answer.status >= 400,

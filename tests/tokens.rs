@@ -878,3 +878,59 @@ when = { path = "/whoami", scope = "orders:write" }
         }
     }
 }
+
+/// The handler sees a token's client and roles as it sees an API client's: the gate hands
+/// over what the decision read, and a request with neither names nobody.
+#[test]
+fn the_caller_names_a_tokens_client_and_roles() {
+    use portcullis::gate::Outcome;
+    use portcullis::AsRequestView;
+
+    let dir = Dir::new("caller");
+    let ed = TestKey::ed("e1");
+    let file = dir.write("jwks.json", &jwks(&[&ed]));
+    let rules = r#"
+[[rules]]
+name = "any-caller"
+effect = "allow"
+when = { path = "/api/**", authenticated = true }
+
+[[rules]]
+name = "public"
+effect = "allow"
+when = { path = "/public/**" }
+"#;
+    let text = policy(&format!("{{ file = {file:?} }}"), rules);
+    let gate = Gate::new(Policy::from_toml(&text).unwrap().compile().unwrap());
+    let cases = [
+        (
+            json!({ "client_id": "billing", "roles": ["reader", "writer"] }),
+            "/api/x",
+            Some("billing"),
+            vec!["reader", "writer"],
+        ),
+        (
+            json!({ "roles": "auditor" }),
+            "/api/x",
+            None,
+            vec!["auditor"],
+        ),
+        (json!({}), "/api/x", None, vec![]),
+    ];
+    for (extra, path, client, roles) in cases {
+        let token = ed.sign(&claims(extra.clone()));
+        let request = req(&format!("GET {path} from 192.0.2.1"))
+            .header("authorization", format!("Bearer {token}"));
+        let Outcome::Pass(caller) = gate.check(&request.view()) else {
+            panic!("refused: {extra}");
+        };
+        assert_eq!(caller.client.as_deref(), client, "{extra}");
+        assert_eq!(caller.roles.iter().collect::<Vec<_>>(), roles, "{extra}");
+        assert_eq!(caller.rule.as_deref(), Some("any-caller"));
+    }
+    let Outcome::Pass(anonymous) = gate.check(&req("GET /public/x from 192.0.2.1").view()) else {
+        panic!("refused");
+    };
+    assert_eq!(anonymous.client, None);
+    assert!(anonymous.roles.is_empty());
+}

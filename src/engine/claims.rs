@@ -20,12 +20,13 @@ pub(crate) struct Claims {
     pub(crate) valid_until: u64,
     /// `scope` split at spaces, or the `scp` array.
     pub(crate) scopes: Vec<String>,
-    /// The issuer's `client_claim`, when the token has it.
-    pub(crate) client: Option<String>,
+    /// The issuer's `client_claim`, when the token has it (shared: it goes to each
+    /// [`Caller`](crate::gate::Caller) of the token).
+    pub(crate) client: Option<std::sync::Arc<str>>,
     /// The client's key in the identity slot, when a condition names it.
     pub(crate) client_key: Option<u32>,
-    /// The issuer's `roles_claim` values.
-    pub(crate) roles: Vec<String>,
+    /// The issuer's `roles_claim` values (shared, as `client` is).
+    pub(crate) roles: std::sync::Arc<[String]>,
     /// The role keys in the identity slot of the roles that conditions name.
     pub(crate) role_keys: Vec<u32>,
     /// Per claim name the policy's conditions read (in the engine's claim order): its value.

@@ -94,12 +94,25 @@ impl Engine {
     }
 
     pub(crate) fn decide_in(&self, view: &RequestView<'_>, s: &mut Scratch) -> Verdict {
+        self.decide_keeping(view, s, |_| ()).0
+    }
+
+    /// Decides a request, and keeps what `keep` takes from the request as it was read (the
+    /// default when it was refused before any rule ran).
+    #[inline]
+    pub(crate) fn decide_keeping<K: Default>(
+        &self,
+        view: &RequestView<'_>,
+        s: &mut Scratch,
+        keep: impl FnOnce(&Prepared) -> K,
+    ) -> (Verdict, K) {
         self.evaluate(view, s, |evaluation| match evaluation {
             Ok(evaluation) => {
                 let (cause, reported) = evaluation.decide();
-                evaluation.verdict(cause, reported)
+                let kept = keep(evaluation.prepared);
+                (evaluation.verdict(cause, reported), kept)
             }
-            Err(refused) => self.refused_verdict(&refused),
+            Err(refused) => (self.refused_verdict(&refused), K::default()),
         })
     }
 

@@ -278,6 +278,20 @@ impl Engine {
         &self.warnings
     }
 
+    /// Decides a request, and hands back the claims of the valid bearer token it was decided
+    /// with: the gate names a token's client and roles to the application as a key's.
+    pub(crate) fn decide_with_token(
+        &self,
+        view: &request::RequestView<'_>,
+    ) -> (Verdict, Option<std::sync::Arc<claims::Claims>>) {
+        self.with_scratch(|s| {
+            self.decide_keeping(view, s, |prepared| match &prepared.token {
+                claims::TokenState::Valid(c) => Some(std::sync::Arc::clone(c)),
+                _ => None,
+            })
+        })
+    }
+
     pub(crate) fn with_scratch<T>(&self, f: impl FnOnce(&mut Scratch) -> T) -> T {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut scratch) => f(&mut scratch),

@@ -145,9 +145,9 @@ impl Record<'_, '_, '_> {
                     .and_then(|t| t.names.get(claims.issuer as usize))
                     .cloned()
                     .unwrap_or_default(),
-                client: claims.client.clone(),
+                client: claims.client.as_deref().map(str::to_owned),
                 scopes: claims.scopes.clone(),
-                roles: claims.roles.clone(),
+                roles: claims.roles.to_vec(),
             },
         };
         let request = RequestSummary {
@@ -353,7 +353,7 @@ impl Record<'_, '_, '_> {
                 match part {
                     IdentPart::Client => {
                         let name = match token {
-                            Some(t) => t.client.clone(),
+                            Some(t) => t.client.as_deref().map(str::to_owned),
                             None => client
                                 .and_then(|id| engine.client_name(id))
                                 .map(str::to_owned),

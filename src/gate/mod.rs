@@ -28,6 +28,7 @@ pub use respond::{Denial, Responder, ResponseOptions};
 #[cfg(feature = "watch")]
 pub use watch::{PolicyWatcher, WatchOptions};
 
+use crate::engine::claims::Claims;
 use crate::engine::request::RequestView;
 use crate::{Cause, Effect, Engine, Policy, PolicyError, Refusal, UnknownClient, Verdict};
 
@@ -36,9 +37,11 @@ use crate::{Cause, Effect, Engine, Policy, PolicyError, Refusal, UnknownClient, 
 pub struct Caller {
     /// The client address the decision used.
     pub client_ip: Option<IpAddr>,
-    /// The API client whose key the request carried.
+    /// The API client whose key the request carried, or the client its bearer token names
+    /// (the issuer's `client_claim`).
     pub client: Option<Arc<str>>,
-    /// That client's roles.
+    /// That client's roles: an API client's from the policy, a token's from its issuer's
+    /// `roles_claim`.
     pub roles: Arc<[String]>,
     /// The rule that allowed the request (`None` for the default).
     pub rule: Option<Arc<str>>,
@@ -91,11 +94,20 @@ struct Shared {
 }
 
 /// The caller of a request let through, named from the thread's shard of shared names.
-fn caller(loaded: &Loaded, verdict: &Verdict, shard: usize, request_id: RequestId) -> Caller {
+fn caller(
+    loaded: &Loaded,
+    verdict: &Verdict,
+    token: Option<&Claims>,
+    shard: usize,
+    request_id: RequestId,
+) -> Caller {
     let names = &loaded.names[shard % SHARDS];
-    let (client, roles) = match verdict.client().and_then(|c| names.clients.get(c.index())) {
-        Some((name, roles)) => (Some(name.clone()), roles.clone()),
-        None => (None, names.no_roles.clone()),
+    let key = verdict.client().and_then(|c| names.clients.get(c.index()));
+    // A request carries a key or a token, never both (that is refused as ambiguous).
+    let (client, roles) = match (key, token) {
+        (Some((name, roles)), _) => (Some(name.clone()), roles.clone()),
+        (None, Some(claims)) => (claims.client.clone(), claims.roles.clone()),
+        (None, None) => (None, names.no_roles.clone()),
     };
     Caller {
         client_ip: verdict.client_ip(),
@@ -361,7 +373,7 @@ impl Gate {
         let loaded = self.shared.current.load();
         let shard = shard();
         let engine = &loaded.engine;
-        let verdict = engine.decide(request);
+        let (verdict, token) = engine.decide_with_token(request);
         let request_id = self.request_id(engine, request);
         self.count(&loaded, &verdict, shard);
         self.warn_no_peer(&verdict);
@@ -375,7 +387,13 @@ impl Gate {
         if verdict.blocks() {
             Outcome::Deny(self.shared.responses.deny(&verdict, engine, &request_id))
         } else {
-            Outcome::Pass(caller(&loaded, &verdict, shard, request_id))
+            Outcome::Pass(caller(
+                &loaded,
+                &verdict,
+                token.as_deref(),
+                shard,
+                request_id,
+            ))
         }
     }
 

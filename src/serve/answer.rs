@@ -55,13 +55,26 @@ impl Answer {
 }
 
 /// The caller's identity headers, if it has any.
+///
+/// A token's client and roles come from its issuer, not from the policy, and may hold any
+/// text: a client name with a comma, or a role that is not an HTTP token (a comma, a space,
+/// a quote), would read as more than one value to a service that splits the header, so the
+/// client is then left out and such a role is dropped from the list.
 fn identity(caller: &Caller) -> [Option<(&'static str, String)>; 2] {
+    let plain = |v: &str| crate::engine::path::is_token(v.as_bytes());
+    let roles: Vec<&str> = caller
+        .roles
+        .iter()
+        .map(String::as_str)
+        .filter(|r| plain(r))
+        .collect();
     [
         caller
             .client
-            .as_ref()
-            .map(|c| (CLIENT_HEADER, c.to_string())),
-        (!caller.roles.is_empty()).then(|| (ROLES_HEADER, caller.roles.join(","))),
+            .as_deref()
+            .filter(|c| !c.contains(','))
+            .map(|c| (CLIENT_HEADER, c.to_owned())),
+        (!roles.is_empty()).then(|| (ROLES_HEADER, roles.join(","))),
     ]
 }
 
@@ -179,6 +192,57 @@ pub(crate) fn grpc(answer: Answer) -> CheckResponse {
                 http_response: Some(HttpResponse::DeniedResponse(denied)),
                 ..CheckResponse::default()
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{identity, CLIENT_HEADER, ROLES_HEADER};
+    use crate::gate::{Caller, RequestId};
+
+    fn caller(client: Option<&str>, roles: &[&str]) -> Caller {
+        Caller {
+            client_ip: None,
+            client: client.map(Arc::from),
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            rule: None,
+            decision: crate::Decision::Allow,
+            request_id: RequestId::make(),
+        }
+    }
+
+    /// A token's client and roles are whatever its issuer wrote: nothing in them may read as
+    /// one more value to a service that splits the headers at commas.
+    #[test]
+    fn identity_headers_hold_one_value_per_name() {
+        let cases: [(Option<&str>, &[&str], Option<&str>, Option<&str>); 6] = [
+            (
+                Some("billing"),
+                &["reader", "writer"],
+                Some("billing"),
+                Some("reader,writer"),
+            ),
+            (None, &["auditor"], None, Some("auditor")),
+            (Some("a,b"), &[], None, None),
+            (None, &["reader", "admin,writer"], None, Some("reader")),
+            (None, &["a b", "\"q\"", ""], None, None),
+            (Some("svc one"), &["ops"], Some("svc one"), Some("ops")),
+        ];
+        for (client, roles, want_client, want_roles) in cases {
+            let [c, r] = identity(&caller(client, roles));
+            assert_eq!(
+                c,
+                want_client.map(|v| (CLIENT_HEADER, v.to_owned())),
+                "{client:?}"
+            );
+            assert_eq!(
+                r,
+                want_roles.map(|v| (ROLES_HEADER, v.to_owned())),
+                "{roles:?}"
+            );
         }
     }
 }

@@ -68,7 +68,7 @@ async fn check(State(shared): State<Arc<Shared>>, request: Request) -> Response 
         shared.answer(peer, hint(&parts.headers), || {
             original::forward_auth(&parts.headers, shared.client)
         })
-    } else if let Some(rest) = envoy_target(target, shared.envoy_prefix.as_bytes()) {
+    } else if let Some(rest) = envoy_target(target, shared.envoy_prefix.as_str().as_bytes()) {
         shared.answer(peer, Convention::EnvoyHttp, || {
             original::envoy_http(&parts.method, rest, &parts.headers, shared.client)
                 .map(|r| (r, Convention::EnvoyHttp))

@@ -53,6 +53,7 @@ mod forwarders;
 mod grpc;
 mod http;
 mod original;
+mod prefix;
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -64,6 +65,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 pub use answer::{CLIENT_HEADER, ROLES_HEADER};
 pub use forwarders::{ClientAddress, ClientAddressError, Forwarders, ForwardersError};
 pub use grpc::ExtAuthz;
+pub use prefix::{EnvoyPrefix, EnvoyPrefixError};
 
 use crate::gate::Gate;
 use crate::AsRequestView;
@@ -100,7 +102,7 @@ struct Shared {
     gate: Gate,
     forwarders: Forwarders,
     client: ClientAddress,
-    envoy_prefix: String,
+    envoy_prefix: EnvoyPrefix,
     metrics: Option<PrometheusHandle>,
     draining: AtomicBool,
 }
@@ -111,7 +113,7 @@ pub struct ServerBuilder {
     gate: Gate,
     forwarders: Forwarders,
     client: ClientAddress,
-    envoy_prefix: String,
+    envoy_prefix: EnvoyPrefix,
     metrics: Option<PrometheusHandle>,
 }
 
@@ -129,10 +131,9 @@ impl ServerBuilder {
     }
 
     /// The path prefix of Envoy's HTTP ext_authz checks (default `/envoy`; Envoy's
-    /// `http_service.path_prefix`). A trailing `/` is ignored.
-    pub fn envoy_prefix(mut self, prefix: impl Into<String>) -> Self {
-        let prefix: String = prefix.into();
-        self.envoy_prefix = prefix.trim_end_matches('/').to_owned();
+    /// `http_service.path_prefix`).
+    pub fn envoy_prefix(mut self, prefix: EnvoyPrefix) -> Self {
+        self.envoy_prefix = prefix;
         self
     }
 
@@ -170,7 +171,7 @@ impl Server {
             gate,
             forwarders: Forwarders::default(),
             client: ClientAddress::default(),
-            envoy_prefix: "/envoy".to_owned(),
+            envoy_prefix: EnvoyPrefix::default(),
             metrics: None,
         }
     }

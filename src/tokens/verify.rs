@@ -171,12 +171,13 @@ impl Verifier {
             .as_deref()
             .and_then(|c| claims.get(c))
             .and_then(Value::as_str)
-            .map(str::to_owned);
-        let roles = issuer
+            .map(Arc::<str>::from);
+        let roles: Arc<[String]> = issuer
             .roles_claim
             .as_deref()
             .map(|c| strings(claims.get(c)))
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .into();
         let client_key = client
             .as_deref()
             .and_then(|c| self.client_keys.get(c).copied());

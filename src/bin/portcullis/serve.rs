@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use portcullis::gate::Gate;
-use portcullis::serve::{ClientAddress, Forwarders, Server};
+use portcullis::serve::{ClientAddress, EnvoyPrefix, Forwarders, Server};
 use tokio::sync::watch;
 
 /// The arguments of `portcullis serve`.
@@ -30,7 +30,7 @@ pub struct ServeArgs {
     client_address: ClientAddress,
     /// The path prefix of Envoy's HTTP ext_authz checks (Envoy's `path_prefix`).
     #[arg(long, value_name = "PATH", default_value = "/envoy")]
-    envoy_prefix: String,
+    envoy_prefix: EnvoyPrefix,
     /// Answer refusals with application/problem+json bodies.
     #[arg(long)]
     problem_json: bool,
