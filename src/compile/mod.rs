@@ -17,16 +17,15 @@ pub(crate) mod tokens;
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::engine::bits::{Bits, ClauseLayout};
 use crate::engine::client_ip::ClientIpConfig;
 use crate::engine::ids::SmallIndex;
 use crate::engine::keys::{parse_digest, KeyTable};
+use crate::engine::parts::{Callers, Parts, Settings, Slots};
 use crate::engine::path::{is_token, PathOptions};
 use crate::engine::provenance::{Provenance, Revision, SourceFile};
 use crate::engine::verdict::ClientId;
-use crate::engine::{Clause, ClientInfo, Engine, ListInfo, SlotRef, Stats, Step};
+use crate::engine::{ClientInfo, Engine, ListInfo, Stats};
 use crate::error::PolicyError;
-use crate::policy::model::{Effect, Mode};
 use crate::policy::source::Seg;
 use crate::policy::Policy;
 
@@ -164,47 +163,46 @@ pub(crate) fn compile(policy: &Policy, key_mode: tokens::KeyMode) -> Result<Engi
         ipv4_table_bytes: ip.as_ref().map_or(0, |s| s.table.v4_bytes()),
         ipv6_table_bytes: ip.as_ref().map_or(0, |s| s.table.v6_bytes()),
     };
-    let mut engine = Engine {
-        name: src.name.clone(),
-        default: doc.policy.default,
-        combine: doc.policy.combine,
-        mode: doc.policy.mode,
-        path_options: PathOptions {
-            max_length: doc.paths.max_length,
-            encoded_slash: doc.paths.encoded_slash,
-            case_sensitive: doc.paths.case_sensitive,
+    Ok(Engine::new(Parts {
+        settings: Settings {
+            name: src.name.clone(),
+            default: doc.policy.default,
+            combine: doc.policy.combine,
+            mode: doc.policy.mode,
+            path_options: PathOptions {
+                max_length: doc.paths.max_length,
+                encoded_slash: doc.paths.encoded_slash,
+                case_sensitive: doc.paths.case_sensitive,
+            },
+            client_ip: ClientIpConfig {
+                source: doc.client_ip.source,
+                trusted,
+            },
+            on_unknown: doc.client_ip.on_unknown,
         },
-        client_ip: ClientIpConfig {
-            source: doc.client_ip.source,
-            trusted,
-        },
-        on_unknown: doc.client_ip.on_unknown,
-        method: b.method.build(&layout.exists)?,
-        ident: ident.slot,
-        claims,
-        tokens,
-        layout: layout.clauses,
-        enforce: layout.enforce,
-        report: layout.report,
-        forbid: layout.forbid,
-        exists: layout.exists,
-        forbid_favouring: layout.forbid_favouring,
         rules: compiled.rules,
-        ip,
-        path,
-        host,
-        headers,
-        keys,
+        slots: Slots {
+            ip,
+            method: b.method.build(&layout.exists)?,
+            ident: ident.slot,
+            path,
+            host,
+            headers,
+            claims,
+            claims_neutral,
+        },
+        masks: layout,
+        callers: Callers {
+            keys,
+            clients,
+            tokens,
+        },
         lists: list_infos,
         atoms,
-        clients,
         stats,
         provenance,
         warnings,
-        plan: Box::default(),
-    };
-    engine.plan = plan(&engine, &claims_neutral);
-    Ok(engine)
+    }))
 }
 
 /// The policy file and the list files it read, and the revision they make.
@@ -216,129 +214,6 @@ fn provenance(policy: &Policy, lists: &[lists::List]) -> Provenance {
         files.insert(0, SourceFile::new(path.clone(), text));
     }
     Provenance { revision, files }
-}
-
-/// The order a decision reads the slots in: the method and path first (cheap, and they rule
-/// out most rules), User-Agent and other headers last.
-fn plan(e: &Engine, claims_neutral: &Bits) -> Box<[Step]> {
-    let per_clause = e.layout.words_per_clause();
-    let exists = e.exists.words();
-    // A rule is mentioned by a slot when one of its existing clause bits is not neutral there.
-    let mentions = |neutrals: &[&Bits]| {
-        let mut words = vec![0u64; per_clause];
-        for n in neutrals {
-            let claimed = |j: usize| {
-                exists.get(j).copied().unwrap_or(0) & !n.words().get(j).copied().unwrap_or(0)
-            };
-            for (i, w) in words.iter_mut().enumerate() {
-                *w |= claimed(i) | claimed(per_clause + i);
-            }
-        }
-        Bits::from(words)
-    };
-    let mut plan = Vec::new();
-    if let Some(m) = &e.method {
-        plan.push(Step {
-            slot: SlotRef::Method,
-            mentions: mentions(&[&m.neutral]),
-        });
-    }
-    if let Some(v) = &e.path {
-        plan.push(Step {
-            slot: SlotRef::Path,
-            mentions: mentions(&[&v.neutral]),
-        });
-    }
-    if let Some(v) = &e.host {
-        plan.push(Step {
-            slot: SlotRef::Host,
-            mentions: mentions(&[&v.neutral]),
-        });
-    }
-    if let Some(ip) = &e.ip {
-        plan.push(Step {
-            slot: SlotRef::Ip,
-            mentions: mentions(&[&ip.atoms.neutral]),
-        });
-    }
-    if let Some(i) = &e.ident {
-        let neutrals: Vec<&Bits> = [&i.clients, &i.roles, &i.authenticated]
-            .into_iter()
-            .flatten()
-            .map(|s| &s.neutral)
-            .collect();
-        plan.push(Step {
-            slot: SlotRef::Ident,
-            mentions: mentions(&neutrals),
-        });
-    }
-    if e.claims.is_some() {
-        plan.push(Step {
-            slot: SlotRef::Claims,
-            mentions: mentions(&[claims_neutral]),
-        });
-    }
-    for (k, h) in e.headers.iter().enumerate() {
-        plan.push(Step {
-            slot: SlotRef::Header(k),
-            mentions: mentions(&[&h.neutral]),
-        });
-    }
-    plan.into_boxed_slice()
-}
-
-/// The rule-level masks, over the engine's clause layout.
-pub(crate) struct Layout {
-    pub(crate) clauses: ClauseLayout,
-    pub(crate) exists: Bits,
-    pub(crate) enforce: Bits,
-    pub(crate) report: Bits,
-    pub(crate) forbid: Bits,
-    pub(crate) forbid_favouring: Bits,
-}
-
-impl Layout {
-    pub(crate) fn new(rules: usize) -> Result<Layout, PolicyError> {
-        let clauses = ClauseLayout::for_rules(rules).ok_or_else(|| too_many("rules"))?;
-        let per_clause = clauses.words_per_clause();
-        Ok(Layout {
-            clauses,
-            exists: Bits::zeros(clauses.words()),
-            enforce: Bits::zeros(per_clause),
-            report: Bits::zeros(per_clause),
-            forbid: Bits::zeros(per_clause),
-            forbid_favouring: Bits::zeros(clauses.words()),
-        })
-    }
-
-    pub(crate) fn when_bit(&self, rule: u32) -> u32 {
-        self.clauses.bit(rule, Clause::When)
-    }
-
-    pub(crate) fn unless_bit(&self, rule: u32) -> u32 {
-        self.clauses.bit(rule, Clause::Unless)
-    }
-
-    pub(crate) fn add_rule(&mut self, rule: u32, effect: Effect, mode: Mode, has_unless: bool) {
-        let (when, unless) = (self.when_bit(rule), self.unless_bit(rule));
-        self.exists.set(when);
-        if has_unless {
-            self.exists.set(unless);
-        }
-        match mode {
-            Mode::Enforce => self.enforce.set(rule),
-            Mode::Report => self.report.set(rule),
-        }
-        // A forbid rule's `when` and an allow rule's `unless` can only make a decision stricter
-        // by holding.
-        match effect {
-            Effect::Forbid => {
-                self.forbid.set(rule);
-                self.forbid_favouring.set(when);
-            }
-            Effect::Allow => self.forbid_favouring.set(unless),
-        }
-    }
 }
 
 fn compile_keys(policy: &Policy) -> Result<(Option<KeyTable>, Vec<ClientInfo>), PolicyError> {

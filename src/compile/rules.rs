@@ -9,10 +9,10 @@ use super::conditions::{
 use crate::compile::lists::List;
 use crate::compile::slots::{ClaimBuilder, IdentBuilder, IpBuilder, MethodBuilder, ValueBuilder};
 use crate::compile::tokens::TokenSetup;
-use crate::compile::Layout;
 use crate::engine::globs::GlobMode;
 use crate::engine::ids::SmallIndex;
 use crate::engine::keys::KeyTable;
+use crate::engine::layout::RuleMasks;
 use crate::engine::slots::ValueSource;
 use crate::engine::verdict::RuleId;
 use crate::engine::{Clause, ClientInfo, Condition, Rule};
@@ -35,7 +35,7 @@ pub(crate) struct Builders {
 
 pub(crate) struct Compiled {
     pub(crate) rules: Vec<Rule>,
-    pub(crate) layout: Layout,
+    pub(crate) layout: RuleMasks,
     pub(crate) builders: Builders,
 }
 
@@ -109,7 +109,7 @@ pub(crate) fn compile(
         tokens,
     };
     let defs = &policy.doc.rules;
-    let mut layout = Layout::new(defs.len())?;
+    let mut layout = RuleMasks::new(defs.len()).ok_or_else(|| super::too_many("rules"))?;
     let mut b = Builders {
         ip: IpBuilder::default(),
         method: MethodBuilder::default(),

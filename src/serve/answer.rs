@@ -218,7 +218,14 @@ mod tests {
     /// one more value to a service that splits the headers at commas.
     #[test]
     fn identity_headers_hold_one_value_per_name() {
-        let cases: [(Option<&str>, &[&str], Option<&str>, Option<&str>); 6] = [
+        // (client, roles) given, and the client and roles headers sent.
+        type Case<'a> = (
+            Option<&'a str>,
+            &'a [&'a str],
+            Option<&'a str>,
+            Option<&'a str>,
+        );
+        let cases: [Case; 6] = [
             (
                 Some("billing"),
                 &["reader", "writer"],
