@@ -7,6 +7,7 @@
 
 mod build;
 mod render;
+mod witness;
 
 use std::net::IpAddr;
 
