@@ -397,3 +397,179 @@ fn a_shadowing_warning_holds_exactly_when_the_engine_agrees() {
     assert!(warned.get() >= 15, "only {} warnings", warned.get());
     assert!(silent.get() >= 40, "only {} silent cases", silent.get());
 }
+
+/// The token mistakes lint finds in a policy that compiles, as `(code, rule, line)`.
+fn mistakes(text: &str) -> Vec<(String, String, usize)> {
+    let p = Policy::from_toml(text).unwrap();
+    let engine = portcullis::testing::compile(&p).unwrap();
+    lint_report(&p, &engine)
+        .unwrap()
+        .warnings
+        .into_iter()
+        .map(|w| {
+            (
+                w.code.to_owned(),
+                w.rule.unwrap_or_default(),
+                w.location.map_or(0, |l| l.line),
+            )
+        })
+        .collect()
+}
+
+const ISSUERS: &str = r#"
+[policy]
+default = "forbid"
+[tokens.issuers.corp]
+issuer = "https://id.example.com/"
+audiences = ["api"]
+jwks = { url = "https://id.example.com/jwks.json" }
+algorithms = ["RS256"]
+roles_claim = "roles"
+client_claim = "client_id"
+[tokens.issuers.partner]
+issuer = "https://partner.example.net/"
+audiences = ["api"]
+jwks = { url = "https://partner.example.net/jwks.json" }
+algorithms = ["ES256"]
+"#;
+
+#[test]
+fn token_mistakes_are_warned_about_where_they_are_written() {
+    let text = format!(
+        r#"{ISSUERS}
+[[rules]]
+name = "scope-as-claim"
+effect = "allow"
+when = {{ issuer = "corp", claim = {{ scope = "orders:write" }} }}
+[[rules]]
+name = "comma"
+effect = "allow"
+when = {{ issuer = "corp", scope = ["orders:read,orders:write"] }}
+[[rules]]
+name = "any-issuer"
+effect = "allow"
+when = {{ path = "/admin/**", scope = "admin" }}
+[[rules]]
+name = "exempt-any-issuer"
+effect = "forbid"
+when = {{ path = "/billing/**" }}
+unless = {{ claim = {{ tenant = "acme" }} }}
+"#
+    );
+    let found = mistakes(&text);
+    let want = [
+        ("claim-with-own-condition", "scope-as-claim", 20),
+        ("scope-with-comma", "comma", 24),
+        ("token-condition-without-issuer", "any-issuer", 28),
+        ("token-condition-without-issuer", "exempt-any-issuer", 33),
+        ("unused-roles-claim", "", 9),
+    ];
+    let found: Vec<(&str, &str, usize)> = found
+        .iter()
+        .map(|(c, r, l)| (c.as_str(), r.as_str(), *l))
+        .collect();
+    assert_eq!(found, want);
+}
+
+#[test]
+fn token_mistake_messages_say_what_to_write() {
+    let p = Policy::from_toml(&format!(
+        r#"{ISSUERS}
+[[rules]]
+name = "r"
+effect = "allow"
+when = {{ issuer = "corp", scope = "a,b", claim = {{ scp = "a" }}, role = "admin" }}
+"#
+    ))
+    .unwrap();
+    let text: Vec<String> = portcullis::lint::mistakes(&p)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(text.len(), 2, "{text:#?}");
+    assert!(text[0].contains("write `scope = [...]`"), "{}", text[0]);
+    assert!(
+        text[1].contains(r#"for several write `["a", "b"]`"#),
+        "{}",
+        text[1]
+    );
+}
+
+#[test]
+fn two_issuers_with_one_iss_are_a_mistake() {
+    let text = r#"
+[policy]
+default = "forbid"
+[tokens.issuers.corp]
+issuer = "https://id.example.com/"
+audiences = ["api"]
+jwks = { url = "https://id.example.com/jwks.json" }
+algorithms = ["RS256"]
+[tokens.issuers.corp-new]
+issuer = "https://id.example.com/"
+audiences = ["api", "api-v2"]
+jwks = { url = "https://id.example.com/v2/jwks.json" }
+algorithms = ["ES256"]
+[[rules]]
+name = "any-token"
+effect = "allow"
+when = { authenticated = true }
+"#;
+    let found = mistakes(text);
+    assert_eq!(found, [("duplicate-issuer".to_owned(), String::new(), 10)]);
+    let p = Policy::from_toml(text).unwrap();
+    let m = portcullis::lint::mistakes(&p);
+    assert!(
+        m[0].message
+            .contains("`corp-new`'s keys and audiences are never used"),
+        "{}",
+        m[0].message
+    );
+}
+
+#[test]
+fn sound_token_policies_lint_clean() {
+    // One issuer needs no `issuer` condition; scopes read one by one; a claim of its own;
+    // `roles_claim` read by a rule; `client_claim` is for logs too, so never warned about.
+    let one = r#"
+[policy]
+default = "forbid"
+[tokens.issuers.corp]
+issuer = "https://id.example.com/"
+audiences = ["api"]
+jwks = { url = "https://id.example.com/jwks.json" }
+algorithms = ["RS256", "ES256"]
+roles_claim = "roles"
+client_claim = "azp"
+[[rules]]
+name = "orders-write"
+effect = "allow"
+when = { path = "/orders/**", method = "POST", scope = ["orders:write"], claim = { tenant = ["acme"] } }
+[[rules]]
+name = "admins"
+effect = "allow"
+when = { role = "admin" }
+[[rules]]
+name = "billing-needs-login"
+effect = "forbid"
+status = 401
+when = { path = "/billing/**" }
+unless = { authenticated = true }
+"#;
+    assert_eq!(mistakes(one), []);
+    // Several issuers, each grant naming the issuer it trusts; a forbid's `when` may read
+    // any issuer's claims, since it can only refuse.
+    let several = format!(
+        r#"{ISSUERS}
+[[rules]]
+name = "corp-admins"
+effect = "allow"
+when = {{ issuer = "corp", scope = {{ any = ["admin", "root"] }}, role = "admin" }}
+[[rules]]
+name = "no-suspended"
+effect = "forbid"
+when = {{ claim = {{ suspended = true }} }}
+"#
+    );
+    assert_eq!(mistakes(&several), []);
+}
