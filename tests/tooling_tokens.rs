@@ -573,3 +573,53 @@ when = {{ claim = {{ suspended = true }} }}
     );
     assert_eq!(mistakes(&several), []);
 }
+
+#[test]
+fn cases_with_token_claims_count_toward_coverage() {
+    let p = Policy::from_toml(
+        r#"
+[policy]
+default = "forbid"
+[tokens.issuers.corp]
+issuer = "https://id.example.com/"
+audiences = ["api"]
+jwks = { url = "https://id.example.com/jwks.json" }
+algorithms = ["RS256"]
+roles_claim = "roles"
+[[rules]]
+name = "orders-write"
+effect = "allow"
+when = { path = "/orders/**", scope = "orders:write" }
+[[rules]]
+name = "admins"
+effect = "allow"
+when = { role = "admin", claim = { tenant = { glob = "acme-*" } } }
+[[rules]]
+name = "untested"
+effect = "allow"
+when = { scope = "never-sent" }
+[[tests]]
+name = "write"
+request = { peer = "192.0.2.1", method = "POST", target = "/orders/1", token_claims = { scope = "orders:read orders:write" } }
+expect = "allow"
+rule = "orders-write"
+[[tests]]
+name = "admin"
+request = { peer = "192.0.2.1", target = "/x", token_claims = { roles = ["admin"], tenant = "acme-eu" } }
+expect = "allow"
+rule = "admins"
+[[tests]]
+name = "reader"
+request = { peer = "192.0.2.1", method = "POST", target = "/orders/1", token_claims = { scope = "orders:read" } }
+expect = "forbid"
+status = 403
+"#,
+    )
+    .unwrap();
+    let engine = portcullis::testing::compile(&p).unwrap();
+    let cases = portcullis::testing::policy_cases(&p, &engine).unwrap();
+    let report = portcullis::testing::run(&engine, &cases);
+    assert_eq!(report.failed(), 0, "{:#?}", report.results);
+    assert_eq!(report.unexercised, ["untested"]);
+    assert_eq!(report.never_decided, ["untested"]);
+}
