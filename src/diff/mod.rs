@@ -367,16 +367,20 @@ fn set<'a>(
 /// # Ok::<(), portcullis::PolicyError>(())
 /// ```
 pub fn diff(old: &Policy, new: &Policy, options: &DiffOptions) -> Result<DiffReport, PolicyError> {
-    let (policies, mut labels) = with_stand_in_keys([old, new]);
+    let (policies, labels) = with_stand_in_keys([old, new]);
     // Engines that trust the test harness's key, so that token witnesses verify; they decide
     // witnesses only, and no key set is fetched or read.
     let engines = [
         crate::testing::compile(&policies[0])?,
         crate::testing::compile(&policies[1])?,
     ];
-    let mut values = candidates(&policies, &engines, &labels)?;
+    let values = candidates(&policies, &engines, &labels)?;
     #[cfg(feature = "tokens")]
-    let every_token = tokens::add(&policies, &mut values, &mut labels);
+    let (values, labels, every_token) = {
+        let (mut values, mut labels) = (values, labels);
+        let every_token = tokens::add(&policies, &mut values, &mut labels);
+        (values, labels, every_token)
+    };
     #[cfg(not(feature = "tokens"))]
     let every_token = true;
     let mut classes: Vec<(Dim, Vec<Value>)> = Vec::new();
