@@ -14,7 +14,9 @@ use portcullis::replay::Outcome;
 use portcullis::Policy;
 use proptest::prelude::*;
 use proptest::sample::select;
-use reference::{evaluate, Answer, Conds, Effect, HeaderMatch, RefPolicy, RefRequest, RefRule};
+use reference::{
+    evaluate, Answer, Conds, Effect, HeaderMatch, RefPolicy, RefRequest, RefRule, RefToken,
+};
 
 const CIDRS: &[&str] = &[
     "10.0.0.0/8",
@@ -54,6 +56,8 @@ const ENV_VALUES: &[&str] = &["prod", "dev", "Prod", "prod, dev", "pr0d"];
 const USER_AGENTS: &[&str] = &["curl/8.0", "Mozilla/5.0", "python-requests/2", "CURL/7"];
 const UA_GLOBS: &[&str] = &["*curl*", "*python*", "mozilla*"];
 const KEYS: &[&str] = &["ka", "kb", "kc", "bad"];
+const SCOPES: &[&str] = &["orders:read", "orders:write", "admin"];
+const TENANTS: &[&str] = &["acme", "globex"];
 
 fn strings(pool: &'static [&'static str], max: usize) -> impl Strategy<Value = Vec<String>> {
     proptest::collection::vec(select(pool).prop_map(str::to_owned), 1..=max)
@@ -95,9 +99,18 @@ fn conds() -> impl Strategy<Value = Conds> {
             opt(strings(&["reader", "writer"], 1)),
             opt(any::<bool>()),
         ),
+        // Token conditions (dropped from policies without `[tokens]`) as often as not.
+        (
+            proptest::option::of(strings(SCOPES, 2)),
+            proptest::option::of(strings(TENANTS, 2)),
+        ),
     )
         .prop_map(
-            |((ip, path, method, host), (header, user_agent, client, role, authenticated))| Conds {
+            |(
+                (ip, path, method, host),
+                (header, user_agent, client, role, authenticated),
+                (scope, tenant),
+            )| Conds {
                 ip,
                 path,
                 method,
@@ -107,10 +120,17 @@ fn conds() -> impl Strategy<Value = Conds> {
                 client,
                 role,
                 authenticated,
-                scope: None,
-                tenant: None,
+                scope,
+                tenant,
             },
         )
+}
+
+/// Token conditions compile only in a policy with `[tokens]`.
+fn without_tokens(mut c: Conds) -> Conds {
+    c.scope = None;
+    c.tenant = None;
+    c
 }
 
 fn policy() -> impl Strategy<Value = RefPolicy> {
@@ -125,8 +145,9 @@ fn policy() -> impl Strategy<Value = RefPolicy> {
         any::<bool>(),
         strings(CIDRS, 2),
         proptest::collection::vec(rule, 1..=4),
+        any::<bool>(),
     )
-        .prop_map(|(default, forbid_overrides, office, rules)| {
+        .prop_map(|(default, forbid_overrides, office, rules, tokens)| {
             let mut clients = BTreeMap::new();
             clients.insert(
                 "alpha".to_owned(),
@@ -144,7 +165,7 @@ fn policy() -> impl Strategy<Value = RefPolicy> {
                 default,
                 forbid_overrides,
                 case_insensitive_paths: false,
-                tokens: false,
+                tokens,
                 lists: BTreeMap::from([("office".to_owned(), office)]),
                 clients,
                 rules: rules
@@ -154,8 +175,8 @@ fn policy() -> impl Strategy<Value = RefPolicy> {
                         name: format!("r{i}"),
                         effect,
                         report,
-                        when,
-                        unless,
+                        when: if tokens { when } else { without_tokens(when) },
+                        unless: unless.map(|u| if tokens { u } else { without_tokens(u) }),
                     })
                     .collect(),
             }
@@ -163,12 +184,13 @@ fn policy() -> impl Strategy<Value = RefPolicy> {
 }
 
 /// A second policy: the first with one or two edits (a rule's effect flipped, a rule
-/// dropped, a condition replaced, the default flipped), or an unrelated one.
+/// dropped, a condition replaced, the default flipped, a scope or tenant changed), or an
+/// unrelated one.
 fn pair() -> impl Strategy<Value = (RefPolicy, RefPolicy)> {
     (
         policy(),
         policy(),
-        0..5usize,
+        0..7usize,
         any::<prop::sample::Index>(),
         conds(),
     )
@@ -186,7 +208,15 @@ fn pair() -> impl Strategy<Value = (RefPolicy, RefPolicy)> {
                 1 if new.rules.len() > 1 => {
                     new.rules.remove(i);
                 }
-                2 => new.rules[i].when = c,
+                2 if new.tokens => new.rules[i].when = c,
+                2 => new.rules[i].when = without_tokens(c),
+                // The token conditions alone: `scope = ["orders:write"]` becomes
+                // `scope = ["orders:read"]`, a tenant is added or dropped.
+                4 | 5 if new.tokens => {
+                    let r = &mut new.rules[i];
+                    r.when.scope = c.scope;
+                    r.when.tenant = c.tenant;
+                }
                 3 => {
                     new.default = match new.default {
                         Effect::Allow => Effect::Forbid,
@@ -200,6 +230,19 @@ fn pair() -> impl Strategy<Value = (RefPolicy, RefPolicy)> {
 }
 
 fn request() -> impl Strategy<Value = RefRequest> {
+    let token = prop_oneof![
+        1 => Just(None),
+        2 => (
+            proptest::collection::btree_set(select(SCOPES), 0..=3),
+            proptest::option::of(select(TENANTS).prop_map(str::to_owned)),
+            prop::bool::weighted(0.85),
+        )
+            .prop_map(|(scopes, tenant, valid)| Some(RefToken {
+                scopes: scopes.into_iter().map(str::to_owned).collect(),
+                tenant,
+                valid,
+            })),
+    ];
     let target = (
         proptest::collection::vec(select(SEGMENTS), 0..=3),
         any::<bool>(),
@@ -225,13 +268,14 @@ fn request() -> impl Strategy<Value = RefRequest> {
         target,
         headers,
         select(PEERS),
+        token,
     )
-        .prop_map(|(method, target, headers, peer)| RefRequest {
+        .prop_map(|(method, target, headers, peer, token)| RefRequest {
             method: method.to_owned(),
             target,
             headers,
             peer: Some(peer.parse::<IpAddr>().expect("pool address")),
-            token: None,
+            token,
         })
 }
 
@@ -256,18 +300,25 @@ fn covered(report: &DiffReport, from: &Side, to: &Side) -> bool {
         .any(|g| outcome_side(&g.from) == *from && outcome_side(&g.to) == *to)
 }
 
-/// Runs the property over `cases` random pairs; returns how many changes were checked.
-fn check_pairs(cases: u32) -> usize {
+/// Runs the property over `cases` random pairs; returns how many changes were checked, and
+/// in how many the token decided an answer (without it, one side's outcome differs).
+fn check_pairs(cases: u32, tokens_first: bool) -> (usize, usize) {
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases,
         ..ProptestConfig::default()
     });
     let checked = std::cell::Cell::new(0usize);
-    let strategy = (pair(), proptest::collection::vec(request(), 1..=24));
+    let by_token = std::cell::Cell::new(0usize);
+    let pairs = pair().prop_map(move |(old, new)| match tokens_first {
+        true => (tokens_first_policy(old), tokens_first_policy(new)),
+        false => (old, new),
+    });
+    let strategy = (pairs, proptest::collection::vec(request(), 1..=48));
     let result = runner.run(&strategy, |((old, new), requests)| {
+        // The test harness's key stands in for the issuer's key set, which is never fetched.
         let compile = |p: &RefPolicy| {
             Policy::from_toml(&p.to_toml()).and_then(|x| {
-                x.compile()?;
+                portcullis::testing::compile(&x)?;
                 Ok(x)
             })
         };
@@ -278,8 +329,9 @@ fn check_pairs(cases: u32) -> usize {
         let report = diff(
             &a,
             &b,
+            // Tokens multiply the classes: a rare pair reaches 600,000.
             &DiffOptions {
-                budget: 200_000,
+                budget: 1_500_000,
                 examples: 1,
             },
         )
@@ -295,6 +347,13 @@ fn check_pairs(cases: u32) -> usize {
                 continue;
             }
             checked.set(checked.get() + 1);
+            let bare = RefRequest {
+                token: None,
+                ..r.clone()
+            };
+            if side(&evaluate(&old, &bare)) != from || side(&evaluate(&new, &bare)) != to {
+                by_token.set(by_token.get() + 1);
+            }
             prop_assert!(
                 covered(&report, &from, &to),
                 "{from:?} -> {to:?} for {r:?} is not in the report {:#?}\nold:\n{}\nnew:\n{}",
@@ -312,14 +371,39 @@ fn check_pairs(cases: u32) -> usize {
     if let Err(e) = result {
         panic!("{e}");
     }
-    checked.get()
+    (checked.get(), by_token.get())
 }
 
 #[test]
 fn every_change_the_reference_finds_is_reported() {
-    let checked = check_pairs(96);
+    let (checked, _) = check_pairs(96, false);
     // The property is only as strong as the changes it met.
     assert!(checked >= 100, "only {checked} changes were checked");
+}
+
+/// A policy with `[tokens]` whose rules read the path, the method, keys and tokens only, so
+/// that random requests often meet the token conditions.
+fn tokens_first_policy(mut p: RefPolicy) -> RefPolicy {
+    p.tokens = true;
+    for r in &mut p.rules {
+        for c in std::iter::once(&mut r.when).chain(r.unless.as_mut()) {
+            c.ip = None;
+            c.host = None;
+            c.header = None;
+            c.user_agent = None;
+        }
+    }
+    p
+}
+
+#[cfg(feature = "tokens")]
+#[test]
+fn every_change_the_reference_finds_is_reported_with_tokens() {
+    let (checked, by_token) = check_pairs(160, true);
+    assert!(checked >= 100, "only {checked} changes were checked");
+    eprintln!("{checked} changes checked; the token decided {by_token}");
+    // Non-vacuous for tokens: in these changes the token decided an answer.
+    assert!(by_token >= 40, "the token decided only {by_token} changes");
 }
 
 #[test]
@@ -464,4 +548,156 @@ fn the_command_lists_changes_and_fails_ci_when_asked() {
     );
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("no request changes its answer"));
+}
+
+#[cfg(feature = "tokens")]
+fn token_policy(when: &str) -> Policy {
+    Policy::from_toml(&format!(
+        r#"
+[policy]
+default = "forbid"
+[tokens.issuers.corp]
+issuer = "https://id.example.com/"
+audiences = ["orders-api"]
+jwks = {{ url = "https://id.example.com/jwks.json" }}
+algorithms = ["RS256"]
+roles_claim = "roles"
+[[rules]]
+name = "orders"
+effect = "allow"
+when = {{ path = "/orders/**", {when} }}
+"#
+    ))
+    .unwrap()
+}
+
+/// Old `when`, new `when`, the changes as `(from, to)`, and a claim the smallest example of
+/// the first change shows.
+#[cfg(feature = "tokens")]
+type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
+
+#[cfg(feature = "tokens")]
+#[test]
+fn a_change_of_token_conditions_is_a_change() {
+    let allow = "allow by rule \"orders\"";
+    let forbid = "forbidden (403) by default";
+    let cases: [Case<'_>; 7] = [
+        (
+            r#"scope = ["orders:write"]"#,
+            r#"scope = ["orders:read"]"#,
+            &[(allow, forbid), (forbid, allow)],
+            r#""scope":"orders:write""#,
+        ),
+        (
+            r#"scope = ["orders:write"]"#,
+            r#"scope = { any = ["orders:write", "orders:read"] }"#,
+            &[(forbid, allow)],
+            r#""scope":"orders:read""#,
+        ),
+        (
+            r#"scope = ["a", "b"]"#,
+            r#"scope = ["a"]"#,
+            &[(forbid, allow)],
+            r#""scope":"a""#,
+        ),
+        (
+            r#"claim = { tenant = "acme" }"#,
+            r#"claim = { tenant = { glob = "acme*" } }"#,
+            &[(forbid, allow)],
+            r#""tenant":"acme"#,
+        ),
+        (
+            r#"claim = { level = 3 }"#,
+            r#"claim = { level = [3, 4] }"#,
+            &[(forbid, allow)],
+            r#""level":4"#,
+        ),
+        (
+            r#"role = "admin""#,
+            r#"role = ["admin", "ops"]"#,
+            &[(forbid, allow)],
+            r#""roles":["ops"]"#,
+        ),
+        (
+            r#"scope = ["orders:write"]"#,
+            r#"scope = ["orders:write"], issuer = "corp""#,
+            &[],
+            "",
+        ),
+    ];
+    for (old, new, want, shown) in cases {
+        let report = diff(
+            &token_policy(old),
+            &token_policy(new),
+            &DiffOptions::default(),
+        )
+        .unwrap();
+        assert!(report.exhaustive, "{old} -> {new}");
+        let got: Vec<(String, String)> = report
+            .changes
+            .iter()
+            .map(|g| (g.from.to_string(), g.to.to_string()))
+            .collect();
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect();
+        assert_eq!(got, want, "{old} -> {new}");
+        if let Some(g) = report.changes.first() {
+            let example = g.examples[0].to_string();
+            // The token shows as its claims, never as the token.
+            assert!(
+                example.contains("authorization: Bearer <token {"),
+                "{example}"
+            );
+            assert!(!example.contains("eyJ"), "{example}");
+            assert!(example.contains(shown), "{old} -> {new}: {example}");
+        }
+    }
+}
+
+#[cfg(feature = "tokens")]
+#[test]
+fn a_change_of_issuer_or_audience_is_a_change() {
+    let old = token_policy(r#"scope = "x""#);
+    let text = |iss: &str, aud: &str| {
+        Policy::from_toml(&format!(
+            r#"
+[policy]
+default = "forbid"
+[tokens.issuers.corp]
+issuer = "{iss}"
+audiences = ["{aud}"]
+jwks = {{ url = "https://id.example.com/jwks.json" }}
+algorithms = ["RS256"]
+[[rules]]
+name = "orders"
+effect = "allow"
+when = {{ path = "/orders/**", scope = "x" }}
+"#
+        ))
+        .unwrap()
+    };
+    for new in [
+        text("https://login.example.com/", "orders-api"),
+        text("https://id.example.com/", "billing-api"),
+    ] {
+        let report = diff(&old, &new, &DiffOptions::default()).unwrap();
+        let got: Vec<String> = report
+            .changes
+            .iter()
+            .map(|g| format!("{} -> {}", g.from, g.to))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "allow by rule \"orders\" -> forbidden (401) by default",
+                "forbidden (401) by default -> allow by rule \"orders\"",
+                // Elsewhere, a token that stops verifying turns 403 into 401, and back.
+                "forbidden (401) by default -> forbidden (403) by default",
+                "forbidden (403) by default -> forbidden (401) by default",
+            ],
+            "{report:#?}"
+        );
+    }
 }

@@ -2,10 +2,12 @@
 //! and an inside point, instances of each glob and near misses, each method, host, header
 //! value and key.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
+
+use crate::Policy;
 
 /// The most entries of one list whose edges are tried; a longer list is sampled evenly.
 pub(super) const MAX_NETS_PER_LIST: usize = 64;
@@ -234,6 +236,34 @@ pub(super) fn as_target(path: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Both policies with a stand-in key for each digest, and the label of each stand-in.
+pub(super) fn with_stand_in_keys(
+    policies: [&Policy; 2],
+) -> ([Policy; 2], BTreeMap<String, String>) {
+    let mut labels: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let out = policies.map(|p| {
+        let mut p = p.clone();
+        if let Some(keys) = &mut p.doc.keys {
+            for (name, client) in &mut keys.clients {
+                for d in &mut client.sha256.0 {
+                    let key = format!("portcullis-diff-stand-in:{}", d.to_ascii_lowercase());
+                    let names = labels.entry(key.clone()).or_default();
+                    if !names.contains(name) {
+                        names.push(name.clone());
+                    }
+                    *d = crate::hash_key(key.as_bytes());
+                }
+            }
+        }
+        p
+    });
+    let labels = labels
+        .into_iter()
+        .map(|(k, names)| (k, format!("<key of client {}>", names.join(" / "))))
+        .collect();
+    (out, labels)
 }
 
 #[cfg(test)]

@@ -7,7 +7,11 @@
 //! method named and the common ones; each host, User-Agent and header value; no key, an
 //! unknown key and a key of each client (keys are known only as digests, so both policies are
 //! compiled with a stand-in key per digest: a digest moved from one client to another is a
-//! change the diff sees).
+//! change the diff sees); and, with `[tokens]`, no token, an expired one and tokens for each
+//! combination of the issuers, scopes, roles, clients and claim values (with near misses) the
+//! token conditions read. Both engines trust the test harness's key for this (no key set is
+//! read or fetched), so a change of an issuer's `jwks` or `algorithms` is not seen; a change of
+//! its `issuer` or `audiences` is.
 //!
 //! Values that every condition of both policies treats alike are interchangeable; the
 //! engines themselves sort them (see `probe.rs`), and the diff tries every combination of
@@ -18,6 +22,8 @@
 mod candidates;
 mod probe;
 mod report;
+#[cfg(feature = "tokens")]
+mod tokens;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -29,8 +35,9 @@ use crate::policy::model::{HeaderMatcherDef, IpSource};
 use crate::replay::Outcome;
 use crate::{Engine, Policy, PolicyError, Request};
 
-use candidates::{as_target, edges, glob_witnesses, sample, MAX_NETS_PER_LIST};
+use candidates::{as_target, edges, glob_witnesses, sample, with_stand_in_keys, MAX_NETS_PER_LIST};
 use probe::Probe;
+use report::witness;
 pub use report::{DiffGroup, DiffReport, Witness};
 
 /// How to diff.
@@ -76,6 +83,8 @@ enum Value {
 }
 
 const DEFAULT_PEER: &str = "198.51.100.77";
+/// Witnesses decided by one engine before the other takes its turn.
+const CHUNK: u64 = 4096;
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
 
 impl Value {
@@ -128,32 +137,6 @@ fn build(values: &[&Value]) -> Request {
         r = v.apply(r);
     }
     r
-}
-
-/// Both policies with a stand-in key for each digest, and the label of each stand-in.
-fn with_stand_in_keys(policies: [&Policy; 2]) -> ([Policy; 2], BTreeMap<String, String>) {
-    let mut labels: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let out = policies.map(|p| {
-        let mut p = p.clone();
-        if let Some(keys) = &mut p.doc.keys {
-            for (name, client) in &mut keys.clients {
-                for d in &mut client.sha256.0 {
-                    let key = format!("portcullis-diff-stand-in:{}", d.to_ascii_lowercase());
-                    let names = labels.entry(key.clone()).or_default();
-                    if !names.contains(name) {
-                        names.push(name.clone());
-                    }
-                    *d = crate::hash_key(key.as_bytes());
-                }
-            }
-        }
-        p
-    });
-    let labels = labels
-        .into_iter()
-        .map(|(k, names)| (k, format!("<key of client {}>", names.join(" / "))))
-        .collect();
-    (out, labels)
 }
 
 /// The candidate values of every attribute either policy reads.
@@ -384,10 +367,24 @@ fn set<'a>(
 /// # Ok::<(), portcullis::PolicyError>(())
 /// ```
 pub fn diff(old: &Policy, new: &Policy, options: &DiffOptions) -> Result<DiffReport, PolicyError> {
-    let (policies, keys) = with_stand_in_keys([old, new]);
-    let engines = [policies[0].compile()?, policies[1].compile()?];
+    let (policies, labels) = with_stand_in_keys([old, new]);
+    // Engines that trust the test harness's key, so that token witnesses verify; they decide
+    // witnesses only, and no key set is fetched or read.
+    let engines = [
+        crate::testing::compile(&policies[0])?,
+        crate::testing::compile(&policies[1])?,
+    ];
+    let values = candidates(&policies, &engines, &labels)?;
+    #[cfg(feature = "tokens")]
+    let (values, labels, every_token) = {
+        let (mut values, mut labels) = (values, labels);
+        let every_token = tokens::add(&policies, &mut values, &mut labels);
+        (values, labels, every_token)
+    };
+    #[cfg(not(feature = "tokens"))]
+    let every_token = true;
     let mut classes: Vec<(Dim, Vec<Value>)> = Vec::new();
-    for (dim, values) in candidates(&policies, &engines, &keys)? {
+    for (dim, values) in values {
         let probes = [
             Probe::new(&policies[0], &dim)?,
             Probe::new(&policies[1], &dim)?,
@@ -416,8 +413,8 @@ pub fn diff(old: &Policy, new: &Policy, options: &DiffOptions) -> Result<DiffRep
     let total = classes.iter().fold(1u128, |t, (_, vs)| {
         t.saturating_mul(vs.len().max(1) as u128)
     });
-    let exhaustive = total <= u128::from(options.budget);
-    let tries = if exhaustive {
+    let all_classes = total <= u128::from(options.budget);
+    let tries = if all_classes {
         total as u64
     } else {
         options.budget
@@ -425,36 +422,50 @@ pub fn diff(old: &Policy, new: &Policy, options: &DiffOptions) -> Result<DiffRep
     let mut groups: BTreeMap<(Outcome, Outcome), (u64, Vec<Witness>)> = BTreeMap::new();
     let mut changed = 0;
     let mut picked: Vec<&Value> = Vec::with_capacity(classes.len());
-    for n in 0..tries {
-        // Mixed-radix digits of the class index; a sample strides evenly through them.
-        let mut index = if exhaustive {
-            u128::from(n)
-        } else {
-            u128::from(n) * total / u128::from(tries)
-        };
-        picked.clear();
-        for (_, vs) in &classes {
-            let len = vs.len().max(1) as u128;
-            if let Some(v) = vs.get((index % len) as usize) {
-                picked.push(v);
+    let mut requests = Vec::with_capacity(CHUNK as usize);
+    let mut before = Vec::with_capacity(CHUNK as usize);
+    for start in (0..tries).step_by(CHUNK as usize) {
+        requests.clear();
+        for n in start..tries.min(start + CHUNK) {
+            // Mixed-radix digits of the class index; a sample strides evenly through them.
+            let mut index = if all_classes {
+                u128::from(n)
+            } else {
+                u128::from(n) * total / u128::from(tries)
+            };
+            picked.clear();
+            for (_, vs) in &classes {
+                let len = vs.len().max(1) as u128;
+                if let Some(v) = vs.get((index % len) as usize) {
+                    picked.push(v);
+                }
+                index /= len;
             }
-            index /= len;
+            requests.push(build(&picked));
         }
-        let request = build(&picked);
-        let (a, b) = (engines[0].decide(&request), engines[1].decide(&request));
-        let (from, to) = (Outcome::of(&engines[0], &a), Outcome::of(&engines[1], &b));
-        if from.same_answer(&to) {
-            continue;
+        // One engine at a time: a thread keeps the tokens one engine verified, so taking
+        // turns would verify each token again for every witness.
+        before.clear();
+        before.extend(
+            requests
+                .iter()
+                .map(|r| Outcome::of(&engines[0], &engines[0].decide(r))),
+        );
+        for (request, from) in requests.iter().zip(before.drain(..)) {
+            let to = Outcome::of(&engines[1], &engines[1].decide(request));
+            if from.same_answer(&to) {
+                continue;
+            }
+            changed += 1;
+            let (count, examples) = groups.entry((from, to)).or_default();
+            *count += 1;
+            examples.push(witness(request, &labels));
+            examples.sort_by_key(|w| (w.size(), w.clone()));
+            examples.dedup();
+            examples.truncate(options.examples.max(1));
         }
-        changed += 1;
-        let (count, examples) = groups.entry((from, to)).or_default();
-        *count += 1;
-        let w = witness(&request, &keys);
-        examples.push(w);
-        examples.sort_by_key(|w| (w.size(), w.clone()));
-        examples.dedup();
-        examples.truncate(options.examples.max(1));
     }
+    let exhaustive = all_classes && every_token;
     Ok(DiffReport {
         witnesses: tries,
         classes: u64::try_from(total).unwrap_or(u64::MAX),
@@ -470,20 +481,4 @@ pub fn diff(old: &Policy, new: &Policy, options: &DiffOptions) -> Result<DiffRep
             })
             .collect(),
     })
-}
-
-fn witness(r: &Request, keys: &BTreeMap<String, String>) -> Witness {
-    Witness {
-        method: r.method().to_owned(),
-        target: String::from_utf8_lossy(r.target()).into_owned(),
-        peer: r.peer_addr().unwrap_or(IpAddr::from([198, 51, 100, 77])),
-        headers: r
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                let v = String::from_utf8_lossy(v).into_owned();
-                (n.clone(), keys.get(&v).cloned().unwrap_or(v))
-            })
-            .collect(),
-    }
 }

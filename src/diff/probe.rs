@@ -14,8 +14,9 @@ pub(super) struct Probe {
 }
 
 /// The conditions of `c` that read `dim` alone; `None` if there are none. `key_header` is
-/// the policy's key header, which carries the `client`, `role` and `authenticated` answers.
-fn only(c: &Conditions, dim: &Dim, key_header: Option<&str>) -> Option<Conditions> {
+/// the policy's key header, which carries the `client`, `role` and `authenticated` answers;
+/// with `tokens`, `authorization` carries them too, and the token conditions.
+fn only(c: &Conditions, dim: &Dim, key_header: Option<&str>, tokens: bool) -> Option<Conditions> {
     let mut out = Conditions::default();
     match dim {
         Dim::Addr => out.ip = c.ip.clone(),
@@ -28,10 +29,16 @@ fn only(c: &Conditions, dim: &Dim, key_header: Option<&str>) -> Option<Condition
             if name == "user-agent" {
                 out.user_agent = c.user_agent.clone();
             }
-            if key_header == Some(name.as_str()) {
+            let bearer = tokens && name == "authorization";
+            if key_header == Some(name.as_str()) || bearer {
                 out.client = c.client.clone();
                 out.role = c.role.clone();
                 out.authenticated = c.authenticated;
+            }
+            if bearer {
+                out.issuer = c.issuer.clone();
+                out.scope = c.scope.clone();
+                out.claim = c.claim.clone();
             }
             let headers: std::collections::BTreeMap<_, _> = c
                 .header
@@ -55,6 +62,7 @@ impl Probe {
             .keys
             .as_ref()
             .map(|k| k.header.to_ascii_lowercase());
+        let tokens = policy.doc.tokens.is_some();
         let mut rules = Vec::new();
         for (i, r) in policy.doc.rules.iter().enumerate() {
             // An `unless` condition of a rule reads values as a `when` condition of the
@@ -68,7 +76,7 @@ impl Probe {
                 (r.unless.as_ref(), opposite, "u"),
             ];
             for (c, effect, tag) in clauses {
-                if let Some(when) = c.and_then(|c| only(c, dim, key_header.as_deref())) {
+                if let Some(when) = c.and_then(|c| only(c, dim, key_header.as_deref(), tokens)) {
                     rules.push(RuleDef {
                         name: format!("probe-{i}-{tag}"),
                         effect,
@@ -89,7 +97,7 @@ impl Probe {
             probe.doc.tests.clear();
             probe.doc.policy.default = Effect::Allow;
             probe.doc.policy.mode = Mode::Enforce;
-            engines.push(probe.compile()?);
+            engines.push(crate::testing::compile(&probe)?);
         }
         Ok(Probe { engines })
     }

@@ -1,8 +1,10 @@
 //! What a diff reports: the changes, by pair of outcomes, with the smallest witnesses.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use crate::replay::Outcome;
+use crate::Request;
 
 /// A witness request, as shown: keys by the client they belong to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -54,10 +56,28 @@ pub struct DiffReport {
     /// Distinct classes of requests the policies tell apart (the product of the per-attribute
     /// classes), saturating.
     pub classes: u64,
-    /// Whether every class was tried (otherwise an even sample of [`DiffOptions::budget`](super::DiffOptions::budget)).
+    /// Whether every class was tried (otherwise an even sample of [`DiffOptions::budget`](super::DiffOptions::budget)),
+    /// and, with `[tokens]`, every combination of the claims the token conditions read.
     pub exhaustive: bool,
     /// Witnesses whose answer (decision or status) changed.
     pub changed: u64,
     /// The changes, by pair of outcomes.
     pub changes: Vec<DiffGroup>,
+}
+
+/// The witness a request shows as: keys and tokens by their labels, never as sent.
+pub(super) fn witness(r: &Request, keys: &BTreeMap<String, String>) -> Witness {
+    Witness {
+        method: r.method().to_owned(),
+        target: String::from_utf8_lossy(r.target()).into_owned(),
+        peer: r.peer_addr().unwrap_or(IpAddr::from([198, 51, 100, 77])),
+        headers: r
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                let v = String::from_utf8_lossy(v).into_owned();
+                (n.clone(), keys.get(&v).cloned().unwrap_or(v))
+            })
+            .collect(),
+    }
 }

@@ -236,10 +236,17 @@ pub(super) fn settings(
 ) {
     let doc = &policy.doc;
     for (i, r) in doc.rules.iter().enumerate() {
-        let about_auth =
-            r.when.authenticated.is_some() || r.when.client.is_some() || r.when.role.is_some();
+        // `forbid unless { authenticated = true }` is about credentials as much as `when`.
+        let about_auth = std::iter::once(&r.when).chain(r.unless.as_ref()).any(|c| {
+            c.authenticated.is_some()
+                || c.client.is_some()
+                || c.role.is_some()
+                || c.issuer.is_some()
+                || c.scope.is_some()
+                || c.claim.is_some()
+        });
         if r.status == Some(401) && !about_auth {
-            out.push(warning("status-401-without-auth", i, "answers 401 but has no `authenticated`, `client` or `role` condition: a key would not help the client".to_owned()));
+            out.push(warning("status-401-without-auth", i, "answers 401 but has no `authenticated`, `client`, `role`, `issuer`, `scope` or `claim` condition: credentials would not help the client".to_owned()));
         }
         if r.mode == Some(Mode::Report) {
             out.push(warning(

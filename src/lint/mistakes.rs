@@ -1,5 +1,6 @@
 //! The mistakes people make when they write globs: a path glob whose `*` was meant to cover
-//! a subtree, a User-Agent without a wildcard, a host written as a URL.
+//! a subtree, a User-Agent without a wildcard, a host written as a URL; and those made with
+//! bearer-token conditions (see `token_mistakes.rs`).
 //!
 //! These read only the document, so they are found before compiling: a host written as a
 //! URL is also a compile error, and the warning says what was meant.
@@ -11,7 +12,7 @@ use crate::Policy;
 
 const WILDCARDS: [char; 5] = ['*', '?', '[', '{', '\\'];
 
-/// The glob mistakes in a parsed policy, whether or not it compiles.
+/// The glob and token-condition mistakes in a parsed policy, whether or not it compiles.
 ///
 /// ```
 /// use portcullis::{lint::mistakes, Policy};
@@ -56,6 +57,7 @@ pub fn mistakes(policy: &Policy) -> Vec<Warning> {
             check(c, &mut found);
         }
     }
+    super::token_mistakes::token_mistakes(policy, &mut out);
     out
 }
 

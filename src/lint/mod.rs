@@ -1,8 +1,9 @@
 //! Lint: things a valid policy says that are probably not what its author meant.
 //!
 //! Every warning names the rule (or list, or client) and where it is written. The shadowing
-//! checks are exact for CIDR containment and for literal and prefix globs, and conservative
-//! everywhere else: they never warn about a rule that can decide.
+//! checks are exact for CIDR containment, for literal and prefix globs and for `issuer`,
+//! `scope` and exact `claim` values, and conservative everywhere else: they never warn about
+//! a rule that can decide.
 //!
 //! A rule accepts a warning with `lint = { allow = ["report-mode"], reason = "..." }`, and the
 //! whole policy with the same under `[policy]`; the reason is required, and what was accepted
@@ -12,6 +13,7 @@ mod allow;
 mod lists;
 mod mistakes;
 mod shadow;
+mod token_mistakes;
 
 use crate::error::{Location, PolicyError};
 use crate::{Engine, Policy};
@@ -32,6 +34,11 @@ pub const CODES: &[&str] = &[
     "path-star-stops-at-slash",
     "user-agent-without-wildcard",
     "host-looks-like-url",
+    "claim-with-own-condition",
+    "scope-with-comma",
+    "token-condition-without-issuer",
+    "duplicate-issuer",
+    "unused-roles-claim",
 ];
 
 /// One lint warning.

@@ -8,7 +8,8 @@ use ipnet::IpNet;
 use super::Warning;
 use crate::compile::lists::List;
 use crate::policy::model::{
-    Combine, Conditions, Effect, HeaderMatcherDef, Mode, OnUnknownClient, RuleDef,
+    ClaimMatcherDef, Combine, Conditions, Effect, HeaderMatcherDef, Mode, OnUnknownClient,
+    OneOrMany, RuleDef, ScopeDef,
 };
 use crate::Policy;
 
@@ -23,6 +24,12 @@ pub(super) fn never_decide(
     let cx = Cx {
         lists,
         unknown_evaluated: doc.client_ip.on_unknown == OnUnknownClient::Evaluate,
+        issuers: doc
+            .tokens
+            .iter()
+            .flat_map(|t| t.issuers.keys().cloned())
+            .collect(),
+        keys: doc.keys.as_ref().is_some_and(|k| !k.clients.is_empty()),
     };
     for (j, b) in doc.rules.iter().enumerate() {
         for (i, a) in doc.rules.iter().enumerate() {
@@ -56,6 +63,10 @@ pub(super) fn never_decide(
 struct Cx<'a> {
     lists: &'a [List],
     unknown_evaluated: bool,
+    /// The names under `[tokens.issuers]`.
+    issuers: Vec<String>,
+    /// Whether `[keys]` names a client: otherwise only a token authenticates.
+    keys: bool,
 }
 
 fn is_literal(g: &str) -> bool {
@@ -165,10 +176,26 @@ impl Cx<'_> {
         };
         let user_agent =
             aw.user_agent.is_none() || (polarity_ok && subset(&aw.user_agent, &bw.user_agent));
+        // A `client`, `role`, `issuer`, `scope` or `claim` condition holds only for a known
+        // key or a token that verified, so it implies `authenticated = true`.
+        let credentials = bw.client.is_some()
+            || bw.role.is_some()
+            || bw.issuer.is_some()
+            || bw.scope.is_some()
+            || bw.claim.is_some();
+        // Every verified token is of some issuer: naming them all only asks for a token.
+        let token_only = bw.issuer.is_some()
+            || bw.scope.is_some()
+            || bw.claim.is_some()
+            || !self.keys && (bw.authenticated == Some(true) || credentials);
+        let issuer = match (&aw.issuer, &bw.issuer) {
+            (Some(x), None) => token_only && self.issuers.iter().all(|i| x.0.contains(i)),
+            _ => subset(&aw.issuer, &bw.issuer),
+        };
         let authenticated = match (aw.authenticated, bw.authenticated) {
             (None, _) => true,
             (Some(x), Some(y)) => x == y,
-            (Some(true), None) => bw.client.is_some() || bw.role.is_some(),
+            (Some(true), None) => credentials,
             (Some(false), None) => false,
         };
         ip && path
@@ -179,12 +206,166 @@ impl Cx<'_> {
             && subset(&aw.client, &bw.client)
             && subset(&aw.role, &bw.role)
             && authenticated
+            && issuer
+            && scope_covers(aw.scope.as_ref(), bw.scope.as_ref())
+            && claims_cover(aw.claim.as_ref(), bw.claim.as_ref())
     }
+}
+
+/// Every token `b`'s scope condition accepts, `a`'s accepts too. Token conditions read no
+/// polarity (without a verified token none holds, in any clause), so this is plain set logic.
+fn scope_covers(a: Option<&ScopeDef>, b: Option<&ScopeDef>) -> bool {
+    let (a, b) = match (a, b) {
+        (None, _) => return true,
+        (Some(_), None) => return false,
+        (Some(a), Some(b)) => (a, b),
+    };
+    match (a, b) {
+        // All of A, given all of B: A within B.
+        (ScopeDef::All(OneOrMany(a)), ScopeDef::All(OneOrMany(b))) => {
+            a.iter().all(|s| b.contains(s))
+        }
+        // All of A, given one of B: whichever one it is, it is all of A.
+        (ScopeDef::All(OneOrMany(a)), ScopeDef::Any { any: b }) => {
+            !b.is_empty() && a.iter().all(|s| b.iter().all(|x| x == s))
+        }
+        // One of A, given all of B: B holds one of A.
+        (ScopeDef::Any { any: a }, ScopeDef::All(OneOrMany(b))) => b.iter().any(|s| a.contains(s)),
+        // One of A, given one of B: each of B is one of A.
+        (ScopeDef::Any { any: a }, ScopeDef::Any { any: b }) => b.iter().all(|s| a.contains(s)),
+    }
+}
+
+/// Every token `b`'s claim conditions accept, `a`'s accept too: each claim `a` names, `b`
+/// names as well, with values among `a`'s (a `*` glob takes any string). Exact for equal
+/// values; other globs are compared as written, so at worst a shadowing goes unreported.
+fn claims_cover(
+    a: Option<&std::collections::BTreeMap<String, OneOrMany<ClaimMatcherDef>>>,
+    b: Option<&std::collections::BTreeMap<String, OneOrMany<ClaimMatcherDef>>>,
+) -> bool {
+    let Some(a) = a else { return true };
+    let Some(b) = b else { return false };
+    a.iter().all(|(name, am)| {
+        b.get(name).is_some_and(|bm| {
+            bm.0.iter().all(|m| {
+                am.0.contains(m)
+                    || matches!(m, ClaimMatcherDef::Text(_) | ClaimMatcherDef::Glob(_))
+                        && am
+                            .0
+                            .iter()
+                            .any(|x| matches!(x, ClaimMatcherDef::Glob(g) if g == "*" || g == "**"))
+            })
+        })
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn scope(written: &str) -> ScopeDef {
+        match written.strip_prefix("any:") {
+            Some(any) => ScopeDef::Any {
+                any: any.split(',').map(str::to_owned).collect(),
+            },
+            None => ScopeDef::All(OneOrMany(written.split(',').map(str::to_owned).collect())),
+        }
+    }
+
+    #[test]
+    fn scope_coverage_follows_all_and_any() {
+        let cases = [
+            ("x", "x,y", true),
+            ("x,y", "x", false),
+            ("x,y", "y,x", true),
+            ("x", "any:x", true),
+            ("x", "any:x,y", false),
+            ("x,y", "any:x", false),
+            ("any:x,y", "x", true),
+            ("any:x,y", "z,y", true),
+            ("any:x,y", "z", false),
+            ("any:x,y,z", "any:x,y", true),
+            ("any:x,y", "any:x,z", false),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(
+                scope_covers(Some(&scope(a)), Some(&scope(b))),
+                want,
+                "{a} covers {b}"
+            );
+        }
+        assert!(scope_covers(None, Some(&scope("x"))));
+        assert!(!scope_covers(Some(&scope("x")), None));
+    }
+
+    #[test]
+    fn claim_coverage_needs_each_claim_with_fewer_values() {
+        use std::collections::BTreeMap;
+        use ClaimMatcherDef::{Bool, Glob, Number, Text};
+        let claims = |c: &[(&str, Vec<ClaimMatcherDef>)]| -> BTreeMap<_, _> {
+            c.iter()
+                .map(|(n, m)| ((*n).to_owned(), OneOrMany(m.clone())))
+                .collect()
+        };
+        let t = |s: &str| Text(s.to_owned());
+        let g = |s: &str| Glob(s.to_owned());
+        let cases = [
+            (
+                vec![("tenant", vec![t("a"), t("b")])],
+                vec![("tenant", vec![t("a")])],
+                true,
+            ),
+            (
+                vec![("tenant", vec![t("a")])],
+                vec![("tenant", vec![t("a"), t("b")])],
+                false,
+            ),
+            (
+                vec![("tenant", vec![t("a")])],
+                vec![("tenant", vec![t("a")]), ("x", vec![Bool(true)])],
+                true,
+            ),
+            (
+                vec![("tenant", vec![t("a")]), ("x", vec![Bool(true)])],
+                vec![("tenant", vec![t("a")])],
+                false,
+            ),
+            (
+                vec![("tenant", vec![t("a")])],
+                vec![("team", vec![t("a")])],
+                false,
+            ),
+            (
+                vec![("n", vec![Number(1.0)])],
+                vec![("n", vec![Number(1.0)])],
+                true,
+            ),
+            (
+                vec![("n", vec![Number(1.0)])],
+                vec![("n", vec![t("1")])],
+                false,
+            ),
+            (
+                vec![("e", vec![g("*")])],
+                vec![("e", vec![t("x"), g("*@acme.com")])],
+                true,
+            ),
+            (
+                vec![("e", vec![g("*")])],
+                vec![("e", vec![Bool(true)])],
+                false,
+            ),
+            (
+                vec![("e", vec![g("*@acme.com")])],
+                vec![("e", vec![t("ann@acme.com")])],
+                false,
+            ),
+        ];
+        for (a, b, want) in cases {
+            let (a, b) = (claims(&a), claims(&b));
+            assert_eq!(claims_cover(Some(&a), Some(&b)), want, "{a:?} covers {b:?}");
+        }
+    }
 
     #[test]
     fn glob_coverage_is_exact_for_literals_and_prefixes() {

@@ -1,0 +1,143 @@
+//! The mistakes people make with bearer-token conditions that still compile: a `claim` on a
+//! claim that has its own condition, a scope list written as one comma-separated word, a
+//! grant that any issuer's token can earn, two issuers with one `iss`, a `roles_claim` no
+//! rule reads.
+//!
+//! What the compiler refuses (a token condition without `[tokens]`, an unknown issuer name, an
+//! HMAC or `none` algorithm, an empty or spaced scope) is not repeated here.
+
+use super::Warning;
+use crate::policy::model::{Conditions, Effect, ScopeDef};
+use crate::policy::source::Seg;
+use crate::Policy;
+
+/// Claims the verifier reads for itself, and the condition to write instead.
+const OWN_CONDITION: [(&str, &str); 3] = [
+    ("scope", "`scope` compares the space-separated string whole, so a token with `\"a b\"` matches neither `\"a\"` nor `\"b\"`; write `scope = [...]`, which reads each scope"),
+    ("scp", "write `scope = [...]`, which reads `scp` too and compares scopes one by one"),
+    ("iss", "write `issuer = \"NAME\"` with the issuer's name under `[tokens.issuers]`"),
+];
+
+/// Appends the token mistakes of `policy` to `out`.
+pub(super) fn token_mistakes(policy: &Policy, out: &mut Vec<Warning>) {
+    let doc = &policy.doc;
+    let Some(tokens) = &doc.tokens else { return };
+    let src = &policy.source;
+    for (i, r) in doc.rules.iter().enumerate() {
+        let clauses = [("when", Some(&r.when)), ("unless", r.unless.as_ref())];
+        for (clause, c) in clauses {
+            let Some(c) = c else { continue };
+            let at = |key: &'static str, value: &str| {
+                src.locate(
+                    &[
+                        Seg::Key("rules"),
+                        Seg::Index(i),
+                        Seg::Key(clause),
+                        Seg::Key(key),
+                    ],
+                    &[&r.name, key, value],
+                )
+            };
+            let mut push = |code, location, message| {
+                out.push(Warning {
+                    code,
+                    rule: Some(r.name.clone()),
+                    location,
+                    message,
+                });
+            };
+            for name in c.claim.iter().flat_map(|m| m.keys()) {
+                if let Some((_, instead)) = OWN_CONDITION.iter().find(|(n, _)| n == name) {
+                    push(
+                        "claim-with-own-condition",
+                        at("claim", name),
+                        format!("`claim` on `{name}`: {instead}"),
+                    );
+                }
+            }
+            for s in scopes(c).filter(|s| s.contains(',')) {
+                let parts: Vec<String> = s
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(|p| format!("{p:?}"))
+                    .collect();
+                push(
+                    "scope-with-comma",
+                    at("scope", s),
+                    format!(
+                        "scope `{s}` holds a comma: tokens separate scopes with spaces, so this is one scope named `{s}`; for several write `[{}]`",
+                        parts.join(", ")
+                    ),
+                );
+            }
+            // A clause that lets a request through: an allow rule's `when`, a forbid rule's
+            // `unless`.
+            let grants = (clause == "when") == (r.effect == Effect::Allow);
+            let reads_claims = c.scope.is_some() || c.claim.is_some();
+            if grants && reads_claims && c.issuer.is_none() && tokens.issuers.len() > 1 {
+                let names: Vec<&str> = tokens.issuers.keys().map(String::as_str).collect();
+                let key = if c.scope.is_some() { "scope" } else { "claim" };
+                push(
+                    "token-condition-without-issuer",
+                    at(key, key),
+                    format!(
+                        "`{key}` without `issuer` accepts a token of any of the issuers {}: each chooses the scopes and claims its tokens carry; name the issuer trusted with them",
+                        names.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    let issuer_at = |name: &str, key: &'static str| {
+        src.locate(
+            &[
+                Seg::Key("tokens"),
+                Seg::Key("issuers"),
+                Seg::Key(name),
+                Seg::Key(key),
+            ],
+            &[name, key],
+        )
+    };
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for (name, def) in &tokens.issuers {
+        if let Some((first, _)) = seen.iter().find(|(_, iss)| *iss == def.issuer) {
+            out.push(Warning {
+                code: "duplicate-issuer",
+                rule: None,
+                location: issuer_at(name, "issuer"),
+                message: format!(
+                    "issuers `{first}` and `{name}` have the same `issuer` `{}`: a token is checked against `{first}` alone, so `{name}`'s keys and audiences are never used; merge them into one issuer",
+                    def.issuer
+                ),
+            });
+        } else {
+            seen.push((name, &def.issuer));
+        }
+    }
+    let reads_roles = doc
+        .rules
+        .iter()
+        .flat_map(|r| std::iter::once(&r.when).chain(r.unless.as_ref()))
+        .any(|c| c.role.is_some());
+    for (name, def) in &tokens.issuers {
+        if let (Some(claim), false) = (&def.roles_claim, reads_roles) {
+            out.push(Warning {
+                code: "unused-roles-claim",
+                rule: None,
+                location: issuer_at(name, "roles_claim"),
+                message: format!(
+                    "issuer `{name}` reads roles from `{claim}`, but no rule has a `role` condition: the roles only show in explanations; remove `roles_claim`, or add the rule that was meant to read them"
+                ),
+            });
+        }
+    }
+}
+
+fn scopes(c: &Conditions) -> impl Iterator<Item = &String> {
+    c.scope.iter().flat_map(|s| match s {
+        ScopeDef::All(v) => v.0.iter(),
+        ScopeDef::Any { any } => any.iter(),
+    })
+}
