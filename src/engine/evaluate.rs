@@ -94,7 +94,13 @@ impl Engine {
     }
 
     pub(crate) fn decide_in(&self, view: &RequestView<'_>, s: &mut Scratch) -> Verdict {
-        self.decide_keeping(view, s, |_| ()).0
+        self.evaluate(view, s, |evaluation| match evaluation {
+            Ok(evaluation) => {
+                let (cause, reported) = evaluation.decide();
+                evaluation.verdict(cause, reported)
+            }
+            Err(refused) => self.refused_verdict(&refused),
+        })
     }
 
     /// Decides a request, and keeps what `keep` takes from the request as it was read (the

@@ -209,15 +209,16 @@ pub(crate) enum HeaderSource<'a> {
     /// The common currency of the ecosystem's frameworks, read without a call.
     #[cfg(feature = "http")]
     Map(&'a http::HeaderMap),
-    /// Any other framework's headers, through the glue in its adapter.
-    #[cfg_attr(not(feature = "actix"), allow(dead_code))]
+    /// Any other framework's headers, through the glue in its adapter. Compiled only with
+    /// an adapter that needs it: an unused variant still costs every lookup a larger match.
+    #[cfg(feature = "actix")]
     Store(&'a dyn HeaderStore),
 }
 
 /// A framework's own header map, read through its adapter: the engine knows no framework but
-/// `http`. Lookups are by position, so that an iterator over the values needs no borrow of a
-/// framework type.
-#[cfg_attr(not(feature = "actix"), allow(dead_code))]
+/// `http`. Values are looked up by position, so that an iterator over them needs no borrow of
+/// a framework type.
+#[cfg(feature = "actix")]
 pub(crate) trait HeaderStore {
     /// The `skip`-th value (from 0) of the header `name`, given in lowercase.
     fn value(&self, name: &str, skip: usize) -> Option<&[u8]>;
@@ -319,6 +320,7 @@ impl<'a> RequestView<'a> {
             HeaderSource::List(list) => HeaderValues::List { list, name },
             #[cfg(feature = "http")]
             HeaderSource::Map(map) => HeaderValues::Map(map.get_all(name).iter()),
+            #[cfg(feature = "actix")]
             HeaderSource::Store(store) => HeaderValues::Store {
                 store,
                 name,
@@ -340,6 +342,7 @@ impl<'a> RequestView<'a> {
                 iter: map.iter(),
                 name,
             },
+            #[cfg(feature = "actix")]
             HeaderSource::Store(store) => HeaderValues::StoreTwins {
                 lines: store.lines(),
                 name,
@@ -358,6 +361,7 @@ impl<'a> RequestView<'a> {
             HeaderSource::List(list) => list.iter().any(|(n, _)| twin(n.as_bytes())),
             #[cfg(feature = "http")]
             HeaderSource::Map(map) => map.keys().any(|n| twin(n.as_str().as_bytes())),
+            #[cfg(feature = "actix")]
             HeaderSource::Store(store) => store.lines().any(|(n, _)| twin(n.as_bytes())),
         }
     }
@@ -412,6 +416,7 @@ pub(crate) enum HeaderValues<'a> {
     },
     #[cfg(feature = "http")]
     Map(http::header::ValueIter<'a, http::HeaderValue>),
+    #[cfg(feature = "actix")]
     Store {
         store: &'a dyn HeaderStore,
         name: &'a str,
@@ -427,6 +432,7 @@ pub(crate) enum HeaderValues<'a> {
         iter: http::header::Iter<'a, http::HeaderValue>,
         name: &'a str,
     },
+    #[cfg(feature = "actix")]
     StoreTwins {
         lines: Box<dyn Iterator<Item = (&'a str, &'a [u8])> + 'a>,
         name: &'a str,
@@ -472,6 +478,7 @@ impl<'a> HeaderValues<'a> {
             HeaderValues::List { list, name } => next_line(list, name),
             #[cfg(feature = "http")]
             HeaderValues::Map(it) => it.next().map(|v| v.as_bytes()),
+            #[cfg(feature = "actix")]
             HeaderValues::Store { store, name, next } => {
                 let value = store.value(name, *next)?;
                 *next += 1;
@@ -489,6 +496,7 @@ impl<'a> HeaderValues<'a> {
             HeaderValues::MapTwins { iter, name } => iter
                 .find(|(n, _)| twin_eq(n.as_str().as_bytes(), name.as_bytes()))
                 .map(|(_, v)| v.as_bytes()),
+            #[cfg(feature = "actix")]
             HeaderValues::StoreTwins { lines, name } => lines
                 .find(|(n, _)| twin_eq(n.as_bytes(), name.as_bytes()))
                 .map(|(_, v)| v),
