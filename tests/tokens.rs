@@ -617,6 +617,8 @@ struct JwksServer {
     url: String,
     fetches: Arc<AtomicU64>,
     body: Arc<Mutex<Option<String>>>,
+    /// How long each answer waits, in milliseconds.
+    delay: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
 }
 
@@ -628,7 +630,8 @@ impl JwksServer {
         let fetches = Arc::new(AtomicU64::new(0));
         let body = Arc::new(Mutex::new(Some(body)));
         let stop = Arc::new(AtomicBool::new(false));
-        let (f, b, s) = (fetches.clone(), body.clone(), stop.clone());
+        let delay = Arc::new(AtomicU64::new(0));
+        let (f, b, s, d) = (fetches.clone(), body.clone(), stop.clone(), delay.clone());
         std::thread::spawn(move || {
             // Ends when told, or after a minute whatever happens.
             let deadline = Instant::now() + Duration::from_secs(60);
@@ -642,6 +645,7 @@ impl JwksServer {
                 let mut buf = [0u8; 4096];
                 let _ = conn.read(&mut buf);
                 f.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(d.load(Ordering::SeqCst)));
                 let response = match b.lock().unwrap().clone() {
                     Some(body) => format!(
                         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -656,6 +660,7 @@ impl JwksServer {
             url,
             fetches,
             body,
+            delay,
             stop,
         }
     }
@@ -722,6 +727,37 @@ fn a_rotated_key_costs_exactly_one_refetch() {
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(server.fetches(), 2);
     assert_eq!(engine.token_key_fetches(), 2);
+}
+
+/// Tokens with the new key keep coming while the fetch they asked for is under way: that one
+/// fetch answers all of them, and none asks for another after it.
+#[test]
+fn tokens_that_arrive_during_a_fetch_ask_for_no_second_one() {
+    let (old, new) = (TestKey::ed("old"), TestKey::ed("new"));
+    let server = JwksServer::start(jwks(&[&old]));
+    let engine = remote_engine(&server, "1s");
+    *server.body.lock().unwrap() = Some(jwks(&[&old, &new]));
+    server.delay.store(400, Ordering::SeqCst);
+    let token = new.sign(&claims(
+        json!({ "scope": "orders:write", "tenant": "acme" }),
+    ));
+    let start = Instant::now();
+    let mut refused = 0;
+    while !engine.decide(&bearer("/orders/1", &token)).is_allowed() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the new key never came"
+        );
+        refused += 1;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Past `min_interval` after the fetch: a leftover request would have fetched by now.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        refused > 20,
+        "only {refused} tokens arrived before the new key"
+    );
+    assert_eq!(server.fetches(), 2);
 }
 
 #[test]
@@ -933,4 +969,52 @@ when = { path = "/public/**" }
     };
     assert_eq!(anonymous.client, None);
     assert!(anonymous.roles.is_empty());
+}
+
+/// With `types`, only tokens whose `typ` header is one of them are access tokens (RFC 9068
+/// section 4): an ID token of the same issuer, signed by the same key, is refused 401.
+#[test]
+fn an_issuers_types_keep_id_tokens_out() {
+    let dir = Dir::new("types");
+    let ed = TestKey::ed("e1");
+    let file = dir.write("jwks.json", &jwks(&[&ed]));
+    let text = policy(&format!("{{ file = {file:?} }}"), ORDERS).replace(
+        "client_claim = \"client_id\"",
+        "client_claim = \"client_id\"\ntypes = [\"at+jwt\"]",
+    );
+    let engine = Policy::from_toml(&text).unwrap().compile().unwrap();
+    let body = claims(json!({ "scope": "orders:write", "tenant": "acme" }));
+    let sign = |typ: Option<&str>| {
+        let mut header = Header::new(ed.alg);
+        header.kid = Some(ed.kid.clone());
+        header.typ = typ.map(str::to_owned);
+        jsonwebtoken::encode(&header, &body, &ed.enc).unwrap()
+    };
+    let cases = [
+        (Some("at+jwt"), 200, ""),
+        (Some("application/at+jwt"), 200, ""),
+        (Some("AT+JWT"), 200, ""),
+        (Some("JWT"), 401, r#"typ "JWT" is not "at+jwt""#),
+        (Some("id+jwt"), 401, r#"typ "id+jwt" is not "at+jwt""#),
+        (None, 401, r#"the token has no typ, not "at+jwt""#),
+    ];
+    for (typ, status, says) in cases {
+        let request = bearer("/orders/7", &sign(typ));
+        let verdict = engine.decide(&request);
+        let text = engine.explain(&request).to_string();
+        assert_eq!(verdict.status(), status, "{typ:?}: {text}");
+        assert!(text.contains(says), "{typ:?}: {text}");
+    }
+    // Without `types`, any `typ` is taken, as before.
+    let open = Policy::from_toml(&policy(&format!("{{ file = {file:?} }}"), ORDERS))
+        .unwrap()
+        .compile()
+        .unwrap();
+    assert!(open
+        .decide(&bearer("/orders/7", &sign(Some("JWT"))))
+        .is_allowed());
+    // A `typ` that is no media type is a policy error.
+    let bad = text.replace("types = [\"at+jwt\"]", "types = [\"at jwt\"]");
+    let err = Policy::from_toml(&bad).unwrap().compile().unwrap_err();
+    assert!(err.to_string().contains("is not a media type"), "{err}");
 }

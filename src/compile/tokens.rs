@@ -209,6 +209,18 @@ fn issuer(
         })?;
         algorithms.push(alg);
     }
+    let mut types = Vec::new();
+    for t in def.types.iter().flatten() {
+        let media = crate::tokens::media_type(t);
+        if media.is_empty() || !media.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
+            return Err((
+                "types",
+                format!("`{t}` is not a media type (such as `at+jwt`)"),
+                ErrorKind::Invalid,
+            ));
+        }
+        types.push(media);
+    }
     let leeway = def
         .leeway
         .as_deref()
@@ -224,6 +236,8 @@ fn issuer(
             if !algorithms.contains(&jsonwebtoken::Algorithm::EdDSA) {
                 algorithms.push(jsonwebtoken::Algorithm::EdDSA);
             }
+            // The harness signs its own tokens: whatever `typ` the issuer's tokens carry.
+            types.clear();
             KeySource::fixed(signer.key_set())
         }
         KeyMode::Issuers => match (&def.jwks.file, &def.jwks.url) {
@@ -274,6 +288,7 @@ fn issuer(
         iss: def.issuer.clone(),
         audiences: def.audiences.clone(),
         algorithms,
+        types,
         leeway,
         roles_claim: def.roles_claim.clone(),
         client_claim: def.client_claim.clone(),

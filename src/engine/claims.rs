@@ -84,6 +84,16 @@ pub enum TokenProblem {
         /// The `alg` it held.
         alg: String,
     },
+    /// The token's `typ` header is not one the issuer's `types` accepts (RFC 9068: an ID
+    /// token is not an access token).
+    Type {
+        /// The issuer's name.
+        issuer: String,
+        /// The `typ` it held.
+        typ: Option<String>,
+        /// The types accepted.
+        wanted: Vec<String>,
+    },
     /// No key of the issuer's key set has the token's `kid` (or the key's type does not fit
     /// `alg`).
     UnknownKey {
@@ -145,6 +155,18 @@ impl fmt::Display for TokenProblem {
             TokenProblem::UnknownIssuer { iss } => write!(f, "iss {iss:?} is no trusted issuer"),
             TokenProblem::Algorithm { issuer, alg } => {
                 write!(f, "issuer {issuer:?}: alg {alg:?} is not accepted")
+            }
+            TokenProblem::Type {
+                issuer,
+                typ,
+                wanted,
+            } => {
+                let wanted: Vec<String> = wanted.iter().map(|w| format!("{w:?}")).collect();
+                match typ {
+                    Some(typ) => write!(f, "issuer {issuer:?}: typ {typ:?} is not "),
+                    None => write!(f, "issuer {issuer:?}: the token has no typ, not "),
+                }?;
+                f.write_str(&wanted.join(" or "))
             }
             TokenProblem::UnknownKey { issuer, kid } => match kid {
                 Some(kid) => write!(f, "issuer {issuer:?}: no key {kid:?} fits the token"),

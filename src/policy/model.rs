@@ -528,6 +528,10 @@ pub struct IssuerDef {
     /// The claim that names the client.
     #[serde(default)]
     pub client_claim: Option<String>,
+    /// The `typ` header values accepted, such as `["at+jwt"]` (RFC 9068 section 4), so that an
+    /// ID token of the same issuer cannot stand in for an access token. Absent: any `typ`.
+    #[serde(default)]
+    pub types: Option<Vec<String>>,
 }
 
 /// Where an issuer's key set comes from.

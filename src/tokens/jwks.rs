@@ -138,7 +138,10 @@ pub(crate) struct KeySource {
 
 #[derive(Debug, Default)]
 struct Wake {
-    requested: bool,
+    /// An early fetch asked for, with the newest key-set generation an asker had looked in:
+    /// once a fetch has brought a newer set, the request is spent (an asker that still finds
+    /// no key asks again, against the new set).
+    requested: Option<u64>,
     stop: bool,
 }
 
@@ -164,7 +167,7 @@ impl KeySource {
             generation: AtomicU64::new(0),
             remote: Some(remote),
             wake: Mutex::new(Wake {
-                requested: true,
+                requested: Some(0),
                 stop: false,
             }),
             signal: Condvar::new(),
@@ -200,13 +203,15 @@ impl KeySource {
         self.loaded.load(Ordering::Acquire)
     }
 
-    /// Asks for an early fetch (a token named an unknown key); the thread decides when.
-    pub(crate) fn request_refresh(&self) {
+    /// Asks for an early fetch: a token named a key that the set of generation `seen`
+    /// lacks. The thread decides when; a fetch that ends after the asking, or a set newer than
+    /// `seen`, answers it.
+    pub(crate) fn request_refresh(&self, seen: u64) {
         if self.remote.is_none() {
             return;
         }
         if let Ok(mut w) = self.wake.lock() {
-            w.requested = true;
+            w.requested = Some(w.requested.map_or(seen, |g| g.max(seen)));
             self.signal.notify_one();
         }
     }
@@ -249,7 +254,11 @@ fn refresh_loop(weak: &Weak<KeySource>, issuer: &str) {
                 let now = Instant::now();
                 let due = last.map_or(now, |l| l + remote.refresh);
                 let earliest = last.map_or(now, |l| l + remote.min_interval);
-                let wake_at = if w.requested { earliest } else { due };
+                // Asked against a set older than the current one: a fetch since has answered.
+                if w.requested.is_some_and(|g| g < source.generation()) {
+                    w.requested = None;
+                }
+                let wake_at = if w.requested.is_some() { earliest } else { due };
                 if now >= wake_at {
                     break;
                 }
@@ -263,7 +272,7 @@ fn refresh_loop(weak: &Weak<KeySource>, issuer: &str) {
                     return;
                 }
             }
-            w.requested = false;
+            w.requested = None;
         }
         last = Some(Instant::now());
         source.fetches.fetch_add(1, Ordering::Relaxed);

@@ -160,3 +160,13 @@ impl crate::Engine {
         0
     }
 }
+
+/// A `typ` value as compared: lowercase, without `application/`, which RFC 7515 section
+/// 4.1.9 lets a producer leave out.
+pub(crate) fn media_type(typ: &str) -> String {
+    let typ = typ.trim().to_ascii_lowercase();
+    match typ.strip_prefix("application/") {
+        Some(rest) => rest.to_owned(),
+        None => typ,
+    }
+}

@@ -20,6 +20,8 @@ pub(crate) struct IssuerConfig {
     pub(crate) iss: String,
     pub(crate) audiences: Vec<String>,
     pub(crate) algorithms: Vec<Algorithm>,
+    /// The `typ` values accepted, as [`media_type`](super::media_type) gives them; empty: any.
+    pub(crate) types: Vec<String>,
     pub(crate) leeway: u64,
     pub(crate) roles_claim: Option<String>,
     pub(crate) client_claim: Option<String>,
@@ -101,10 +103,18 @@ impl Verifier {
                 alg: format!("{:?}", header.alg),
             });
         }
+        let typ_ok = |t: &str| issuer.types.contains(&super::media_type(t));
+        if !issuer.types.is_empty() && !header.typ.as_deref().is_some_and(typ_ok) {
+            return Err(TokenProblem::Type {
+                issuer: name(),
+                typ: header.typ.clone(),
+                wanted: issuer.types.clone(),
+            });
+        }
         let generation = issuer.keys.generation();
         let set = issuer.keys.current();
         let Some(key) = set.find(header.kid.as_deref(), header.alg) else {
-            issuer.keys.request_refresh();
+            issuer.keys.request_refresh(generation);
             return Err(TokenProblem::UnknownKey {
                 issuer: name(),
                 kid: header.kid.clone(),
