@@ -42,7 +42,7 @@ fn serve_process_lifecycle() {
         .arg("serve")
         .arg(&policy)
         .args(["--listen", "127.0.0.1:0", "--grpc", "127.0.0.1:0"])
-        .args(["--log-format", "json", "--no-watch"])
+        .args(["--log-format", "json", "--no-watch", "--threads", "2"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr).unwrap())
@@ -204,4 +204,16 @@ fn serve_refuses_a_bad_policy_at_start() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot load the policy"));
+}
+
+#[test]
+fn serve_refuses_zero_threads() {
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .arg("serve")
+        .arg(POLICY)
+        .args(["--listen", "127.0.0.1:0", "--threads", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--threads"));
 }

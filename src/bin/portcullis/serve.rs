@@ -46,6 +46,17 @@ pub struct ServeArgs {
     /// The most verbose level logged (error, warn, info, debug, trace).
     #[arg(long, default_value = "info")]
     log_level: tracing::Level,
+    /// Worker threads answering checks [default: half the cores this process may use, at
+    /// least one, leaving the rest to the proxy beside it].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+}
+
+/// Half the cores this process may use (its CPU quota included), at least one: the proxy
+/// that asks is most often on the same machine, and on two cores one thread answers checks
+/// both faster and more of them than two that contend with it.
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -82,7 +93,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
         builder = builder.metrics(handle);
     }
     let server = builder.build();
+    let threads = args.threads.map_or_else(default_threads, usize::from);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
         .enable_all()
         .build()
     {
