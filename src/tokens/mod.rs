@@ -163,6 +163,7 @@ impl crate::Engine {
 
 /// A `typ` value as compared: lowercase, without `application/`, which RFC 7515 section
 /// 4.1.9 lets a producer leave out.
+#[cfg(feature = "tokens")]
 pub(crate) fn media_type(typ: &str) -> String {
     let typ = typ.trim().to_ascii_lowercase();
     match typ.strip_prefix("application/") {
