@@ -162,7 +162,15 @@ fn serve_reloads_when_the_file_changes() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .arg("serve")
         .arg(&policy)
-        .args(["--listen", "127.0.0.1:0", "--log-level", "error"])
+        // One thread: the single-threaded runtime (the lifecycle test runs two).
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "error",
+            "--threads",
+            "1",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -94,11 +94,15 @@ pub fn run(args: ServeArgs) -> ExitCode {
     }
     let server = builder.build();
     let threads = args.threads.map_or_else(default_threads, usize::from);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-    {
+    // One thread answers on the thread that accepts: no hand-over between threads per check.
+    let mut runtime = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    let runtime = match runtime.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(target: "portcullis::serve", "cannot start the runtime: {e}");
