@@ -20,7 +20,7 @@ use std::collections::{BTreeSet, HashMap};
 use crate::engine::client_ip::ClientIpConfig;
 use crate::engine::ids::SmallIndex;
 use crate::engine::keys::{parse_digest, KeyTable};
-use crate::engine::parts::{Callers, Parts, Settings, Slots};
+use crate::engine::parts::{About, Addresses, Callers, Settings, Slots};
 use crate::engine::path::{is_token, PathOptions};
 use crate::engine::provenance::{Provenance, Revision, SourceFile};
 use crate::engine::verdict::ClientId;
@@ -151,6 +151,7 @@ pub(crate) fn compile(policy: &Policy, key_mode: tokens::KeyMode) -> Result<Engi
     let ident = b.ident.build(&layout.exists, &clients)?;
     let (claims, claims_neutral, claim_names) = b.claims.build(&layout.exists);
     let tokens = token_setup.map(|setup| crate::tokens::Tokens::new(setup, claim_names, &ident));
+    let method = b.method.build(&layout.exists)?;
     let stats = Stats {
         rules: compiled.rules.len(),
         lists: list_infos.len(),
@@ -163,8 +164,8 @@ pub(crate) fn compile(policy: &Policy, key_mode: tokens::KeyMode) -> Result<Engi
         ipv4_table_bytes: ip.as_ref().map_or(0, |s| s.table.v4_bytes()),
         ipv6_table_bytes: ip.as_ref().map_or(0, |s| s.table.v6_bytes()),
     };
-    Ok(Engine::new(Parts {
-        settings: Settings {
+    Ok(Engine::new(
+        Settings {
             name: src.name.clone(),
             default: doc.policy.default,
             combine: doc.policy.combine,
@@ -180,29 +181,34 @@ pub(crate) fn compile(policy: &Policy, key_mode: tokens::KeyMode) -> Result<Engi
             },
             on_unknown: doc.client_ip.on_unknown,
         },
-        rules: compiled.rules,
-        slots: Slots {
+        compiled.rules,
+        layout,
+        Slots {
             ip,
-            method: b.method.build(&layout.exists)?,
+            method,
             ident: ident.slot,
             path,
             host,
             headers,
             claims,
             claims_neutral,
+            plan: Box::default(),
         },
-        masks: layout,
-        callers: Callers {
+        Callers {
             keys,
             clients,
             tokens,
         },
-        lists: list_infos,
-        atoms,
-        stats,
-        provenance,
-        warnings,
-    }))
+        Addresses {
+            lists: list_infos,
+            atoms,
+        },
+        About {
+            stats,
+            provenance,
+            warnings,
+        },
+    ))
 }
 
 /// The policy file and the list files it read, and the revision they make.

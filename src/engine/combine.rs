@@ -13,14 +13,14 @@ impl Engine {
                 .rules
                 .get(id.index())
                 .map_or(Effect::Forbid, |r| r.effect),
-            Cause::Default => self.default,
+            Cause::Default => self.settings.default,
             Cause::Refused(_) => Effect::Forbid,
         }
     }
 
     /// Picks the deciding rule from the clause bits.
     pub(crate) fn combine_bits(&self, acc: &[u64], reported: &mut Reported) -> Cause {
-        let (when, unless) = self.layout.split(acc);
+        let (when, unless) = self.masks.clauses.split(acc);
         let applies =
             |i: usize| when.get(i).copied().unwrap_or(0) & !unless.get(i).copied().unwrap_or(0);
         let word = |b: &Bits, i: usize| b.words().get(i).copied().unwrap_or(0);
@@ -33,14 +33,14 @@ impl Engine {
                 }
             }
         };
-        match self.combine {
+        match self.settings.combine {
             // Rules in file order: the first enforcing rule that applies decides; report-mode
             // rules met before it are recorded.
             Combine::FirstMatch => {
-                for i in 0..self.layout.words_per_clause() {
+                for i in 0..self.masks.clauses.words_per_clause() {
                     let a = applies(i);
-                    let deciding = a & word(&self.enforce, i);
-                    let reports = a & word(&self.report, i);
+                    let deciding = a & word(&self.masks.enforce, i);
+                    let reports = a & word(&self.masks.report, i);
                     if deciding != 0 {
                         let bit = deciding.trailing_zeros();
                         record(i, reports & ((1u64 << bit) - 1));
@@ -55,15 +55,15 @@ impl Engine {
             Combine::ForbidOverrides => {
                 let mut allow = None;
                 let mut forbid = None;
-                for i in 0..self.layout.words_per_clause() {
+                for i in 0..self.masks.clauses.words_per_clause() {
                     let a = applies(i);
-                    record(i, a & word(&self.report, i));
-                    let enforcing = a & word(&self.enforce, i);
-                    let f = enforcing & word(&self.forbid, i);
+                    record(i, a & word(&self.masks.report, i));
+                    let enforcing = a & word(&self.masks.enforce, i);
+                    let f = enforcing & word(&self.masks.forbid, i);
                     if forbid.is_none() && f != 0 {
                         forbid = Some(rule_cause(i, f.trailing_zeros()));
                     }
-                    let al = enforcing & !word(&self.forbid, i);
+                    let al = enforcing & !word(&self.masks.forbid, i);
                     if allow.is_none() && al != 0 {
                         allow = Some(rule_cause(i, al.trailing_zeros()));
                     }

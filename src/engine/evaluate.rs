@@ -72,14 +72,14 @@ impl Engine {
             Err(refusal) => {
                 return then(Err(Refused {
                     refusal,
-                    client: self.client_ip.derive(view),
+                    client: self.settings.client_ip.derive(view),
                 }))
             }
         };
         let several_readings = prepared.methods > 1 || prepared.two_paths || prepared.hosts > 1;
         if several_readings {
             scratch.cached.clear();
-            scratch.cached.resize(self.plan.len(), false);
+            scratch.cached.resize(self.slots.plan.len(), false);
         }
         then(Ok(&mut Evaluation {
             engine: self,
@@ -131,7 +131,7 @@ impl Engine {
             client_ip: refused.client.ok().map(|(ip, _)| ip),
             client: None,
             reported: Reported::default(),
-            enforced: self.mode == Mode::Enforce,
+            enforced: self.settings.mode == Mode::Enforce,
             challenge: None,
         }
     }
@@ -150,7 +150,7 @@ impl Engine {
                     evaluation.and_reading();
                     let acc = &evaluation.scratch.acc;
                     for rule in &self.rules {
-                        if self.layout.applies(acc, rule.id) && !out.contains(&rule.id) {
+                        if self.masks.clauses.applies(acc, rule.id) && !out.contains(&rule.id) {
                             out.push(rule.id);
                         }
                     }
@@ -194,14 +194,15 @@ impl<'a, 'r> Evaluation<'a, 'r> {
                 Some(rule) => (Decision::Forbidden, rule.status),
                 None => (Decision::Forbidden, 403),
             },
-            Cause::Default if engine.default == Effect::Allow => (Decision::Allow, 200),
+            Cause::Default if engine.settings.default == Effect::Allow => (Decision::Allow, 200),
             _ => (Decision::Forbidden, 403),
         };
-        let (status, challenge) = if decision == Decision::Forbidden && engine.tokens.is_some() {
-            self.challenge(cause, status)
-        } else {
-            (status, None)
-        };
+        let (status, challenge) =
+            if decision == Decision::Forbidden && engine.callers.tokens.is_some() {
+                self.challenge(cause, status)
+            } else {
+                (status, None)
+            };
         Verdict {
             decision,
             status,
@@ -212,7 +213,7 @@ impl<'a, 'r> Evaluation<'a, 'r> {
                 Credentials::None => None,
             },
             reported,
-            enforced: engine.mode == Mode::Enforce,
+            enforced: engine.settings.mode == Mode::Enforce,
             challenge,
         }
     }
@@ -235,6 +236,7 @@ impl<'a, 'r> Evaluation<'a, 'r> {
             }
             TokenState::Valid(_)
                 if engine
+                    .slots
                     .claims
                     .as_ref()
                     .is_some_and(ClaimSlot::has_scope_tests) =>
@@ -301,7 +303,7 @@ impl<'a, 'r> Evaluation<'a, 'r> {
             ConditionData::Claim(k) => Source::Claim(k),
             _ => Source::Slot(c.slot),
         };
-        let layout = self.engine.layout;
+        let layout = self.engine.masks.clauses;
         layout.holds(self.source_bits(source), rule, clause)
     }
 
@@ -311,18 +313,18 @@ impl<'a, 'r> Evaluation<'a, 'r> {
             Some(at) => at,
             None => {
                 let engine = self.engine;
-                let mut bits = vec![u64::MAX; engine.layout.words()];
+                let mut bits = vec![u64::MAX; engine.masks.clauses.words()];
                 match source {
                     Source::Slot(slot) => self.and_slot(slot, &mut bits),
                     Source::Ident(part) => {
-                        if let Some(ident) = &engine.ident {
+                        if let Some(ident) = &engine.slots.ident {
                             let p = self.prepared;
                             let who = Identity::of(p.credentials, p.token.claims());
                             ident.and_part_into(part, &mut bits, who, &mut self.scratch.key_bits);
                         }
                     }
                     Source::Claim(k) => {
-                        if let Some(slot) = &engine.claims {
+                        if let Some(slot) = &engine.slots.claims {
                             let claims = self.prepared.token.claims();
                             let view = ClaimView::One(k);
                             slot.and_into(&mut bits, claims, view, &mut self.scratch.slot);
@@ -348,8 +350,8 @@ impl<'a, 'r> Evaluation<'a, 'r> {
         let engine = self.engine;
         let mut acc = std::mem::take(&mut self.scratch.acc);
         acc.clear();
-        acc.extend_from_slice(engine.exists.words());
-        for (k, step) in engine.plan.iter().enumerate() {
+        acc.extend_from_slice(engine.masks.exists.words());
+        for (k, step) in engine.slots.plan.iter().enumerate() {
             let alive = acc
                 .iter()
                 .zip(step.mentions.words())
@@ -395,43 +397,43 @@ impl<'a, 'r> Evaluation<'a, 'r> {
         let engine = self.engine;
         let s = &mut *self.scratch;
         let (p, reading, view) = (self.prepared, self.reading, self.view);
-        let favouring = engine.forbid_favouring.words();
+        let favouring = engine.masks.forbid_favouring.words();
         match slot {
             SlotRef::Ip => {
-                if let Some(ip) = &engine.ip {
+                if let Some(ip) = &engine.slots.ip {
                     ip.and_into(acc, p.client.ok().map(|(a, _)| a), &mut s.key_bits);
                 }
             }
             SlotRef::Method => {
-                if let Some(m) = &engine.method {
+                if let Some(m) = &engine.slots.method {
                     m.and_into(acc, method_of(&s.methods, reading));
                 }
             }
             SlotRef::Ident => {
-                if let Some(i) = &engine.ident {
+                if let Some(i) = &engine.slots.ident {
                     let who = Identity::of(p.credentials, p.token.claims());
                     i.and_into(acc, who, &mut s.key_bits);
                 }
             }
             SlotRef::Claims => {
-                if let Some(c) = &engine.claims {
+                if let Some(c) = &engine.slots.claims {
                     c.and_into(acc, p.token.claims(), self.claim_view, &mut s.slot);
                 }
             }
             SlotRef::Path => {
-                if let Some(path) = &engine.path {
+                if let Some(path) = &engine.slots.path {
                     let value = path_of(&s.paths, reading);
                     path.and_into(acc, favouring, view, Some(value), &mut s.slot);
                 }
             }
             SlotRef::Host => {
-                if let Some(host) = &engine.host {
+                if let Some(host) = &engine.slots.host {
                     let value = host_of(&s.hosts, p.hosts, reading).map(str::as_bytes);
                     host.and_into(acc, favouring, view, value, &mut s.slot);
                 }
             }
             SlotRef::Header(i) => {
-                if let Some(h) = engine.headers.get(i) {
+                if let Some(h) = engine.slots.headers.get(i) {
                     h.and_into(acc, favouring, view, None, &mut s.slot);
                 }
             }

@@ -8,6 +8,7 @@ use super::Clause;
 use crate::vocabulary::{Effect, Mode};
 
 /// Where each rule's clause bits are, and the rule-level masks over them.
+#[derive(Debug)]
 pub(crate) struct RuleMasks {
     pub(crate) clauses: ClauseLayout,
     pub(crate) exists: Bits,

@@ -36,19 +36,17 @@ pub(crate) mod verdict;
 
 use std::cell::RefCell;
 
-use crate::vocabulary::{Combine, Effect, Mode, OnUnknownClient};
-use bits::{Bits, ClauseLayout};
-use client_ip::ClientIpConfig;
-use keys::KeyTable;
-use path::{PathBuffers, PathOptions};
+use crate::vocabulary::{Combine, Effect, Mode};
+use path::PathBuffers;
 use prepare::{MAX_HOST_READINGS, MAX_METHOD_READINGS};
 use request::AsRequestView;
-use slots::{IdentSlot, IpSlot, MethodSlot, SlotScratch, ValueSlot};
+use slots::SlotScratch;
 use verdict::{ClientId, RuleId, Verdict};
 
+use layout::RuleMasks;
+use parts::{About, Addresses, Callers, Settings, Slots};
 pub(crate) use plan::{SlotRef, Step};
 pub(crate) use prepare::{Prepared, Reading};
-use provenance::Provenance;
 pub use provenance::{Revision, SourceFile};
 pub(crate) use rule::{Atom, ClientInfo, Condition, ConditionData, ListInfo, PatternRef};
 pub use rule::{Clause, ConditionKey, Rule};
@@ -78,44 +76,18 @@ pub use rule::{Clause, ConditionKey, Rule};
 /// ```
 #[derive(Debug)]
 pub struct Engine {
-    pub(crate) name: String,
-    pub(crate) default: Effect,
-    pub(crate) combine: Combine,
-    pub(crate) mode: Mode,
-    pub(crate) path_options: PathOptions,
-    pub(crate) client_ip: ClientIpConfig,
-    pub(crate) on_unknown: OnUnknownClient,
+    /// How the policy reads requests and combines rules.
+    pub(crate) settings: Settings,
+    /// The rules in file order.
     pub(crate) rules: Vec<Rule>,
-    /// Where each rule's clause bits are.
-    pub(crate) layout: ClauseLayout,
-    /// Clause bits that exist: every rule's `when`, and `unless` where it is not empty.
-    pub(crate) exists: Bits,
-    /// Per rule (one half): enforcing rules, report-mode rules, forbid rules.
-    pub(crate) enforce: Bits,
-    pub(crate) report: Bits,
-    pub(crate) forbid: Bits,
-    /// Clause bits whose holding can only make a decision stricter.
-    pub(crate) forbid_favouring: Bits,
-    pub(crate) ip: Option<IpSlot>,
-    pub(crate) method: Option<MethodSlot>,
-    pub(crate) ident: Option<IdentSlot>,
-    pub(crate) path: Option<ValueSlot>,
-    pub(crate) host: Option<ValueSlot>,
-    pub(crate) headers: Vec<ValueSlot>,
-    /// `issuer`, `scope` and `claim` conditions.
-    pub(crate) claims: Option<claims::ClaimSlot>,
-    /// The trusted token issuers, when the policy has `[tokens]`.
-    pub(crate) tokens: Option<crate::tokens::Tokens>,
-    /// The slots in the order a decision reads them: cheap and selective first.
-    pub(crate) plan: Box<[Step]>,
-    pub(crate) keys: Option<KeyTable>,
-    pub(crate) lists: Vec<ListInfo>,
-    pub(crate) atoms: Vec<Atom>,
-    pub(crate) clients: Vec<ClientInfo>,
-    pub(crate) stats: Stats,
-    pub(crate) provenance: Provenance,
-    /// What the policy compiled despite (list-file lines skipped under `on_invalid = "skip"`).
-    pub(crate) warnings: Vec<crate::error::PolicyWarning>,
+    /// Where each rule's clause bits are, and the rule-level masks over them.
+    pub(crate) masks: RuleMasks,
+    /// The slots of conditions, and the order a decision reads them in.
+    pub(crate) slots: Slots,
+    /// Who may call: API keys, their clients, token issuers.
+    pub(crate) callers: Callers,
+    pub(crate) addresses: Addresses,
+    pub(crate) about: About,
 }
 
 /// Sizes of a compiled policy.
@@ -197,47 +169,56 @@ impl Engine {
 
     /// The name of an API client.
     pub fn client_name(&self, id: ClientId) -> Option<&str> {
-        self.clients.get(id.index()).map(|c| c.name.as_str())
+        self.callers
+            .clients
+            .get(id.index())
+            .map(|c| c.name.as_str())
     }
 
     /// The roles of an API client.
     pub fn client_roles(&self, id: ClientId) -> &[String] {
-        self.clients.get(id.index()).map_or(&[], |c| &c.roles)
+        self.callers
+            .clients
+            .get(id.index())
+            .map_or(&[], |c| &c.roles)
     }
 
     /// The named address lists and how many entries each holds, in name order.
     pub fn lists(&self) -> impl Iterator<Item = (&str, usize)> + '_ {
-        self.lists.iter().map(|l| (l.name.as_str(), l.len))
+        self.addresses
+            .lists
+            .iter()
+            .map(|l| (l.name.as_str(), l.len))
     }
 
     /// The API clients' names, in name order.
     pub fn clients(&self) -> impl Iterator<Item = &str> + '_ {
-        self.clients.iter().map(|c| c.name.as_str())
+        self.callers.clients.iter().map(|c| c.name.as_str())
     }
 
     /// The header API keys are read from, if the policy has `[keys]`.
     pub fn key_header(&self) -> Option<&str> {
-        self.keys.as_ref().map(|k| k.header.as_str())
+        self.callers.keys.as_ref().map(|k| k.header.as_str())
     }
 
     /// The effect when no rule applies.
     pub fn default_effect(&self) -> Effect {
-        self.default
+        self.settings.default
     }
 
     /// How rules combine.
     pub fn combine(&self) -> Combine {
-        self.combine
+        self.settings.combine
     }
 
     /// Whether decisions are enforced or only reported.
     pub fn mode(&self) -> Mode {
-        self.mode
+        self.settings.mode
     }
 
     /// The name of the policy source (a file name, or `<policy>`).
     pub fn source_name(&self) -> &str {
-        &self.name
+        &self.settings.name
     }
 
     /// The revision of the policy: a short hash of its text and every file it read, logged with
@@ -252,19 +233,19 @@ impl Engine {
     /// # Ok::<(), portcullis::PolicyError>(())
     /// ```
     pub fn revision(&self) -> Revision {
-        self.provenance.revision
+        self.about.provenance.revision
     }
 
     /// The files the policy was compiled from: the policy file (when it was read from one),
     /// then every list file, each with the digest of what was read. Watching reloads when any
     /// of them changes.
     pub fn source_files(&self) -> &[SourceFile] {
-        &self.provenance.files
+        &self.about.provenance.files
     }
 
     /// Sizes of the compiled policy.
     pub fn stats(&self) -> Stats {
-        self.stats
+        self.about.stats
     }
 
     /// What the policy compiled despite: list-file lines skipped under
@@ -277,7 +258,7 @@ impl Engine {
     /// # Ok::<(), portcullis::PolicyError>(())
     /// ```
     pub fn warnings(&self) -> &[crate::error::PolicyWarning] {
-        &self.warnings
+        &self.about.warnings
     }
 
     /// Decides a request, and hands back the claims of the valid bearer token it was decided

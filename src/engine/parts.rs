@@ -1,6 +1,6 @@
-//! What the compiler hands the engine, and [`Engine::new`], the one constructor that
-//! assembles it: the compiler knows these groups, not the engine's layout, and the engine
-//! derives what follows from them (the plan) itself.
+//! The groups an engine is made of, and [`Engine::new`], the one constructor that assembles
+//! them: the compiler fills the groups, and the engine derives what follows from them (the
+//! order its decisions read the slots in) itself.
 
 use super::bits::Bits;
 use super::claims::ClaimSlot;
@@ -10,29 +10,30 @@ use super::layout::RuleMasks;
 use super::path::PathOptions;
 use super::provenance::Provenance;
 use super::slots::{IdentSlot, IpSlot, MethodSlot, ValueSlot};
-use super::{plan, Atom, ClientInfo, Engine, ListInfo, Rule, Stats};
+use super::{plan, Atom, ClientInfo, Engine, ListInfo, Rule, Stats, Step};
 use crate::error::PolicyWarning;
 use crate::tokens::Tokens;
 use crate::vocabulary::{Combine, Effect, Mode, OnUnknownClient};
 
-/// Everything a compiled policy is made of.
-pub(crate) struct Parts {
-    pub(crate) settings: Settings,
-    /// The rules in file order.
-    pub(crate) rules: Vec<Rule>,
-    pub(crate) masks: RuleMasks,
-    pub(crate) slots: Slots,
-    pub(crate) callers: Callers,
-    /// Named address lists, and the address conditions over them.
+/// The named address lists, and the address conditions over them.
+#[derive(Debug)]
+pub(crate) struct Addresses {
     pub(crate) lists: Vec<ListInfo>,
     pub(crate) atoms: Vec<Atom>,
+}
+
+/// What a compiled policy is made of and from: its sizes, the files it read, and what it
+/// compiled despite.
+#[derive(Debug)]
+pub(crate) struct About {
     pub(crate) stats: Stats,
     pub(crate) provenance: Provenance,
-    /// What the policy compiled despite.
+    /// List-file lines skipped under `on_invalid = "skip"`.
     pub(crate) warnings: Vec<PolicyWarning>,
 }
 
 /// The policy's settings: how it reads requests and combines rules.
+#[derive(Debug)]
 pub(crate) struct Settings {
     pub(crate) name: String,
     pub(crate) default: Effect,
@@ -44,6 +45,7 @@ pub(crate) struct Settings {
 }
 
 /// The slots of conditions, each answering over the rules' clause bits.
+#[derive(Debug)]
 pub(crate) struct Slots {
     pub(crate) ip: Option<IpSlot>,
     pub(crate) method: Option<MethodSlot>,
@@ -54,9 +56,12 @@ pub(crate) struct Slots {
     pub(crate) claims: Option<ClaimSlot>,
     /// The clause bits that the claim slot leaves as they are.
     pub(crate) claims_neutral: Bits,
+    /// The slots in the order a decision reads them: cheap and selective first.
+    pub(crate) plan: Box<[Step]>,
 }
 
 /// Who may call: API keys and their clients, and trusted token issuers.
+#[derive(Debug)]
 pub(crate) struct Callers {
     pub(crate) keys: Option<KeyTable>,
     pub(crate) clients: Vec<ClientInfo>,
@@ -65,52 +70,24 @@ pub(crate) struct Callers {
 
 impl Engine {
     /// Assembles an engine, and plans the order its decisions read the slots in.
-    pub(crate) fn new(parts: Parts) -> Engine {
-        let Parts {
+    pub(crate) fn new(
+        settings: Settings,
+        rules: Vec<Rule>,
+        masks: RuleMasks,
+        mut slots: Slots,
+        callers: Callers,
+        addresses: Addresses,
+        about: About,
+    ) -> Engine {
+        slots.plan = plan::plan(&masks, &slots);
+        Engine {
             settings,
             rules,
             masks,
             slots,
             callers,
-            lists,
-            atoms,
-            stats,
-            provenance,
-            warnings,
-        } = parts;
-        let mut engine = Engine {
-            name: settings.name,
-            default: settings.default,
-            combine: settings.combine,
-            mode: settings.mode,
-            path_options: settings.path_options,
-            client_ip: settings.client_ip,
-            on_unknown: settings.on_unknown,
-            rules,
-            layout: masks.clauses,
-            exists: masks.exists,
-            enforce: masks.enforce,
-            report: masks.report,
-            forbid: masks.forbid,
-            forbid_favouring: masks.forbid_favouring,
-            ip: slots.ip,
-            method: slots.method,
-            ident: slots.ident,
-            path: slots.path,
-            host: slots.host,
-            headers: slots.headers,
-            claims: slots.claims,
-            tokens: callers.tokens,
-            plan: Box::default(),
-            keys: callers.keys,
-            lists,
-            atoms,
-            clients: callers.clients,
-            stats,
-            provenance,
-            warnings,
-        };
-        engine.plan = plan::plan(&engine, &slots.claims_neutral);
-        engine
+            addresses,
+            about,
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! The plan: the slots a decision reads, in order, each with the rules it can change.
 
 use super::bits::Bits;
-use super::Engine;
+use super::layout::RuleMasks;
+use super::parts::Slots;
 
 /// Which slot a condition is evaluated in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,9 +36,9 @@ pub(crate) struct Step {
 
 /// The order a decision reads the slots in: the method and path first (cheap, and they rule
 /// out most rules), User-Agent and other headers last.
-pub(super) fn plan(e: &Engine, claims_neutral: &Bits) -> Box<[Step]> {
-    let per_clause = e.layout.words_per_clause();
-    let exists = e.exists.words();
+pub(super) fn plan(masks: &RuleMasks, e: &Slots) -> Box<[Step]> {
+    let per_clause = masks.clauses.words_per_clause();
+    let exists = masks.exists.words();
     // A rule is mentioned by a slot when one of its existing clause bits is not neutral there.
     let mentions = |neutrals: &[&Bits]| {
         let mut words = vec![0u64; per_clause];
@@ -90,7 +91,7 @@ pub(super) fn plan(e: &Engine, claims_neutral: &Bits) -> Box<[Step]> {
     if e.claims.is_some() {
         plan.push(Step {
             slot: SlotRef::Claims,
-            mentions: mentions(&[claims_neutral]),
+            mentions: mentions(&[&e.claims_neutral]),
         });
     }
     for (k, h) in e.headers.iter().enumerate() {

@@ -147,7 +147,7 @@ impl Engine {
         }
         // Some backends route on these headers instead of the target: when rules read the
         // path, a request carrying one is ambiguous.
-        if self.path.is_some() && view.may_carry_any(URL_OVERRIDE_LENGTHS) {
+        if self.slots.path.is_some() && view.may_carry_any(URL_OVERRIDE_LENGTHS) {
             for name in URL_OVERRIDE_HEADERS {
                 if view.header_values(name).next().is_some() {
                     return Err(Refusal::UrlOverride);
@@ -155,7 +155,7 @@ impl Engine {
             }
         }
 
-        let target = path::split_target(view.target, self.path_options.max_length)?;
+        let target = path::split_target(view.target, self.settings.path_options.max_length)?;
         // RFC 9112 section 3.2.4: the asterisk form is for OPTIONS alone; frameworks send any
         // request for `*` to their fallback handler, which no path rule names.
         if target.path == b"*"
@@ -166,7 +166,7 @@ impl Engine {
         {
             return Err(Refusal::AsteriskForm);
         }
-        let two_paths = path::normalize(target.path, self.path_options, &mut s.paths)?;
+        let two_paths = path::normalize(target.path, self.settings.path_options, &mut s.paths)?;
 
         // Host: an absolute-form target's authority, else the one Host header. Two Host lines
         // are always refused; the host itself is only read when rules look at it, since
@@ -177,7 +177,7 @@ impl Engine {
         if host_lines.next().is_some() {
             return Err(Refusal::AmbiguousHost);
         }
-        if self.host.is_some() {
+        if self.slots.host.is_some() {
             let authority = view.authority.or(target.authority);
             if let Some(authority) = authority {
                 self.push_host(s, &mut hosts, authority)?;
@@ -200,7 +200,7 @@ impl Engine {
         }
         // Frameworks' host extractors may prefer what a forwarding header claims; when rules
         // read the host, each claim is another reading, and all must be allowed.
-        if self.host.is_some() {
+        if self.slots.host.is_some() {
             for line in view.header_values("x-forwarded-host") {
                 for claim in line.split(|&b| b == b',') {
                     // An empty claim is no host to the engine, but a backend that takes the
@@ -235,18 +235,20 @@ impl Engine {
             }
         }
 
-        let client = self.client_ip.derive(view);
+        let client = self.settings.client_ip.derive(view);
         if let Err(unknown) = client {
             // No peer at all is a misconfigured adapter, not a client to evaluate.
-            if self.on_unknown == OnUnknownClient::Forbid || unknown == UnknownClient::NoPeer {
+            if self.settings.on_unknown == OnUnknownClient::Forbid
+                || unknown == UnknownClient::NoPeer
+            {
                 return Err(Refusal::UnknownClient(unknown));
             }
         }
-        let credentials = match &self.keys {
+        let credentials = match &self.callers.keys {
             Some(keys) => keys.identify(view)?,
             None => Credentials::None,
         };
-        let token = match &self.tokens {
+        let token = match &self.callers.tokens {
             Some(tokens) => {
                 let token = keys::bearer_credential(view)?;
                 match token {

@@ -71,7 +71,7 @@ impl Engine {
         client: Result<(IpAddr, Derivation), UnknownClient>,
     ) -> Option<String> {
         let untrusted = matches!(client, Ok((_, Derivation::UntrustedPeer)));
-        let header = self.client_ip.header().filter(|_| untrusted)?;
+        let header = self.settings.client_ip.header().filter(|_| untrusted)?;
         let present = view.header_values(header).next().is_some();
         present.then(|| header.to_owned())
     }
@@ -80,7 +80,7 @@ impl Engine {
     fn credential_note(&self, c: Credentials) -> Option<String> {
         match c {
             Credentials::None => {
-                let keys = self.keys.as_ref()?;
+                let keys = self.callers.keys.as_ref()?;
                 let bearer = if keys.bearer {
                     " or `Authorization: Bearer`"
                 } else {
@@ -139,6 +139,7 @@ impl Record<'_, '_, '_> {
             },
             TokenState::Valid(claims) => CredentialReport::Token {
                 issuer: engine
+                    .callers
                     .tokens
                     .as_ref()
                     .and_then(|t| t.names.get(claims.issuer as usize))
@@ -170,7 +171,7 @@ impl Record<'_, '_, '_> {
                 }
             }
             _ => DecidedBy::Default {
-                effect: engine.default,
+                effect: engine.settings.default,
                 nearest: self.nearest(),
             },
         };
@@ -218,7 +219,7 @@ impl Record<'_, '_, '_> {
         let mut best: Option<((u8, usize), &Rule)> = None;
         for rule in &engine.rules {
             if rule.mode == Mode::Report
-                || rule.effect == engine.default
+                || rule.effect == engine.settings.default
                 || rule.when.is_empty() && rule.unless.is_empty()
             {
                 continue;
@@ -281,7 +282,7 @@ impl Record<'_, '_, '_> {
         let (values, matched) = self.witness(c);
         let engine = self.0.engine();
         let name = match (c.key, c.slot, &c.data) {
-            (ConditionKey::Header, SlotRef::Header(i), _) => match engine.headers.get(i) {
+            (ConditionKey::Header, SlotRef::Header(i), _) => match engine.slots.headers.get(i) {
                 Some(slot) => match &slot.source {
                     ValueSource::Header(name) => Some(name.clone()),
                     _ => None,

@@ -19,12 +19,20 @@ impl Record<'_, '_, '_> {
                 let Ok((ip, _)) = prepared.client else {
                     return (Vec::new(), None);
                 };
-                let here = engine.ip.as_ref().map_or(&[][..], |slot| slot.atoms_of(ip));
+                let here = engine
+                    .slots
+                    .ip
+                    .as_ref()
+                    .map_or(&[][..], |slot| slot.atoms_of(ip));
                 let matched = atoms
                     .iter()
                     .filter(|a| here.contains(a))
-                    .find_map(|&a| match engine.atoms.get(a as usize) {
-                        Some(Atom::List(l)) => engine.lists.get(*l).map(|l| format!("@{}", l.name)),
+                    .find_map(|&a| match engine.addresses.atoms.get(a as usize) {
+                        Some(Atom::List(l)) => engine
+                            .addresses
+                            .lists
+                            .get(*l)
+                            .map(|l| format!("@{}", l.name)),
                         Some(Atom::Inline(nets)) => nets
                             .iter()
                             .find(|n| n.contains(&ip))
@@ -88,10 +96,11 @@ impl Record<'_, '_, '_> {
         let Some(claims) = self.0.prepared().token.claims() else {
             return (Vec::new(), None);
         };
-        let test = engine.claims.as_ref().and_then(|s| s.tests.get(k));
+        let test = engine.slots.claims.as_ref().and_then(|s| s.tests.get(k));
         match test {
             Some((_, ClaimTest::Issuer(_))) => {
                 let name = engine
+                    .callers
                     .tokens
                     .as_ref()
                     .and_then(|t| t.names.get(claims.issuer as usize))
@@ -134,9 +143,13 @@ impl Record<'_, '_, '_> {
     ) -> (Vec<String>, Option<String>) {
         let engine = self.0.engine();
         let (slot, values, secret): (_, Vec<Vec<u8>>, bool) = match c.slot {
-            SlotRef::Path => (engine.path.as_ref(), vec![self.0.path().to_vec()], false),
+            SlotRef::Path => (
+                engine.slots.path.as_ref(),
+                vec![self.0.path().to_vec()],
+                false,
+            ),
             SlotRef::Host => (
-                engine.host.as_ref(),
+                engine.slots.host.as_ref(),
                 self.0
                     .host()
                     .map(|h| h.as_bytes().to_vec())
@@ -145,7 +158,7 @@ impl Record<'_, '_, '_> {
                 false,
             ),
             SlotRef::Header(i) => {
-                let slot = engine.headers.get(i);
+                let slot = engine.slots.headers.get(i);
                 let name = match slot.map(|h| &h.source) {
                     Some(ValueSource::Header(n)) => n.as_str(),
                     _ => "",
@@ -201,7 +214,7 @@ impl Record<'_, '_, '_> {
 
 /// The claim name a `claim` condition reads.
 pub(super) fn claim_name(engine: &Engine, k: usize) -> Option<&str> {
-    let slot = engine.claims.as_ref()?;
+    let slot = engine.slots.claims.as_ref()?;
     match slot.tests.get(k)? {
         (_, ClaimTest::Claim { claim, .. }) => slot.names.get(*claim).map(String::as_str),
         _ => None,

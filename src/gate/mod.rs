@@ -255,6 +255,7 @@ fn load(registry: &Mutex<HashMap<String, Arc<RuleCounters>>>, engine: Engine) ->
     let names = std::array::from_fn(|_| Names {
         rules: engine.rules().iter().map(|r| Arc::from(r.name())).collect(),
         clients: engine
+            .callers
             .clients
             .iter()
             .map(|c| (Arc::from(c.name.as_str()), Arc::from(c.roles.clone())))
@@ -404,7 +405,7 @@ impl Gate {
             RequestIds::FromAnyone => true,
             RequestIds::FromTrustedProxies => request
                 .peer()
-                .is_some_and(|peer| engine.client_ip.is_trusted(peer)),
+                .is_some_and(|peer| engine.settings.client_ip.is_trusted(peer)),
         };
         if keep {
             let mut given = request.header_values(&self.shared.request_id_header);

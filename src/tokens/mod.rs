@@ -138,7 +138,7 @@ impl crate::Engine {
     /// unknown key; servers call this once after compiling, tools before explaining.
     pub fn wait_for_token_keys(&self, timeout: std::time::Duration) -> bool {
         #[cfg(feature = "tokens")]
-        if let Some(t) = &self.tokens {
+        if let Some(t) = &self.callers.tokens {
             let deadline = std::time::Instant::now() + timeout;
             while !t.verifier.issuers.iter().all(|i| i.keys.loaded()) {
                 if std::time::Instant::now() >= deadline {
@@ -154,7 +154,7 @@ impl crate::Engine {
     /// How many times the key sets of this engine's issuers were fetched from their URLs.
     pub fn token_key_fetches(&self) -> u64 {
         #[cfg(feature = "tokens")]
-        if let Some(t) = &self.tokens {
+        if let Some(t) = &self.callers.tokens {
             return t.verifier.issuers.iter().map(|i| i.keys.fetches()).sum();
         }
         0

@@ -60,6 +60,7 @@ pub(crate) fn sign_case(
 ) -> Result<String, String> {
     use serde_json::{Map, Value};
     let tokens = engine
+        .callers
         .tokens
         .as_ref()
         .ok_or("the policy has no `[tokens]` issuers")?;
