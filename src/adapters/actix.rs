@@ -31,6 +31,7 @@ use actix_web::http::StatusCode;
 use actix_web::{Error, HttpMessage, HttpResponse};
 use pin_project_lite::pin_project;
 
+use super::respond::{self, OrDenied};
 use crate::engine::request::{HeaderSource, HeaderStore};
 use crate::gate::{Denial, Gate, Outcome};
 use crate::RequestView;
@@ -131,7 +132,7 @@ where
                     request.extensions_mut().insert(caller);
                 }
                 PolicyFuture {
-                    kind: FutureKind::Inner {
+                    kind: OrDenied::Inner {
                         future: self.service.call(request),
                     },
                 }
@@ -139,8 +140,8 @@ where
             Outcome::Deny(denial) => {
                 let response = denial_response(denial);
                 PolicyFuture {
-                    kind: FutureKind::Denied {
-                        response: Some(request.into_response(response)),
+                    kind: OrDenied::Denied {
+                        denial: Some(request.into_response(response)),
                     },
                 }
             }
@@ -151,10 +152,8 @@ where
 fn denial_response(denial: Denial) -> HttpResponse {
     let status = StatusCode::from_u16(denial.status).unwrap_or(StatusCode::FORBIDDEN);
     let mut response = HttpResponse::build(status);
-    for (name, value) in denial.headers {
-        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            response.append_header((name, value));
-        }
+    for header in respond::headers::<HeaderName, HeaderValue>(denial.headers) {
+        response.append_header(header);
     }
     response.body(denial.body)
 }
@@ -163,15 +162,7 @@ pin_project! {
     /// The response future of [`PolicyService`]: the inner service's, or a ready refusal.
     pub struct PolicyFuture<F> {
         #[pin]
-        kind: FutureKind<F>,
-    }
-}
-
-pin_project! {
-    #[project = FutureKindProj]
-    enum FutureKind<F> {
-        Inner { #[pin] future: F },
-        Denied { response: Option<ServiceResponse<BoxBody>> },
+        kind: OrDenied<F, ServiceResponse<BoxBody>>,
     }
 }
 
@@ -182,16 +173,15 @@ where
     type Output = Result<ServiceResponse<EitherBody<B>>, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            FutureKindProj::Inner { future } => future
-                .poll(cx)
-                .map(|r| r.map(ServiceResponse::map_into_left_body)),
-            FutureKindProj::Denied { response } => match response.take() {
-                Some(r) => Poll::Ready(Ok(r.map_into_right_body())),
-                None => Poll::Ready(Err(actix_web::error::ErrorInternalServerError(
+        self.project().kind.poll_map(
+            cx,
+            |r| r.map(ServiceResponse::map_into_left_body),
+            |denied| match denied {
+                Some(r) => Ok(r.map_into_right_body()),
+                None => Err(actix_web::error::ErrorInternalServerError(
                     "polled after completion",
-                ))),
+                )),
             },
-        }
+        )
     }
 }

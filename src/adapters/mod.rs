@@ -6,5 +6,7 @@
 pub mod actix;
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(any(feature = "actix", feature = "tower"))]
+mod respond;
 #[cfg(feature = "tower")]
 pub mod tower;

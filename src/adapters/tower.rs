@@ -26,6 +26,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::respond::{self, OrDenied};
 use crate::gate::{Denial, Gate, Outcome};
 use crate::RequestView;
 
@@ -154,13 +155,13 @@ where
                     request.extensions_mut().insert(caller);
                 }
                 ResponseFuture {
-                    kind: FutureKind::Inner {
+                    kind: OrDenied::Inner {
                         future: self.inner.call(request),
                     },
                 }
             }
             Outcome::Deny(denial) => ResponseFuture {
-                kind: FutureKind::Denied {
+                kind: OrDenied::Denied {
                     denial: Some(denial),
                 },
             },
@@ -172,15 +173,7 @@ pin_project! {
     /// The response future of [`PolicyService`]: the inner service's, or a ready refusal.
     pub struct ResponseFuture<F> {
         #[pin]
-        kind: FutureKind<F>,
-    }
-}
-
-pin_project! {
-    #[project = FutureKindProj]
-    enum FutureKind<F> {
-        Inner { #[pin] future: F },
-        Denied { denial: Option<Denial> },
+        kind: OrDenied<F, Denial>,
     }
 }
 
@@ -191,21 +184,20 @@ where
     type Output = Result<Response<PolicyBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            FutureKindProj::Inner { future } => future.poll(cx).map(|r| {
+        self.project().kind.poll_map(
+            cx,
+            |r| {
                 r.map(|res| {
                     res.map(|body| PolicyBody {
                         kind: BodyKind::Inner { body },
                     })
                 })
-            }),
-            FutureKindProj::Denied { denial } => {
-                let denial = denial
-                    .take()
-                    .unwrap_or_else(|| Denial::plain(403, "Forbidden\n"));
-                Poll::Ready(Ok(denial_response(denial)))
-            }
-        }
+            },
+            |denial| {
+                let denial = denial.unwrap_or_else(|| Denial::plain(403, "Forbidden\n"));
+                Ok(denial_response(denial))
+            },
+        )
     }
 }
 
@@ -216,10 +208,8 @@ fn denial_response<B>(denial: Denial) -> Response<PolicyBody<B>> {
         },
     });
     *response.status_mut() = StatusCode::from_u16(denial.status).unwrap_or(StatusCode::FORBIDDEN);
-    for (name, value) in denial.headers {
-        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            response.headers_mut().append(name, value);
-        }
+    for (name, value) in respond::headers::<HeaderName, HeaderValue>(denial.headers) {
+        response.headers_mut().append(name, value);
     }
     response
 }
