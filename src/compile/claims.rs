@@ -1,7 +1,7 @@
 //! Token conditions: `issuer`, `scope` and `claim`, compiled into tests of the claim slot.
 
 use super::patterns::{self, GlobKind};
-use super::rules::{values, Builders, Cx, Place};
+use super::rules::{values, Builders, Place};
 use crate::engine::claims::{ClaimMatcher, ClaimTest};
 use crate::engine::globs::{GlobMatcher, GlobMode};
 use crate::engine::{Condition, ConditionData, ConditionKey, SlotRef};
@@ -11,14 +11,13 @@ use crate::policy::model::{ClaimMatcherDef, Conditions, OneOrMany, ScopeDef};
 /// `issuer`, `scope` and `claim`: tests of the claim slot, one condition each (one per claim
 /// name).
 pub(super) fn token_conditions(
-    cx: &Cx<'_>,
     b: &mut Builders,
     c: &Conditions,
     place: &Place<'_>,
     out: &mut Vec<Condition>,
 ) -> Result<(), PolicyError> {
     let used = c.issuer.is_some() || c.scope.is_some() || c.claim.is_some();
-    let Some(tokens) = cx.tokens.filter(|_| used) else {
+    let Some(tokens) = place.cx.tokens.filter(|_| used) else {
         if used {
             let key = if c.issuer.is_some() {
                 "issuer"
@@ -28,7 +27,6 @@ pub(super) fn token_conditions(
                 "claim"
             };
             return Err(place.error(
-                cx,
                 key,
                 None,
                 key,
@@ -46,12 +44,11 @@ pub(super) fn token_conditions(
             data: ConditionData::Claim(k),
         });
     };
-    if let Some(items) = values(cx, place, "issuer", &c.issuer)? {
+    if let Some(items) = values(place, "issuer", &c.issuer)? {
         let mut ids = Vec::new();
         for (j, name) in items.iter().enumerate() {
             let Some(i) = tokens.names.iter().position(|n| n == name) else {
                 return Err(place.error(
-                    cx,
                     "issuer",
                     Some(j),
                     name,
@@ -79,7 +76,6 @@ pub(super) fn token_conditions(
         };
         if scopes.is_empty() {
             return Err(place.error(
-                cx,
                 "scope",
                 None,
                 "scope",
@@ -91,7 +87,6 @@ pub(super) fn token_conditions(
             .find(|s| s.is_empty() || s.chars().any(|ch| ch.is_whitespace() || ch.is_control()))
         {
             return Err(place.error(
-                cx,
                 "scope",
                 None,
                 bad,
@@ -108,7 +103,6 @@ pub(super) fn token_conditions(
     if let Some(claims) = &c.claim {
         if claims.is_empty() {
             return Err(place.error(
-                cx,
                 "claim",
                 None,
                 "claim",
@@ -118,7 +112,6 @@ pub(super) fn token_conditions(
         for (name, matchers) in claims {
             if name.is_empty() || matchers.0.is_empty() {
                 return Err(place.error(
-                    cx,
                     "claim",
                     None,
                     name,
@@ -134,7 +127,7 @@ pub(super) fn token_conditions(
                     ClaimMatcherDef::Bool(v) => (ClaimMatcher::Bool(*v), v.to_string()),
                     ClaimMatcherDef::Glob(g) => {
                         let err = |m: String| {
-                            place.error(cx, "claim", None, name, format!("claim `{name}`: {m}"))
+                            place.error("claim", None, name, format!("claim `{name}`: {m}"))
                         };
                         let globs = patterns::globs(g, GlobKind::HeaderValue).map_err(err)?;
                         let mode = GlobMode::Text {

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::rules::{values, Builders, Cx, Place};
+use super::rules::{values, Builders, Place};
 use crate::compile::addr::parse_net;
 use crate::compile::patterns::{self, GlobKind};
 use crate::compile::slots::{IdentCondition, Pattern, ValueBuilder};
@@ -20,27 +20,30 @@ use crate::policy::model::{Conditions, HeaderMatcherDef};
 
 /// `ip`: addresses, CIDRs and `@list` references, as atoms of the address table.
 pub(super) fn ip_condition(
-    cx: &Cx<'_>,
     b: &mut Builders,
     c: &Conditions,
     place: &Place<'_>,
 ) -> Result<Option<Condition>, PolicyError> {
-    let Some(items) = values(cx, place, "ip", &c.ip)? else {
+    let Some(items) = values(place, "ip", &c.ip)? else {
         return Ok(None);
     };
     let mut atoms = Vec::new();
     let mut inline = Vec::new();
     for (j, item) in items.iter().enumerate() {
         if let Some(name) = item.strip_prefix('@') {
-            let Some(list) = cx.lists.iter().position(|l| l.name == name) else {
-                let known: Vec<_> = cx.lists.iter().map(|l| format!("`{}`", l.name)).collect();
+            let Some(list) = place.cx.lists.iter().position(|l| l.name == name) else {
+                let known: Vec<_> = place
+                    .cx
+                    .lists
+                    .iter()
+                    .map(|l| format!("`{}`", l.name))
+                    .collect();
                 let hint = if known.is_empty() {
                     "no lists are defined under `[lists]`".to_owned()
                 } else {
                     format!("known lists: {}", known.join(", "))
                 };
                 return Err(place.error(
-                    cx,
                     "ip",
                     Some(j),
                     item,
@@ -49,7 +52,7 @@ pub(super) fn ip_condition(
             };
             atoms.push(b.ip.list_atom(list)?);
         } else {
-            let net = parse_net(item).map_err(|m| place.error(cx, "ip", Some(j), item, m))?;
+            let net = parse_net(item).map_err(|m| place.error("ip", Some(j), item, m))?;
             inline.push(net);
         }
     }
@@ -67,20 +70,18 @@ pub(super) fn ip_condition(
 
 /// `path`: globs over the decoded path.
 pub(super) fn path_condition(
-    cx: &Cx<'_>,
     b: &mut Builders,
     c: &Conditions,
     place: &Place<'_>,
 ) -> Result<Option<Condition>, PolicyError> {
-    let Some(items) = values(cx, place, "path", &c.path)? else {
+    let Some(items) = values(place, "path", &c.path)? else {
         return Ok(None);
     };
     let kind = GlobKind::Path {
-        case_sensitive: cx.case_sensitive,
-        kept_slash: cx.kept_slash,
+        case_sensitive: place.cx.case_sensitive,
+        kept_slash: place.cx.kept_slash,
     };
     value_condition(
-        cx,
         place,
         &mut b.path,
         SlotRef::Path,
@@ -93,24 +94,17 @@ pub(super) fn path_condition(
 
 /// `method`: method names, upper-cased, with the methods each implies.
 pub(super) fn method_condition(
-    cx: &Cx<'_>,
     b: &mut Builders,
     c: &Conditions,
     place: &Place<'_>,
 ) -> Result<Option<Condition>, PolicyError> {
-    let Some(items) = values(cx, place, "method", &c.method)? else {
+    let Some(items) = values(place, "method", &c.method)? else {
         return Ok(None);
     };
     let mut methods: Vec<Box<[u8]>> = Vec::new();
     for (j, m) in items.iter().enumerate() {
         if !is_token(m.as_bytes()) {
-            return Err(place.error(
-                cx,
-                "method",
-                Some(j),
-                m,
-                format!("`{m}` is not a valid method"),
-            ));
+            return Err(place.error("method", Some(j), m, format!("`{m}` is not a valid method")));
         }
         let upper = m.to_ascii_uppercase();
         for u in crate::engine::methods::covered(&upper) {
@@ -131,16 +125,14 @@ pub(super) fn method_condition(
 
 /// `host`: globs over the normalised host.
 pub(super) fn host_condition(
-    cx: &Cx<'_>,
     b: &mut Builders,
     c: &Conditions,
     place: &Place<'_>,
 ) -> Result<Option<Condition>, PolicyError> {
-    let Some(items) = values(cx, place, "host", &c.host)? else {
+    let Some(items) = values(place, "host", &c.host)? else {
         return Ok(None);
     };
     value_condition(
-        cx,
         place,
         &mut b.host,
         SlotRef::Host,
@@ -154,7 +146,6 @@ pub(super) fn host_condition(
 /// `header`: one condition per header name, each in that header's slot. Headers that carry
 /// credentials may not be matched by value.
 pub(super) fn header_conditions(
-    cx: &Cx<'_>,
     b: &mut Builders,
     c: &Conditions,
     place: &Place<'_>,
@@ -164,7 +155,6 @@ pub(super) fn header_conditions(
     };
     if headers.is_empty() {
         return Err(place.error(
-            cx,
             "header",
             None,
             "header",
@@ -179,7 +169,6 @@ pub(super) fn header_conditions(
         let key = "header";
         if !is_token(lower.as_bytes()) {
             return Err(place.error(
-                cx,
                 key,
                 None,
                 name,
@@ -187,32 +176,19 @@ pub(super) fn header_conditions(
             ));
         }
         if !seen.insert(lower.clone()) {
-            return Err(place.error(
-                cx,
-                key,
-                None,
-                name,
-                format!("header `{name}` is named twice"),
-            ));
+            return Err(place.error(key, None, name, format!("header `{name}` is named twice")));
         }
         if lower == "host" {
             return Err(place.error(
-                cx,
                 key,
                 None,
                 name,
                 "match the host with the `host` key, which normalises it".to_owned(),
             ));
         }
-        let secret = secrecy(&lower, cx.key_header);
+        let secret = secrecy(&lower, place.cx.key_header);
         if matchers.0.is_empty() {
-            return Err(place.error(
-                cx,
-                key,
-                None,
-                name,
-                format!("header `{name}` has no matcher"),
-            ));
+            return Err(place.error(key, None, name, format!("header `{name}` has no matcher")));
         }
         // A secret must never sit in a policy in clear text.
         let refused = |m: &HeaderMatcherDef| match secret {
@@ -226,7 +202,6 @@ pub(super) fn header_conditions(
                 _ => "match it with a `glob` or `regex` over the part you need, never an exact value",
             };
             return Err(place.error(
-                cx,
                 key,
                 None,
                 name,
@@ -236,7 +211,6 @@ pub(super) fn header_conditions(
         let slot = header_slot(b, &lower, false);
         let written: Vec<String> = matchers.0.iter().map(describe_matcher).collect();
         out.push(header_condition(
-            cx,
             place,
             b,
             slot,
@@ -250,21 +224,19 @@ pub(super) fn header_conditions(
 
 /// `user_agent`: case-insensitive globs over the User-Agent header, in a slot of its own.
 pub(super) fn user_agent_condition(
-    cx: &Cx<'_>,
     b: &mut Builders,
     c: &Conditions,
     place: &Place<'_>,
 ) -> Result<Option<Condition>, PolicyError> {
-    let Some(items) = values(cx, place, "user_agent", &c.user_agent)? else {
+    let Some(items) = values(place, "user_agent", &c.user_agent)? else {
         return Ok(None);
     };
     let slot = header_slot(b, "user-agent", true);
     let builder = b
         .headers
         .get_mut(slot)
-        .ok_or_else(|| place.error(cx, "user_agent", None, "", "internal slot error".into()))?;
+        .ok_or_else(|| place.error("user_agent", None, "", "internal slot error".into()))?;
     value_condition(
-        cx,
         place,
         builder,
         SlotRef::Header(slot),
@@ -277,18 +249,17 @@ pub(super) fn user_agent_condition(
 
 /// `client`, `role` and `authenticated`: the parts of the identity slot, added together.
 pub(super) fn ident_conditions(
-    cx: &Cx<'_>,
     b: &mut Builders,
     c: &Conditions,
     place: &Place<'_>,
     out: &mut Vec<Condition>,
 ) -> Result<(), PolicyError> {
     let mut ident = IdentCondition::default();
-    if let Some((cond, ids)) = client_condition(cx, b, c, place)? {
+    if let Some((cond, ids)) = client_condition(b, c, place)? {
         out.push(cond);
         ident.clients = Some(ids);
     }
-    if let Some((cond, roles)) = role_condition(cx, c, place)? {
+    if let Some((cond, roles)) = role_condition(c, place)? {
         out.push(cond);
         ident.roles = Some(roles);
     }
@@ -309,23 +280,22 @@ pub(super) fn ident_conditions(
 
 /// `client`: API client names, each resolved to its id.
 pub(super) fn client_condition(
-    cx: &Cx<'_>,
     b: &mut Builders,
     c: &Conditions,
     place: &Place<'_>,
 ) -> Result<Option<(Condition, Vec<u32>)>, PolicyError> {
-    let Some(items) = values(cx, place, "client", &c.client)? else {
+    let Some(items) = values(place, "client", &c.client)? else {
         return Ok(None);
     };
     let mut ids = Vec::new();
     for (j, name) in items.iter().enumerate() {
-        let known = cx.clients.iter().position(|cl| &cl.name == name);
+        let known = place.cx.clients.iter().position(|cl| &cl.name == name);
         let i = match known {
             Some(i) => i,
             // A token's client claim can name anyone: only its spelling is checked.
-            None if cx.tokens.is_some_and(|t| t.clients) => {
+            None if place.cx.tokens.is_some_and(|t| t.clients) => {
                 crate::compile::lists::check_name(name)
-                    .map_err(|m| place.error(cx, "client", Some(j), name, m))?;
+                    .map_err(|m| place.error("client", Some(j), name, m))?;
                 let extra = &mut b.ident.token_clients;
                 let at = match extra.iter().position(|n| n == name) {
                     Some(at) => at,
@@ -334,11 +304,10 @@ pub(super) fn client_condition(
                         extra.len() - 1
                     }
                 };
-                cx.clients.len() + at
+                place.cx.clients.len() + at
             }
             None => {
                 return Err(place.error(
-                    cx,
                     "client",
                     Some(j),
                     name,
@@ -362,18 +331,16 @@ pub(super) fn client_condition(
 
 /// `role`: role names some client holds.
 pub(super) fn role_condition(
-    cx: &Cx<'_>,
     c: &Conditions,
     place: &Place<'_>,
 ) -> Result<Option<(Condition, Vec<String>)>, PolicyError> {
-    let Some(items) = values(cx, place, "role", &c.role)? else {
+    let Some(items) = values(place, "role", &c.role)? else {
         return Ok(None);
     };
     for (j, role) in items.iter().enumerate() {
-        let token_roles = cx.tokens.is_some_and(|t| t.roles);
-        if !token_roles && !cx.clients.iter().any(|cl| cl.roles.contains(role)) {
+        let token_roles = place.cx.tokens.is_some_and(|t| t.roles);
+        if !token_roles && !place.cx.clients.iter().any(|cl| cl.roles.contains(role)) {
             return Err(place.error(
-                cx,
                 "role",
                 Some(j),
                 role,
@@ -418,7 +385,6 @@ pub(super) fn header_slot(b: &mut Builders, name: &str, user_agent: bool) -> usi
 }
 
 pub(super) fn value_condition(
-    cx: &Cx<'_>,
     place: &Place<'_>,
     builder: &mut ValueBuilder,
     slot: SlotRef,
@@ -430,7 +396,7 @@ pub(super) fn value_condition(
     builder.claim(bit);
     let mut refs = Vec::new();
     for (j, item) in items.iter().enumerate() {
-        let pattern = compile(item).map_err(|m| place.error(cx, key.as_str(), Some(j), item, m))?;
+        let pattern = compile(item).map_err(|m| place.error(key.as_str(), Some(j), item, m))?;
         refs.extend(builder.add(bit, pattern).into_iter().map(|r| (r, j)));
     }
     Ok(Condition {
@@ -442,7 +408,6 @@ pub(super) fn value_condition(
 }
 
 pub(super) fn header_condition(
-    cx: &Cx<'_>,
     place: &Place<'_>,
     b: &mut Builders,
     slot: usize,
@@ -452,13 +417,13 @@ pub(super) fn header_condition(
 ) -> Result<Condition, PolicyError> {
     let bit = place.bit;
     let Some(builder) = b.headers.get_mut(slot) else {
-        return Err(place.error(cx, "header", None, name, "internal slot error".into()));
+        return Err(place.error("header", None, name, "internal slot error".into()));
     };
     builder.claim(bit);
     let mut refs = Vec::new();
     for (j, m) in matchers.iter().enumerate() {
         let err =
-            |msg: String| place.error(cx, "header", None, name, format!("header `{name}`: {msg}"));
+            |msg: String| place.error("header", None, name, format!("header `{name}`: {msg}"));
         let pattern = match m {
             // `""` is the empty value (`User-Agent:` with nothing after it), the commonest bot
             // rule; any other value is checked like every written pattern.

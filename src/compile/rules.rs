@@ -53,6 +53,8 @@ pub(super) struct Cx<'a> {
 
 /// Where in the document a condition value is, for errors.
 pub(super) struct Place<'a> {
+    /// What every condition of the policy may refer to.
+    pub(super) cx: &'a Cx<'a>,
     rule_index: usize,
     rule: &'a str,
     clause: Clause,
@@ -66,7 +68,6 @@ pub(super) struct Place<'a> {
 impl Place<'_> {
     pub(super) fn error(
         &self,
-        cx: &Cx<'_>,
         key: &str,
         index: Option<usize>,
         value: &str,
@@ -81,7 +82,8 @@ impl Place<'_> {
         if let Some(i) = index {
             path.push(Seg::Index(i));
         }
-        cx.src
+        self.cx
+            .src
             .place(
                 PolicyError::invalid(message),
                 &path,
@@ -170,23 +172,25 @@ pub(crate) fn compile(
         layout.add_rule(id, def.effect, mode, unless.is_some());
 
         let when_place = Place {
+            cx: &cx,
             rule_index: i,
             rule: &def.name,
             clause: Clause::When,
             grants: def.effect == Effect::Allow,
             bit: layout.when_bit(id),
         };
-        let when = conditions(&cx, &mut b, &def.when, &when_place)?;
+        let when = conditions(&mut b, &def.when, &when_place)?;
         let unless = match unless {
             Some(u) => {
                 let place = Place {
+                    cx: &cx,
                     rule_index: i,
                     rule: &def.name,
                     clause: Clause::Unless,
                     grants: def.effect == Effect::Forbid,
                     bit: layout.unless_bit(id),
                 };
-                conditions(&cx, &mut b, u, &place)?
+                conditions(&mut b, u, &place)?
             }
             None => Vec::new(),
         };
@@ -250,7 +254,6 @@ fn rule_status(def: &RuleDef) -> Result<u16, String> {
 
 /// Values of one condition key, refusing an empty array.
 pub(super) fn values<'v, T>(
-    cx: &Cx<'_>,
     place: &Place<'_>,
     key: &str,
     v: &'v Option<OneOrMany<T>>,
@@ -258,7 +261,6 @@ pub(super) fn values<'v, T>(
     match v {
         None => Ok(None),
         Some(OneOrMany(items)) if items.is_empty() => Err(place.error(
-            cx,
             key,
             None,
             key,
@@ -272,25 +274,23 @@ pub(super) fn values<'v, T>(
 
 /// Compiles one clause: each condition key in its own function, in a fixed order.
 fn conditions(
-    cx: &Cx<'_>,
     b: &mut Builders,
     c: &Conditions,
     place: &Place<'_>,
 ) -> Result<Vec<Condition>, PolicyError> {
     let mut out = Vec::new();
-    out.extend(ip_condition(cx, b, c, place)?);
-    out.extend(path_condition(cx, b, c, place)?);
-    out.extend(method_condition(cx, b, c, place)?);
-    out.extend(host_condition(cx, b, c, place)?);
-    out.extend(header_conditions(cx, b, c, place)?);
-    out.extend(user_agent_condition(cx, b, c, place)?);
-    ident_conditions(cx, b, c, place, &mut out)?;
-    super::claims::token_conditions(cx, b, c, place, &mut out)?;
+    out.extend(ip_condition(b, c, place)?);
+    out.extend(path_condition(b, c, place)?);
+    out.extend(method_condition(b, c, place)?);
+    out.extend(host_condition(b, c, place)?);
+    out.extend(header_conditions(b, c, place)?);
+    out.extend(user_agent_condition(b, c, place)?);
+    ident_conditions(b, c, place, &mut out)?;
+    super::claims::token_conditions(b, c, place, &mut out)?;
     // INVARIANT: a clause that says something compiles to at least one condition; otherwise
     // no slot would claim its bit and it would hold for every request.
     if !c.is_empty() && out.is_empty() {
         return Err(place.error(
-            cx,
             place.clause.as_str(),
             None,
             place.clause.as_str(),
