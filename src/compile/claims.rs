@@ -58,8 +58,7 @@ pub(super) fn token_conditions(
                 ));
             };
             ids.push(
-                crate::engine::ids::SmallIndex::next_u32(i)
-                    .ok_or_else(|| super::too_many("issuers"))?,
+                crate::engine::ids::IssuerId::new(i).ok_or_else(|| super::too_many("issuers"))?,
             );
         }
         push(

@@ -9,7 +9,7 @@ use crate::compile::addr::parse_net;
 use crate::compile::patterns::{self, GlobKind};
 use crate::compile::slots::{IdentCondition, Pattern, ValueBuilder};
 use crate::engine::globs::GlobMode;
-use crate::engine::ids::SmallIndex;
+use crate::engine::ids::{ClientKey, ListId};
 use crate::engine::keys::{secrecy, Secrecy};
 use crate::engine::path::is_token;
 use crate::engine::request::canonical_name;
@@ -50,6 +50,7 @@ pub(super) fn ip_condition(
                     format!("unknown list `{name}` ({hint})"),
                 ));
             };
+            let list = ListId::new(list).ok_or_else(|| super::too_many("lists"))?;
             atoms.push(b.ip.list_atom(list)?);
         } else {
             let net = parse_net(item).map_err(|m| place.error("ip", Some(j), item, m))?;
@@ -283,7 +284,7 @@ pub(super) fn client_condition(
     b: &mut Builders,
     c: &Conditions,
     place: &Place<'_>,
-) -> Result<Option<(Condition, Vec<u32>)>, PolicyError> {
+) -> Result<Option<(Condition, Vec<ClientKey>)>, PolicyError> {
     let Some(items) = values(place, "client", &c.client)? else {
         return Ok(None);
     };
@@ -318,7 +319,7 @@ pub(super) fn client_condition(
                 ))
             }
         };
-        ids.push(SmallIndex::next_u32(i).ok_or_else(|| super::too_many("clients"))?);
+        ids.push(ClientKey::new(i).ok_or_else(|| super::too_many("clients"))?);
     }
     let cond = Condition {
         key: ConditionKey::Client,

@@ -4,20 +4,20 @@ use std::collections::HashMap;
 
 use ipnet::IpNet;
 
-use crate::engine::ids::SmallIndex;
+use crate::engine::ids::{AtomId, SetId};
 use crate::engine::iptable::{IpTable, Ranges};
 
 /// Interns sets of atoms; set 0 is the empty set.
 #[derive(Debug)]
 pub(crate) struct SetInterner {
-    ids: HashMap<Vec<u32>, u32>,
-    pub(crate) sets: Vec<Vec<u32>>,
+    ids: HashMap<Vec<AtomId>, SetId>,
+    pub(crate) sets: Vec<Vec<AtomId>>,
 }
 
 impl SetInterner {
     pub(crate) fn new() -> Self {
         let mut ids = HashMap::new();
-        ids.insert(Vec::new(), 0);
+        ids.insert(Vec::new(), SetId::EMPTY);
         SetInterner {
             ids,
             sets: vec![Vec::new()],
@@ -25,11 +25,11 @@ impl SetInterner {
     }
 
     /// The id of `set`, made on first sight; `None` past `u32::MAX` sets.
-    fn intern(&mut self, set: &[u32]) -> Option<u32> {
+    fn intern(&mut self, set: &[AtomId]) -> Option<SetId> {
         if let Some(&id) = self.ids.get(set) {
             return Some(id);
         }
-        let id = SmallIndex::next_u32(self.sets.len())?;
+        let id = SetId::new(self.sets.len())?;
         self.ids.insert(set.to_vec(), id);
         self.sets.push(set.to_vec());
         Some(id)
@@ -55,7 +55,7 @@ impl Addr for u128 {
 
 /// Builds the table from `(atom, prefix)` pairs; `None` when it would hold more address sets
 /// than ids can name.
-pub(crate) fn build(nets: &[(u32, IpNet)], interner: &mut SetInterner) -> Option<IpTable> {
+pub(crate) fn build(nets: &[(AtomId, IpNet)], interner: &mut SetInterner) -> Option<IpTable> {
     let mut v4 = Vec::new();
     let mut v6 = Vec::new();
     for &(atom, net) in nets {
@@ -71,9 +71,9 @@ pub(crate) fn build(nets: &[(u32, IpNet)], interner: &mut SetInterner) -> Option
 }
 
 /// Sweeps the range boundaries in order, tracking which atoms cover each range.
-fn sweep<A: Addr>(items: Vec<(A, A, u32)>, interner: &mut SetInterner) -> Option<Ranges<A>> {
+fn sweep<A: Addr>(items: Vec<(A, A, AtomId)>, interner: &mut SetInterner) -> Option<Ranges<A>> {
     // Each event: (address, atom, +1 at a start / -1 just past an end).
-    let mut events: Vec<(A, u32, bool)> = Vec::with_capacity(items.len() * 2);
+    let mut events: Vec<(A, AtomId, bool)> = Vec::with_capacity(items.len() * 2);
     for (start, end, atom) in items {
         events.push((start, atom, true));
         if let Some(after) = end.succ() {
@@ -82,18 +82,18 @@ fn sweep<A: Addr>(items: Vec<(A, A, u32)>, interner: &mut SetInterner) -> Option
     }
     events.sort_unstable_by_key(|e| e.0);
 
-    let atoms = events.iter().map(|e| e.1 as usize + 1).max().unwrap_or(0);
+    let atoms = events.iter().map(|e| e.1.as_usize() + 1).max().unwrap_or(0);
     let mut counts: Vec<u32> = vec![0; atoms];
-    let mut active: Vec<u32> = Vec::new();
+    let mut active: Vec<AtomId> = Vec::new();
     let mut starts = vec![A::default()];
-    let mut sets = vec![0];
+    let mut sets = vec![SetId::EMPTY];
     let mut i = 0;
     while let Some(&(pos, _, _)) = events.get(i) {
         while let Some(&(p, atom, start)) = events.get(i) {
             if p != pos {
                 break;
             }
-            let Some(count) = counts.get_mut(atom as usize) else {
+            let Some(count) = counts.get_mut(atom.as_usize()) else {
                 i += 1;
                 continue;
             };
@@ -130,7 +130,7 @@ fn sweep<A: Addr>(items: Vec<(A, A, u32)>, interner: &mut SetInterner) -> Option
     Some(Ranges::new(starts, sets))
 }
 
-fn merge_equal_neighbours<A: Copy>(starts: &mut Vec<A>, sets: &mut Vec<u32>) {
+fn merge_equal_neighbours<A: Copy>(starts: &mut Vec<A>, sets: &mut Vec<SetId>) {
     let mut keep = 0;
     for i in 0..starts.len() {
         if keep > 0 && sets.get(keep - 1) == sets.get(i) {
@@ -151,13 +151,20 @@ mod tests {
 
     fn table(nets: &[(u32, &str)]) -> (IpTable, SetInterner) {
         let mut interner = SetInterner::new();
-        let nets: Vec<_> = nets.iter().map(|(a, n)| (*a, n.parse().unwrap())).collect();
+        let nets: Vec<_> = nets
+            .iter()
+            .map(|(a, n)| (atom(*a), n.parse().unwrap()))
+            .collect();
         (build(&nets, &mut interner).unwrap(), interner)
     }
 
-    fn atoms(t: &(IpTable, SetInterner), ip: &str) -> Vec<u32> {
+    fn atom(a: u32) -> AtomId {
+        AtomId::new(a as usize).unwrap()
+    }
+
+    fn atoms(t: &(IpTable, SetInterner), ip: &str) -> Vec<AtomId> {
         let id = t.0.lookup(ip.parse::<IpAddr>().unwrap());
-        t.1.sets[id as usize].clone()
+        t.1.sets[id.as_usize()].clone()
     }
 
     #[test]
@@ -191,10 +198,10 @@ mod tests {
         ];
         for p in probes {
             let ip: IpAddr = p.parse().unwrap();
-            let mut want: Vec<u32> = nets
+            let mut want: Vec<AtomId> = nets
                 .iter()
                 .filter(|(_, n)| n.parse::<IpNet>().unwrap().contains(&ip))
-                .map(|(a, _)| *a)
+                .map(|(a, _)| atom(*a))
                 .collect();
             want.dedup();
             assert_eq!(atoms(&t, p), want, "{p}");
@@ -211,14 +218,14 @@ mod tests {
             v6 in proptest::collection::vec((0u32..40, proptest::prelude::any::<u128>(), 16u8..=128), 0..100),
             random in proptest::collection::vec(proptest::prelude::any::<u32>(), 50),
         ) {
-            let mut nets: Vec<(u32, IpNet)> = Vec::new();
+            let mut nets: Vec<(AtomId, IpNet)> = Vec::new();
             for (atom, addr, len) in v4 {
                 let net = ipnet::Ipv4Net::new(addr.into(), len).unwrap().trunc();
-                nets.push((atom, IpNet::V4(net)));
+                nets.push((self::atom(atom), IpNet::V4(net)));
             }
             for (atom, addr, len) in v6 {
                 let net = ipnet::Ipv6Net::new(addr.into(), len).unwrap().trunc();
-                nets.push((atom, IpNet::V6(net)));
+                nets.push((self::atom(atom), IpNet::V6(net)));
             }
             let mut interner = SetInterner::new();
             let t = build(&nets, &mut interner).unwrap();
@@ -239,10 +246,10 @@ mod tests {
                 }
             }
             for ip in probes {
-                let mut want: Vec<u32> = nets.iter().filter(|(_, n)| n.contains(&ip)).map(|(a, _)| *a).collect();
+                let mut want: Vec<AtomId> = nets.iter().filter(|(_, n)| n.contains(&ip)).map(|(a, _)| *a).collect();
                 want.sort_unstable();
                 want.dedup();
-                let got = interner.sets[t.lookup(ip) as usize].clone();
+                let got = interner.sets[t.lookup(ip).as_usize()].clone();
                 proptest::prop_assert_eq!(got, want, "{}", ip);
             }
         }
@@ -251,7 +258,7 @@ mod tests {
     #[test]
     fn set_ids_widen_past_two_bytes() {
         let starts: Vec<u32> = (0..70_000u32).map(|i| i * 10).collect();
-        let sets: Vec<u32> = (0..70_000u32).collect();
+        let sets: Vec<SetId> = (0..70_000u32).map(SetId::from_u32).collect();
         let r = Ranges::new(starts, sets);
         let t = IpTable {
             v4: r,
@@ -260,7 +267,7 @@ mod tests {
         for i in [0u32, 1, 15, 16, 17, 65_535, 65_536, 69_999] {
             assert_eq!(
                 t.lookup(IpAddr::from(std::net::Ipv4Addr::from(i * 10 + 3))),
-                i
+                SetId::from_u32(i)
             );
         }
     }

@@ -10,6 +10,7 @@ use crate::compile::lists::List;
 use crate::compile::slots::{ClaimBuilder, IdentBuilder, IpBuilder, MethodBuilder, ValueBuilder};
 use crate::compile::tokens::TokenSetup;
 use crate::engine::globs::GlobMode;
+use crate::engine::ids::ClauseBit;
 use crate::engine::ids::SmallIndex;
 use crate::engine::keys::KeyTable;
 use crate::engine::layout::RuleMasks;
@@ -62,7 +63,7 @@ pub(super) struct Place<'a> {
     /// forbid rule's `unless`): several header values must then all match.
     pub(super) grants: bool,
     /// The clause bit a condition here sets.
-    pub(super) bit: u32,
+    pub(super) bit: ClauseBit,
 }
 
 impl Place<'_> {
@@ -139,7 +140,7 @@ pub(crate) fn compile(
     let mut rules = Vec::with_capacity(defs.len());
     for (i, def) in defs.iter().enumerate() {
         let rule = SmallIndex::new(i).ok_or_else(|| super::too_many("rules"))?;
-        let id = rule.as_u32();
+        let id = RuleId(rule);
         let here = [Seg::Key("rules"), Seg::Index(i)];
         let location = src.locate(&here, &["name", &def.name]);
         let fail = |msg: String, key: &str| {
@@ -195,7 +196,7 @@ pub(crate) fn compile(
             None => Vec::new(),
         };
         rules.push(Rule {
-            id: RuleId(rule),
+            id,
             name: def.name.clone(),
             effect: def.effect,
             status,

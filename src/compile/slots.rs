@@ -8,17 +8,19 @@ use crate::compile::{patterns, too_many};
 use crate::engine::bits::Bits;
 use crate::engine::bytemap::ByteMap;
 use crate::engine::globs::{Glob, GlobMatcher, GlobMode};
-use crate::engine::ids::SmallIndex;
-use crate::engine::slots::{IdentSlot, IpSlot, MethodSlot, SparseSlot, ValueSlot, ValueSource};
+use crate::engine::ids::{AtomId, ClauseBit, ClientKey, ListId, MethodId, RoleId, TableId};
+use crate::engine::slots::{
+    Authentication, IdentSlot, IpSlot, MethodSlot, SparseSlot, ValueSlot, ValueSource,
+};
 use crate::engine::{Atom, ClientInfo, PatternRef};
 use crate::PolicyError;
 
 /// Marks the clause bits that have a condition in a slot.
 #[derive(Debug, Default)]
-pub(crate) struct Claimed(Vec<u32>);
+pub(crate) struct Claimed(Vec<ClauseBit>);
 
 impl Claimed {
-    fn claim(&mut self, bit: u32) {
+    fn claim(&mut self, bit: ClauseBit) {
         self.0.push(bit);
     }
 
@@ -44,13 +46,13 @@ const DENSE_FLOOR_BYTES: usize = 64 * 1024;
 pub(crate) struct IpBuilder {
     claimed: Claimed,
     pub(crate) atoms: Vec<Atom>,
-    atom_bits: Vec<Vec<u32>>,
-    list_atoms: HashMap<usize, u32>,
+    atom_bits: Vec<Vec<ClauseBit>>,
+    list_atoms: HashMap<ListId, AtomId>,
 }
 
 impl IpBuilder {
     /// The atom of list `list`, made on first use.
-    pub(crate) fn list_atom(&mut self, list: usize) -> Result<u32, PolicyError> {
+    pub(crate) fn list_atom(&mut self, list: ListId) -> Result<AtomId, PolicyError> {
         if let Some(&a) = self.list_atoms.get(&list) {
             return Ok(a);
         }
@@ -59,18 +61,17 @@ impl IpBuilder {
         Ok(a)
     }
 
-    pub(crate) fn push_atom(&mut self, atom: Atom) -> Result<u32, PolicyError> {
-        let a =
-            SmallIndex::next_u32(self.atoms.len()).ok_or_else(|| too_many("address conditions"))?;
+    pub(crate) fn push_atom(&mut self, atom: Atom) -> Result<AtomId, PolicyError> {
+        let a = AtomId::new(self.atoms.len()).ok_or_else(|| too_many("address conditions"))?;
         self.atoms.push(atom);
         self.atom_bits.push(Vec::new());
         Ok(a)
     }
 
-    pub(crate) fn add(&mut self, bit: u32, atoms: &[u32]) {
+    pub(crate) fn add(&mut self, bit: ClauseBit, atoms: &[AtomId]) {
         self.claimed.claim(bit);
         for &a in atoms {
-            if let Some(bits) = self.atom_bits.get_mut(a as usize) {
+            if let Some(bits) = self.atom_bits.get_mut(a.as_usize()) {
                 bits.push(bit);
             }
         }
@@ -87,12 +88,17 @@ impl IpBuilder {
         }
         let neutral = self.claimed.neutral(exists);
         let mut nets = Vec::new();
-        // INVARIANT: `push_atom` made sure every atom's index fits in a `u32`.
-        for (a, atom) in (0u32..).zip(&self.atoms) {
+        // INVARIANT: `push_atom` made an id for every atom.
+        let ids = (0..).map_while(AtomId::new);
+        for (a, atom) in ids.zip(&self.atoms) {
             match atom {
-                Atom::List(l) => {
-                    nets.extend(list_nets.get(*l).into_iter().flatten().map(|&n| (a, n)))
-                }
+                Atom::List(l) => nets.extend(
+                    list_nets
+                        .get(l.as_usize())
+                        .into_iter()
+                        .flatten()
+                        .map(|&n| (a, n)),
+                ),
                 Atom::Inline(inline) => nets.extend(inline.iter().map(|&n| (a, n))),
             }
         }
@@ -105,19 +111,18 @@ impl IpBuilder {
                 unknown.set(bit);
             }
         }
-        let set_atoms: Vec<Box<[u32]>> = interner
+        let set_atoms: Vec<Box<[AtomId]>> = interner
             .sets
             .into_iter()
             .map(Vec::into_boxed_slice)
             .collect();
-        let atoms = SparseSlot {
+        let atoms = SparseSlot::new(
             neutral,
-            keys: self
-                .atom_bits
+            self.atom_bits
                 .into_iter()
                 .map(Vec::into_boxed_slice)
                 .collect(),
-        };
+        );
         // A whole bit set per address set makes a lookup one AND; it is kept when it costs no
         // more than the range table itself (and at least a few kilobytes are allowed).
         let dense_bytes = set_atoms.len() * exists.words().len() * 8;
@@ -128,8 +133,7 @@ impl IpBuilder {
                     atoms.neutral.with(
                         atoms_of_set
                             .iter()
-                            .filter_map(|&a| atoms.keys.get(a as usize))
-                            .flat_map(|bits| bits.iter().copied()),
+                            .flat_map(|&a| atoms.bits_of(a).iter().copied()),
                     )
                 })
                 .collect()
@@ -149,11 +153,11 @@ impl IpBuilder {
 #[derive(Debug, Default)]
 pub(crate) struct MethodBuilder {
     claimed: Claimed,
-    methods: Vec<(Box<[u8]>, Vec<u32>)>,
+    methods: Vec<(Box<[u8]>, Vec<ClauseBit>)>,
 }
 
 impl MethodBuilder {
-    pub(crate) fn add(&mut self, bit: u32, methods: &[Box<[u8]>]) {
+    pub(crate) fn add(&mut self, bit: ClauseBit, methods: &[Box<[u8]>]) {
         self.claimed.claim(bit);
         for m in methods {
             match self.methods.iter_mut().find(|(k, _)| k == m) {
@@ -171,7 +175,7 @@ impl MethodBuilder {
         let mut ids = Vec::with_capacity(self.methods.len());
         let mut dense = Vec::with_capacity(self.methods.len());
         for (m, bits) in self.methods {
-            let id = SmallIndex::next_u32(dense.len()).ok_or_else(|| too_many("methods"))?;
+            let id = MethodId::new(dense.len()).ok_or_else(|| too_many("methods"))?;
             ids.push((m, id));
             dense.push(neutral.with(bits));
         }
@@ -186,7 +190,7 @@ impl MethodBuilder {
 /// What a clause asks of the API client.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct IdentCondition {
-    pub(crate) clients: Option<Vec<u32>>,
+    pub(crate) clients: Option<Vec<ClientKey>>,
     pub(crate) roles: Option<Vec<String>>,
     pub(crate) authenticated: Option<bool>,
 }
@@ -200,7 +204,7 @@ impl IdentCondition {
 /// Client, role and authentication conditions.
 #[derive(Debug, Default)]
 pub(crate) struct IdentBuilder {
-    conditions: Vec<(u32, IdentCondition)>,
+    conditions: Vec<(ClauseBit, IdentCondition)>,
     /// Client names that only tokens carry (no API key client has them), in first-use order:
     /// their keys follow the API clients'.
     pub(crate) token_clients: Vec<String>,
@@ -211,12 +215,12 @@ pub(crate) struct IdentBuilder {
 #[cfg_attr(not(feature = "tokens"), allow(dead_code))]
 pub(crate) struct IdentBuilt {
     pub(crate) slot: Option<IdentSlot>,
-    pub(crate) client_keys: HashMap<String, u32>,
-    pub(crate) role_keys: HashMap<String, u32>,
+    pub(crate) client_keys: HashMap<String, ClientKey>,
+    pub(crate) role_keys: HashMap<String, RoleId>,
 }
 
 impl IdentBuilder {
-    pub(crate) fn add(&mut self, bit: u32, condition: IdentCondition) {
+    pub(crate) fn add(&mut self, bit: ClauseBit, condition: IdentCondition) {
         self.conditions.push((bit, condition));
     }
 
@@ -225,14 +229,14 @@ impl IdentBuilder {
         exists: &Bits,
         clients: &[ClientInfo],
     ) -> Result<IdentBuilt, PolicyError> {
-        let mut client_keys: HashMap<String, u32> = HashMap::new();
+        let mut client_keys: HashMap<String, ClientKey> = HashMap::new();
         for (i, name) in clients
             .iter()
             .map(|c| &c.name)
             .chain(&self.token_clients)
             .enumerate()
         {
-            let id = SmallIndex::next_u32(i).ok_or_else(|| too_many("clients"))?;
+            let id = ClientKey::new(i).ok_or_else(|| too_many("clients"))?;
             client_keys.insert(name.clone(), id);
         }
         if self.conditions.is_empty() {
@@ -243,19 +247,19 @@ impl IdentBuilder {
             });
         }
         // Role ids, in the order clients name them, then roles only tokens carry.
-        let mut role_ids: HashMap<&str, u32> = HashMap::new();
+        let mut role_ids: HashMap<&str, RoleId> = HashMap::new();
         let mut client_roles = Vec::with_capacity(clients.len());
         for c in clients {
             let mut ids = Vec::with_capacity(c.roles.len());
             for r in &c.roles {
-                let next = SmallIndex::next_u32(role_ids.len()).ok_or_else(|| too_many("roles"))?;
+                let next = RoleId::new(role_ids.len()).ok_or_else(|| too_many("roles"))?;
                 ids.push(*role_ids.entry(r.as_str()).or_insert(next));
             }
             client_roles.push(ids.into_boxed_slice());
         }
         for (_, c) in &self.conditions {
             for r in c.roles.iter().flatten() {
-                let next = SmallIndex::next_u32(role_ids.len()).ok_or_else(|| too_many("roles"))?;
+                let next = RoleId::new(role_ids.len()).ok_or_else(|| too_many("roles"))?;
                 role_ids.entry(r.as_str()).or_insert(next);
             }
         }
@@ -263,27 +267,10 @@ impl IdentBuilder {
             .iter()
             .map(|(r, &id)| ((*r).to_owned(), id))
             .collect();
-        let sparse = |keys: usize, pick: &dyn Fn(&IdentCondition) -> Option<Vec<u32>>| {
-            let mut claimed = Claimed::default();
-            let mut bits = vec![Vec::new(); keys];
-            for (bit, c) in &self.conditions {
-                if let Some(ks) = pick(c) {
-                    claimed.claim(*bit);
-                    for k in ks {
-                        if let Some(b) = bits.get_mut(k as usize) {
-                            b.push(*bit);
-                        }
-                    }
-                }
-            }
-            (!claimed.is_empty()).then(|| SparseSlot {
-                neutral: claimed.neutral(exists),
-                keys: bits.into_iter().map(Vec::into_boxed_slice).collect(),
-            })
-        };
+        let conditions = &self.conditions;
         let slot = Some(IdentSlot {
-            clients: sparse(client_keys.len(), &|c| c.clients.clone()),
-            roles: sparse(role_ids.len(), &|c| {
+            clients: sparse(conditions, exists, client_keys.len(), |c| c.clients.clone()),
+            roles: sparse(conditions, exists, role_ids.len(), |c| {
                 c.roles.as_ref().map(|rs| {
                     rs.iter()
                         .filter_map(|r| role_ids.get(r.as_str()).copied())
@@ -291,7 +278,9 @@ impl IdentBuilder {
                 })
             }),
             client_roles,
-            authenticated: sparse(2, &|c| c.authenticated.map(|a| vec![if a { 0 } else { 1 }])),
+            authenticated: sparse(conditions, exists, Authentication::ALL.len(), |c| {
+                c.authenticated.map(|a| vec![Authentication::of(a)])
+            }),
         });
         Ok(IdentBuilt {
             slot,
@@ -301,6 +290,34 @@ impl IdentBuilder {
     }
 }
 
+/// One part of the identity slot: per key `K`, the clause bits whose condition `pick` says
+/// the key satisfies. `None` when no clause has a condition of the part.
+fn sparse<K: TableId>(
+    conditions: &[(ClauseBit, IdentCondition)],
+    exists: &Bits,
+    keys: usize,
+    pick: impl Fn(&IdentCondition) -> Option<Vec<K>>,
+) -> Option<SparseSlot<K>> {
+    let mut claimed = Claimed::default();
+    let mut bits = vec![Vec::new(); keys];
+    for (bit, c) in conditions {
+        if let Some(ks) = pick(c) {
+            claimed.claim(*bit);
+            for k in ks {
+                if let Some(b) = bits.get_mut(k.as_usize()) {
+                    b.push(*bit);
+                }
+            }
+        }
+    }
+    (!claimed.is_empty()).then(|| {
+        SparseSlot::new(
+            claimed.neutral(exists),
+            bits.into_iter().map(Vec::into_boxed_slice).collect(),
+        )
+    })
+}
+
 /// Conditions on one string value.
 #[derive(Debug)]
 pub(crate) struct ValueBuilder {
@@ -308,15 +325,15 @@ pub(crate) struct ValueBuilder {
     split_lists: bool,
     glob_mode: GlobMode,
     claimed: Claimed,
-    exact: HashMap<Box<[u8]>, Vec<u32>>,
+    exact: HashMap<Box<[u8]>, Vec<ClauseBit>>,
     globs: Vec<Glob>,
-    glob_bits: Vec<Vec<u32>>,
+    glob_bits: Vec<Vec<ClauseBit>>,
     glob_index: HashMap<Glob, usize>,
     regexes: Vec<String>,
-    regex_bits: Vec<Vec<u32>>,
+    regex_bits: Vec<Vec<ClauseBit>>,
     regex_index: HashMap<String, usize>,
-    present: Vec<u32>,
-    absent: Vec<u32>,
+    present: Vec<ClauseBit>,
+    absent: Vec<ClauseBit>,
 }
 
 impl ValueBuilder {
@@ -339,7 +356,7 @@ impl ValueBuilder {
         }
     }
 
-    pub(crate) fn claim(&mut self, bit: u32) {
+    pub(crate) fn claim(&mut self, bit: ClauseBit) {
         self.claimed.claim(bit);
     }
 
@@ -348,7 +365,7 @@ impl ValueBuilder {
     }
 
     /// Adds a pattern for a clause that has already been claimed.
-    pub(crate) fn add(&mut self, bit: u32, pattern: Pattern) -> Vec<PatternRef> {
+    pub(crate) fn add(&mut self, bit: ClauseBit, pattern: Pattern) -> Vec<PatternRef> {
         match pattern {
             Pattern::Exact(v) => {
                 self.exact.entry(v.clone()).or_default().push(bit);
@@ -448,14 +465,14 @@ pub(crate) enum Pattern {
 /// `issuer`, `scope` and `claim` conditions.
 #[derive(Debug, Default)]
 pub(crate) struct ClaimBuilder {
-    pub(crate) tests: Vec<(u32, crate::engine::claims::ClaimTest)>,
+    pub(crate) tests: Vec<(ClauseBit, crate::engine::claims::ClaimTest)>,
     /// The claim names conditions read, in first-use order.
     pub(crate) names: Vec<String>,
 }
 
 impl ClaimBuilder {
     /// Adds a test; its index is the condition's.
-    pub(crate) fn add(&mut self, bit: u32, test: crate::engine::claims::ClaimTest) -> usize {
+    pub(crate) fn add(&mut self, bit: ClauseBit, test: crate::engine::claims::ClaimTest) -> usize {
         self.tests.push((bit, test));
         self.tests.len() - 1
     }

@@ -5,6 +5,7 @@
 //! clause halves word-aligned lets "when holds and unless does not" be computed a word at a
 //! time. [`ClauseLayout`] is the one place that knows this layout.
 
+use super::ids::ClauseBit;
 use super::verdict::RuleId;
 use super::Clause;
 
@@ -43,12 +44,12 @@ impl ClauseLayout {
     }
 
     /// The bit of a rule's clause.
-    pub(crate) fn bit(self, rule: u32, clause: Clause) -> u32 {
+    pub(crate) fn bit(self, rule: RuleId, clause: Clause) -> ClauseBit {
         match clause {
-            Clause::When => rule,
+            Clause::When => ClauseBit::when(rule),
             // For this engine's rules `rule < unless_offset` and the sum fits (`for_rules`); a
             // rule id from another engine may name a bit past every set, never a wrapped one.
-            Clause::Unless => self.unless_offset.saturating_add(rule),
+            Clause::Unless => ClauseBit::when(rule).offset(self.unless_offset),
         }
     }
 
@@ -60,7 +61,7 @@ impl ClauseLayout {
 
     /// Whether a rule's clause bit is set in `bits`.
     pub(crate) fn holds(self, bits: &[u64], rule: RuleId, clause: Clause) -> bool {
-        is_set(bits, self.bit(rule.as_u32(), clause))
+        is_set(bits, self.bit(rule, clause))
     }
 
     /// Whether a rule applies in a reading's clause bits: its `when` holds and its `unless`
@@ -79,24 +80,22 @@ impl Bits {
         Bits(vec![0; words].into_boxed_slice())
     }
 
-    pub(crate) fn set(&mut self, bit: u32) {
-        if let Some(w) = self.0.get_mut(bit as usize / 64) {
-            *w |= 1 << (bit % 64);
+    pub(crate) fn set(&mut self, bit: ClauseBit) {
+        if let Some(w) = self.0.get_mut(bit.as_usize() / 64) {
+            *w |= 1 << (bit.as_usize() % 64);
         }
     }
 
-    pub(crate) fn clear(&mut self, bit: u32) {
-        if let Some(w) = self.0.get_mut(bit as usize / 64) {
-            *w &= !(1 << (bit % 64));
-        }
+    pub(crate) fn clear(&mut self, bit: ClauseBit) {
+        clear(&mut self.0, bit);
     }
 
-    pub(crate) fn get(&self, bit: u32) -> bool {
+    pub(crate) fn get(&self, bit: ClauseBit) -> bool {
         is_set(&self.0, bit)
     }
 
     /// A copy with `bits` set as well.
-    pub(crate) fn with(&self, bits: impl IntoIterator<Item = u32>) -> Bits {
+    pub(crate) fn with(&self, bits: impl IntoIterator<Item = ClauseBit>) -> Bits {
         let mut out = self.clone();
         for bit in bits {
             out.set(bit);
@@ -116,10 +115,10 @@ impl From<Vec<u64>> for Bits {
 }
 
 /// Whether `bit` is set in `words`.
-fn is_set(words: &[u64], bit: u32) -> bool {
+fn is_set(words: &[u64], bit: ClauseBit) -> bool {
     words
-        .get(bit as usize / 64)
-        .is_some_and(|w| w & (1 << (bit % 64)) != 0)
+        .get(bit.as_usize() / 64)
+        .is_some_and(|w| w & (1 << (bit.as_usize() % 64)) != 0)
 }
 
 /// `acc &= other`, word by word.
@@ -129,11 +128,18 @@ pub(crate) fn and_into(acc: &mut [u64], other: &[u64]) {
     }
 }
 
+/// Clears `bit` in `acc`.
+pub(crate) fn clear(acc: &mut [u64], bit: ClauseBit) {
+    if let Some(w) = acc.get_mut(bit.as_usize() / 64) {
+        *w &= !(1 << (bit.as_usize() % 64));
+    }
+}
+
 /// Sets the listed bits in `acc`.
-pub(crate) fn set_all(acc: &mut [u64], bits: &[u32]) {
+pub(crate) fn set_all(acc: &mut [u64], bits: &[ClauseBit]) {
     for &bit in bits {
-        if let Some(w) = acc.get_mut(bit as usize / 64) {
-            *w |= 1 << (bit % 64);
+        if let Some(w) = acc.get_mut(bit.as_usize() / 64) {
+            *w |= 1 << (bit.as_usize() % 64);
         }
     }
 }

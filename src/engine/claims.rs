@@ -8,14 +8,16 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::engine::bits::clear;
 use crate::engine::globs::GlobMatcher;
+use crate::engine::ids::{ClauseBit, ClientKey, IssuerId, RoleId};
 use crate::engine::slots::SlotScratch;
 
 /// A verified token, as the conditions read it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Claims {
     /// The issuer's index under `[tokens.issuers]` (name order).
-    pub(crate) issuer: u32,
+    pub(crate) issuer: IssuerId,
     /// When the token stops being valid (its `exp` plus the issuer's leeway), in Unix seconds.
     pub(crate) valid_until: u64,
     /// `scope` split at spaces, or the `scp` array.
@@ -24,11 +26,11 @@ pub(crate) struct Claims {
     /// [`Caller`](crate::gate::Caller) of the token).
     pub(crate) client: Option<std::sync::Arc<str>>,
     /// The client's key in the identity slot, when a condition names it.
-    pub(crate) client_key: Option<u32>,
+    pub(crate) client_key: Option<ClientKey>,
     /// The issuer's `roles_claim` values (shared, as `client` is).
     pub(crate) roles: std::sync::Arc<[String]>,
     /// The role keys in the identity slot of the roles that conditions name.
-    pub(crate) role_keys: Vec<u32>,
+    pub(crate) role_keys: Vec<RoleId>,
     /// Per claim name the policy's conditions read (in the engine's claim order): its value.
     pub(crate) named: Vec<Option<ClaimValue>>,
 }
@@ -268,7 +270,7 @@ impl TokenState {
 #[derive(Debug, Clone)]
 pub(crate) enum ClaimTest {
     /// The token's issuer is one of these.
-    Issuer(Vec<u32>),
+    Issuer(Vec<IssuerId>),
     /// The token holds every scope (`any`: at least one).
     Scope { any: bool, scopes: Vec<String> },
     /// The named claim (an index into `Claims::named`) matches one of the matchers; an array
@@ -336,7 +338,7 @@ impl ClaimTest {
 /// it does not hold.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ClaimSlot {
-    pub(crate) tests: Vec<(u32, ClaimTest)>,
+    pub(crate) tests: Vec<(ClauseBit, ClaimTest)>,
     /// The claim names `ClaimTest::Claim` reads, in `Claims::named` order.
     pub(crate) names: Vec<String>,
 }
@@ -368,9 +370,7 @@ impl ClaimSlot {
                 ClaimView::ScopesGranted => !test.is_scope(),
             };
             if read && !test.holds(claims, s) {
-                if let Some(w) = acc.get_mut((*bit / 64) as usize) {
-                    *w &= !(1u64 << (bit % 64));
-                }
+                clear(acc, *bit);
             }
         }
     }

@@ -9,6 +9,8 @@
 
 use std::net::IpAddr;
 
+use super::ids::SetId;
+
 /// Entries per block. A lookup counts, in one block per level, the entries at or below the
 /// address: sixteen IPv4 starts are a cache line, and counting them is a few vector compares
 /// with no branch to mispredict. Three levels cover 65,536 ranges.
@@ -39,10 +41,10 @@ impl Default for SetIds {
 }
 
 impl SetIds {
-    fn get(&self, i: usize) -> Option<u32> {
+    fn get(&self, i: usize) -> Option<SetId> {
         match self {
-            SetIds::Narrow(ids) => ids.get(i).map(|&id| u32::from(id)),
-            SetIds::Wide(ids) => ids.get(i).copied(),
+            SetIds::Narrow(ids) => ids.get(i).map(|&id| SetId::from_u32(u32::from(id))),
+            SetIds::Wide(ids) => ids.get(i).map(|&id| SetId::from_u32(id)),
         }
     }
 
@@ -57,7 +59,7 @@ impl SetIds {
 impl<A: Ord + Copy> Ranges<A> {
     /// The table of sorted, distinct `starts`, the first being the family's lowest address,
     /// and the set of each range.
-    pub(crate) fn new(starts: Vec<A>, sets: Vec<u32>) -> Ranges<A> {
+    pub(crate) fn new(starts: Vec<A>, sets: Vec<SetId>) -> Ranges<A> {
         let mut fences: Vec<Box<[A]>> = Vec::new();
         loop {
             let below: &[A] = fences.last().map_or(&starts, |l| l);
@@ -69,13 +71,16 @@ impl<A: Ord + Copy> Ranges<A> {
         }
         fences.reverse();
         let fences = fences.into_boxed_slice();
-        let narrow: Option<Box<[u16]>> = sets.iter().map(|&id| u16::try_from(id).ok()).collect();
+        let narrow: Option<Box<[u16]>> = sets
+            .iter()
+            .map(|&id| u16::try_from(id.as_u32()).ok())
+            .collect();
         Ranges {
             starts: starts.into_boxed_slice(),
             fences,
             sets: match narrow {
                 Some(ids) => SetIds::Narrow(ids),
-                None => SetIds::Wide(sets.into_boxed_slice()),
+                None => SetIds::Wide(sets.iter().map(|&id| id.as_u32()).collect()),
             },
         }
     }
@@ -86,14 +91,14 @@ impl<A: Ord + Copy> Ranges<A> {
         self.starts.len()
     }
 
-    fn lookup(&self, addr: A) -> u32 {
+    fn lookup(&self, addr: A) -> SetId {
         // INVARIANT: every level starts with `starts[0]`, the lowest address, so each count is
         // at least one and `at` is the last entry at or below `addr`.
         let mut at = 0;
         for level in self.fences.iter().chain(std::iter::once(&self.starts)) {
             at = last_at_or_below(level, at * BLOCK, addr);
         }
-        self.sets.get(at).unwrap_or(0)
+        self.sets.get(at).unwrap_or(SetId::EMPTY)
     }
 
     fn bytes(&self) -> usize {
@@ -132,7 +137,7 @@ pub(crate) struct IpTable {
 
 impl IpTable {
     /// The set id of `ip`, which must already be canonical (IPv4-mapped addresses as IPv4).
-    pub(crate) fn lookup(&self, ip: IpAddr) -> u32 {
+    pub(crate) fn lookup(&self, ip: IpAddr) -> SetId {
         match ip {
             IpAddr::V4(v4) => self.v4.lookup(u32::from(v4)),
             IpAddr::V6(v6) => self.v6.lookup(u128::from(v6)),

@@ -4,6 +4,8 @@
 //! it.
 
 use super::bits::{Bits, ClauseLayout};
+use super::ids::ClauseBit;
+use super::verdict::RuleId;
 use super::Clause;
 use crate::vocabulary::{Effect, Mode};
 
@@ -33,29 +35,30 @@ impl RuleMasks {
         })
     }
 
-    pub(crate) fn when_bit(&self, rule: u32) -> u32 {
+    pub(crate) fn when_bit(&self, rule: RuleId) -> ClauseBit {
         self.clauses.bit(rule, Clause::When)
     }
 
-    pub(crate) fn unless_bit(&self, rule: u32) -> u32 {
+    pub(crate) fn unless_bit(&self, rule: RuleId) -> ClauseBit {
         self.clauses.bit(rule, Clause::Unless)
     }
 
-    pub(crate) fn add_rule(&mut self, rule: u32, effect: Effect, mode: Mode, has_unless: bool) {
+    pub(crate) fn add_rule(&mut self, rule: RuleId, effect: Effect, mode: Mode, has_unless: bool) {
         let (when, unless) = (self.when_bit(rule), self.unless_bit(rule));
         self.exists.set(when);
         if has_unless {
             self.exists.set(unless);
         }
+        // The per-rule masks are one half long: a rule's place there is its `when` bit.
         match mode {
-            Mode::Enforce => self.enforce.set(rule),
-            Mode::Report => self.report.set(rule),
+            Mode::Enforce => self.enforce.set(when),
+            Mode::Report => self.report.set(when),
         }
         // A forbid rule's `when` and an allow rule's `unless` can only make a decision stricter
         // by holding.
         match effect {
             Effect::Forbid => {
-                self.forbid.set(rule);
+                self.forbid.set(when);
                 self.forbid_favouring.set(when);
             }
             Effect::Allow => self.forbid_favouring.set(unless),

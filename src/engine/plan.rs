@@ -78,11 +78,14 @@ pub(super) fn plan(masks: &RuleMasks, e: &Slots) -> Box<[Step]> {
         });
     }
     if let Some(i) = &e.ident {
-        let neutrals: Vec<&Bits> = [&i.clients, &i.roles, &i.authenticated]
-            .into_iter()
-            .flatten()
-            .map(|s| &s.neutral)
-            .collect();
+        let neutrals: Vec<&Bits> = [
+            i.clients.as_ref().map(|s| &s.neutral),
+            i.roles.as_ref().map(|s| &s.neutral),
+            i.authenticated.as_ref().map(|s| &s.neutral),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         plan.push(Step {
             slot: SlotRef::Ident,
             mentions: mentions(&neutrals),

@@ -3,6 +3,7 @@
 
 use ipnet::IpNet;
 
+use super::ids::{AtomId, ListId};
 use super::plan::SlotRef;
 use super::slots::IdentPart;
 use super::verdict::RuleId;
@@ -167,7 +168,7 @@ pub(crate) struct Condition {
 #[derive(Debug, Clone)]
 pub(crate) enum ConditionData {
     Ip {
-        atoms: Vec<u32>,
+        atoms: Vec<AtomId>,
     },
     Method(Vec<Box<[u8]>>),
     /// Each compiled pattern with the index of the written alternative it came from.
@@ -192,7 +193,7 @@ pub(crate) enum PatternRef {
 /// A group of addresses in the IP table.
 #[derive(Debug, Clone)]
 pub(crate) enum Atom {
-    List(usize),
+    List(ListId),
     Inline(Vec<IpNet>),
 }
 

@@ -14,6 +14,9 @@ use regex_automata::{Anchored, Input, PatternSet};
 
 use crate::engine::bits::{and_into, set_all, Bits};
 use crate::engine::claims::Claims;
+use std::marker::PhantomData;
+
+use crate::engine::ids::{AtomId, ClauseBit, ClientKey, MethodId, RoleId, TableId};
 use crate::engine::iptable::IpTable;
 use crate::engine::keys::Credentials;
 use crate::engine::request::{trim_ows, RequestView};
@@ -22,23 +25,39 @@ use crate::engine::request::{trim_ows, RequestView};
 /// roles), each holding the clause bits it satisfies. Only the neutral bits are stored densely;
 /// the rest is sparse, so memory grows with the policy's text, not with keys times rules.
 #[derive(Debug, Clone)]
-pub(crate) struct SparseSlot {
+pub(crate) struct SparseSlot<K> {
     pub(crate) neutral: Bits,
-    pub(crate) keys: Vec<Box<[u32]>>,
+    /// Per key (`K`): the clause bits it satisfies.
+    pub(crate) keys: Vec<Box<[ClauseBit]>>,
+    pub(crate) key: PhantomData<K>,
 }
 
-impl SparseSlot {
+impl<K: TableId> SparseSlot<K> {
+    /// A slot of `keys`, indexed by `K`.
+    pub(crate) fn new(neutral: Bits, keys: Vec<Box<[ClauseBit]>>) -> SparseSlot<K> {
+        SparseSlot {
+            neutral,
+            keys,
+            key: PhantomData,
+        }
+    }
+
+    /// The clause bits `key` satisfies.
+    pub(crate) fn bits_of(&self, key: K) -> &[ClauseBit] {
+        self.keys.get(key.as_usize()).map_or(&[], |b| b)
+    }
+
     /// `acc &= neutral | bits of keys`.
     pub(crate) fn and_into(
         &self,
         acc: &mut [u64],
-        keys: impl Iterator<Item = u32>,
+        keys: impl Iterator<Item = K>,
         key_bits: &mut Vec<u64>,
     ) {
         key_bits.clear();
         key_bits.extend_from_slice(self.neutral.words());
         for k in keys {
-            if let Some(bits) = self.keys.get(k as usize) {
+            if let Some(bits) = self.keys.get(k.as_usize()) {
                 set_all(key_bits, bits);
             }
         }
@@ -52,8 +71,8 @@ impl SparseSlot {
 pub(crate) struct IpSlot {
     pub(crate) table: IpTable,
     /// Per set id: the atoms containing the addresses of that set.
-    pub(crate) set_atoms: Vec<Box<[u32]>>,
-    pub(crate) atoms: SparseSlot,
+    pub(crate) set_atoms: Vec<Box<[AtomId]>>,
+    pub(crate) atoms: SparseSlot<AtomId>,
     /// Per set id, when they fit the memory budget: the slot's whole bit set for that set, so
     /// that a decision is one lookup and one AND.
     pub(crate) set_bits: Option<Box<[Bits]>>,
@@ -68,7 +87,7 @@ impl IpSlot {
         let Some(ip) = ip else {
             return and_into(acc, self.unknown.words());
         };
-        let set = self.table.lookup(ip) as usize;
+        let set = self.table.lookup(ip).as_usize();
         match self.set_bits.as_deref().and_then(|b| b.get(set)) {
             Some(bits) => and_into(acc, bits.words()),
             None => {
@@ -78,8 +97,8 @@ impl IpSlot {
         }
     }
 
-    pub(crate) fn atoms_of(&self, ip: IpAddr) -> &[u32] {
-        let set = self.table.lookup(ip) as usize;
+    pub(crate) fn atoms_of(&self, ip: IpAddr) -> &[AtomId] {
+        let set = self.table.lookup(ip).as_usize();
         self.set_atoms.get(set).map_or(&[], |a| a)
     }
 }
@@ -87,7 +106,7 @@ impl IpSlot {
 /// Method conditions: few keys, so each keeps its whole bit set.
 #[derive(Debug, Clone)]
 pub(crate) struct MethodSlot {
-    pub(crate) ids: ByteMap<u32>,
+    pub(crate) ids: ByteMap<MethodId>,
     /// Per method id: the neutral clauses and those the method satisfies.
     pub(crate) bits: Vec<Bits>,
     /// A method no condition names: the neutral clauses.
@@ -100,7 +119,7 @@ impl MethodSlot {
         let bits = self
             .ids
             .get(method)
-            .and_then(|&id| self.bits.get(id as usize))
+            .and_then(|&id| self.bits.get(id.as_usize()))
             .unwrap_or(&self.neutral);
         and_into(acc, bits.words());
     }
@@ -110,12 +129,38 @@ impl MethodSlot {
 /// client, its roles, and whether there is one.
 #[derive(Debug, Clone)]
 pub(crate) struct IdentSlot {
-    pub(crate) clients: Option<SparseSlot>,
-    pub(crate) roles: Option<SparseSlot>,
-    /// Per client: its role ids.
-    pub(crate) client_roles: Vec<Box<[u32]>>,
-    /// Key 0: authenticated; key 1: anonymous.
-    pub(crate) authenticated: Option<SparseSlot>,
+    pub(crate) clients: Option<SparseSlot<ClientKey>>,
+    pub(crate) roles: Option<SparseSlot<RoleId>>,
+    /// Per API client: its role ids.
+    pub(crate) client_roles: Vec<Box<[RoleId]>>,
+    pub(crate) authenticated: Option<SparseSlot<Authentication>>,
+}
+
+/// The keys of the `authenticated` part of the identity slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Authentication {
+    Authenticated = 0,
+    Anonymous = 1,
+}
+
+impl Authentication {
+    /// Both keys, in key order.
+    pub(crate) const ALL: [Authentication; 2] =
+        [Authentication::Authenticated, Authentication::Anonymous];
+
+    pub(crate) fn of(authenticated: bool) -> Authentication {
+        if authenticated {
+            Authentication::Authenticated
+        } else {
+            Authentication::Anonymous
+        }
+    }
+}
+
+impl TableId for Authentication {
+    fn as_usize(self) -> usize {
+        self as usize
+    }
 }
 
 /// The parts of an [`IdentSlot`]. A clause holds at most one condition of each kind, so a
@@ -134,9 +179,9 @@ pub(crate) enum IdentPart {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Identity<'a> {
     /// The client's key in the slot, when a condition can name it.
-    pub(crate) client: Option<u32>,
+    pub(crate) client: Option<ClientKey>,
     /// The role keys it holds; `None`: the key client's roles.
-    pub(crate) roles: Option<&'a [u32]>,
+    pub(crate) roles: Option<&'a [RoleId]>,
     pub(crate) authenticated: bool,
 }
 
@@ -150,7 +195,7 @@ impl<'a> Identity<'a> {
                 },
                 _,
             ) => Identity {
-                client: Some(id.as_u32()),
+                client: Some(ClientKey::of(id)),
                 roles: None,
                 authenticated: true,
             },
@@ -197,7 +242,7 @@ impl IdentSlot {
                         Some(r) => r,
                         None => who
                             .client
-                            .and_then(|c| self.client_roles.get(c as usize))
+                            .and_then(|c| self.client_roles.get(c.as_usize()))
                             .map_or(&[][..], |r| r),
                     };
                     slot.and_into(acc, roles.iter().copied(), key_bits);
@@ -205,7 +250,7 @@ impl IdentSlot {
             }
             IdentPart::Authenticated => {
                 if let Some(slot) = &self.authenticated {
-                    let key = if who.authenticated { 0 } else { 1 };
+                    let key = Authentication::of(who.authenticated);
                     slot.and_into(acc, std::iter::once(key), key_bits);
                 }
             }
@@ -231,13 +276,13 @@ pub(crate) struct ValueSlot {
     pub(crate) neutral: Bits,
     /// The bits of every condition in this slot that a poisoned value makes hold.
     pub(crate) poisoned: Bits,
-    pub(crate) exact: ByteMap<Vec<u32>>,
+    pub(crate) exact: ByteMap<Vec<ClauseBit>>,
     pub(crate) globs: GlobMatcher,
-    pub(crate) glob_bits: Vec<Vec<u32>>,
+    pub(crate) glob_bits: Vec<Vec<ClauseBit>>,
     pub(crate) regexes: Option<Regex>,
-    pub(crate) regex_bits: Vec<Vec<u32>>,
-    pub(crate) present: Vec<u32>,
-    pub(crate) absent: Vec<u32>,
+    pub(crate) regex_bits: Vec<Vec<ClauseBit>>,
+    pub(crate) present: Vec<ClauseBit>,
+    pub(crate) absent: Vec<ClauseBit>,
 }
 
 /// Reusable buffers for one evaluation of a value slot.

@@ -33,10 +33,6 @@ impl RuleId {
     pub fn index(self) -> usize {
         self.0.as_usize()
     }
-
-    pub(crate) fn as_u32(self) -> u32 {
-        self.0.as_u32()
-    }
 }
 
 /// The index of an API client in its policy (in name order).
@@ -47,10 +43,6 @@ impl ClientId {
     /// The client's position in name order.
     pub fn index(self) -> usize {
         self.0.as_usize()
-    }
-
-    pub(crate) fn as_u32(self) -> u32 {
-        self.0.as_u32()
     }
 }
 

@@ -142,7 +142,7 @@ impl Record<'_, '_, '_> {
                     .callers
                     .tokens
                     .as_ref()
-                    .and_then(|t| t.names.get(claims.issuer as usize))
+                    .and_then(|t| t.names.get(claims.issuer.as_usize()))
                     .cloned()
                     .unwrap_or_default(),
                 client: claims.client.as_deref().map(str::to_owned),

@@ -27,11 +27,11 @@ impl Record<'_, '_, '_> {
                 let matched = atoms
                     .iter()
                     .filter(|a| here.contains(a))
-                    .find_map(|&a| match engine.addresses.atoms.get(a as usize) {
+                    .find_map(|&a| match engine.addresses.atoms.get(a.as_usize()) {
                         Some(Atom::List(l)) => engine
                             .addresses
                             .lists
-                            .get(*l)
+                            .get(l.as_usize())
                             .map(|l| format!("@{}", l.name)),
                         Some(Atom::Inline(nets)) => nets
                             .iter()
@@ -103,7 +103,7 @@ impl Record<'_, '_, '_> {
                     .callers
                     .tokens
                     .as_ref()
-                    .and_then(|t| t.names.get(claims.issuer as usize))
+                    .and_then(|t| t.names.get(claims.issuer.as_usize()))
                     .cloned()
                     .unwrap_or_default();
                 let matched = c.written.contains(&name).then(|| name.clone());

@@ -51,7 +51,7 @@ impl TokenCache {
         token: &[u8],
         owner: u64,
         now: u64,
-        generation: impl Fn(u32) -> u64,
+        generation: impl Fn(crate::engine::ids::IssuerId) -> u64,
     ) -> Option<&Arc<Claims>> {
         let e = self.entries.get(&self.slot(token))?;
         (*e.token == *token

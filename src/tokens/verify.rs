@@ -1,6 +1,6 @@
 //! Verifying one token into [`Claims`], through the thread's cache.
 
-use crate::engine::ids::SmallIndex;
+use crate::engine::ids::{ClientKey, IssuerId, RoleId};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -37,8 +37,8 @@ pub(crate) struct Verifier {
     /// The claim names conditions read, in `Claims::named` order.
     pub(crate) claim_names: Vec<String>,
     /// Client names and role names that identity conditions mention, with their keys.
-    pub(crate) client_keys: HashMap<String, u32>,
-    pub(crate) role_keys: HashMap<String, u32>,
+    pub(crate) client_keys: HashMap<String, ClientKey>,
+    pub(crate) role_keys: HashMap<String, RoleId>,
 }
 
 static NEXT_VERIFIER: AtomicU64 = AtomicU64::new(1);
@@ -57,9 +57,9 @@ impl Verifier {
     /// The claims of `token` if this thread verified it and they still hold now.
     #[inline]
     pub(crate) fn cached(&self, token: &[u8], cache: &TokenCache) -> Option<TokenState> {
-        let generation = |issuer: u32| {
+        let generation = |issuer: IssuerId| {
             self.issuers
-                .get(issuer as usize)
+                .get(issuer.as_usize())
                 .map_or(u64::MAX, |i| i.keys.generation())
         };
         let claims = cache.get(token, self.id, now(), generation)?;
@@ -87,10 +87,8 @@ impl Verifier {
         let peek: Value = jsonwebtoken::dangerous::insecure_decode_claims(token)
             .map_err(|_| TokenProblem::Malformed)?;
         let iss = peek.get("iss").and_then(Value::as_str).unwrap_or("");
-        // INVARIANT: issuers come from one policy, far fewer than `u32::MAX`.
         let found = self.issuers.iter().enumerate().find(|(_, i)| i.iss == iss);
-        let Some((index, issuer)) =
-            found.and_then(|(i, issuer)| Some((SmallIndex::next_u32(i)?, issuer)))
+        let Some((index, issuer)) = found.and_then(|(i, issuer)| Some((IssuerId::new(i)?, issuer)))
         else {
             return Err(TokenProblem::UnknownIssuer {
                 iss: iss.to_owned(),

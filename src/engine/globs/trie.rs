@@ -7,7 +7,7 @@
 //! lookup and a handful of segment globs: it does not grow with the number of globs.
 
 use crate::engine::bytemap::ByteMap;
-use crate::engine::ids::SmallIndex;
+use crate::engine::ids::NodeId;
 
 use super::syntax::{Glob, Token};
 use super::wildcard::Wildcard;
@@ -60,9 +60,9 @@ fn segments(glob: &Glob) -> Option<Vec<Segment>> {
 
 #[derive(Debug, Clone, Default)]
 struct Node {
-    literal: ByteMap<u32>,
-    any: Option<u32>,
-    wild: Vec<(Wildcard, u32)>,
+    literal: ByteMap<NodeId>,
+    any: Option<NodeId>,
+    wild: Vec<(Wildcard, NodeId)>,
     /// Globs that match a path ending here.
     ends: Vec<usize>,
     /// Globs that match a path with at least one more segment (a trailing `**`).
@@ -72,9 +72,9 @@ struct Node {
 /// A node while the tree is built: literal children still in a growable list.
 #[derive(Debug, Default)]
 struct Draft {
-    literal: Vec<(Box<[u8]>, u32)>,
-    any: Option<u32>,
-    wild: Vec<(Wildcard, u32)>,
+    literal: Vec<(Box<[u8]>, NodeId)>,
+    any: Option<NodeId>,
+    wild: Vec<(Wildcard, NodeId)>,
     ends: Vec<usize>,
     below: Vec<usize>,
 }
@@ -98,32 +98,30 @@ impl TrieBuilder {
             return false;
         };
         // Check first that the glob fits, so that a refused glob leaves no nodes behind.
-        let mut at = Some(0usize);
+        let mut at = Some(NodeId::ROOT);
         for seg in &segs {
-            let Some(node) = at.and_then(|n| self.nodes.get(n)) else {
+            let Some(node) = at.and_then(|n| self.nodes.get(n.as_usize())) else {
                 break;
             };
             at = match seg {
-                Segment::Literal(lit) => node
-                    .literal
-                    .iter()
-                    .find(|(k, _)| k == lit)
-                    .map(|&(_, c)| c as usize),
-                Segment::Any => node.any.map(|c| c as usize),
+                Segment::Literal(lit) => {
+                    node.literal.iter().find(|(k, _)| k == lit).map(|&(_, c)| c)
+                }
+                Segment::Any => node.any,
                 Segment::Wild(_) if node.wild.len() >= MAX_WILD_CHILDREN => return false,
                 Segment::Wild(_) | Segment::Rest => None,
             };
         }
         // Every node this glob adds must get an id, or it adds none.
-        if SmallIndex::new(self.nodes.len() + segs.len()).is_none() {
+        if NodeId::new(self.nodes.len() + segs.len()).is_none() {
             return false;
         }
-        let mut at = 0usize;
+        let mut at = NodeId::ROOT;
         for seg in segs {
-            let Some(fresh) = SmallIndex::next_u32(self.nodes.len()) else {
+            let Some(fresh) = NodeId::new(self.nodes.len()) else {
                 return false;
             };
-            let Some(node) = self.nodes.get_mut(at) else {
+            let Some(node) = self.nodes.get_mut(at.as_usize()) else {
                 return false;
             };
             let next = match seg {
@@ -148,9 +146,9 @@ impl TrieBuilder {
             if next == fresh {
                 self.nodes.push(Draft::default());
             }
-            at = next as usize;
+            at = next;
         }
-        match self.nodes.get_mut(at) {
+        match self.nodes.get_mut(at.as_usize()) {
             Some(node) => {
                 node.ends.push(id);
                 true
@@ -188,8 +186,8 @@ pub(crate) struct PathTrie {
 /// Reusable buffers for one walk.
 #[derive(Debug, Default)]
 pub(crate) struct Walk {
-    current: Vec<u32>,
-    next: Vec<u32>,
+    current: Vec<NodeId>,
+    next: Vec<NodeId>,
 }
 
 impl PathTrie {
@@ -201,11 +199,11 @@ impl PathTrie {
         };
         let Walk { current, next } = walk;
         current.clear();
-        current.push(0);
+        current.push(NodeId::ROOT);
         for seg in body.split(|&b| b == b'/') {
             next.clear();
             for &n in current.iter() {
-                let Some(node) = self.nodes.get(n as usize) else {
+                let Some(node) = self.nodes.get(n.as_usize()) else {
                     continue;
                 };
                 out.extend_from_slice(&node.below);
@@ -227,7 +225,7 @@ impl PathTrie {
             }
         }
         for &n in current.iter() {
-            if let Some(node) = self.nodes.get(n as usize) {
+            if let Some(node) = self.nodes.get(n.as_usize()) {
                 out.extend_from_slice(&node.ends);
             }
         }
