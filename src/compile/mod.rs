@@ -227,7 +227,7 @@ fn compile_keys(policy: &Policy) -> Result<(Option<KeyTable>, Vec<ClientInfo>), 
     let Some(keys) = &policy.doc.keys else {
         return Ok((None, Vec::new()));
     };
-    let header = crate::engine::request::canonical_name(&keys.header);
+    let header = crate::engine::header_names::canonical_name(&keys.header);
     if !is_token(header.as_bytes()) {
         return Err(src.place(
             PolicyError::invalid(format!(

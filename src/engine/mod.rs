@@ -15,6 +15,7 @@ mod combine;
 pub(crate) mod evaluate;
 pub(crate) mod forwarded;
 pub(crate) mod globs;
+pub(crate) mod header_names;
 pub(crate) mod host;
 pub(crate) mod ids;
 pub(crate) mod iptable;

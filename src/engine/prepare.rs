@@ -8,9 +8,9 @@ use std::net::IpAddr;
 use super::claims::TokenState;
 use super::client_ip::Derivation;
 use super::forwarded;
+use super::header_names::lengths_of;
 use super::keys::{self, Credentials};
 use super::overrides::{is_method_override_key, METHOD_OVERRIDE_HEADERS, URL_OVERRIDE_HEADERS};
-use super::request::lengths_of;
 
 const METHOD_OVERRIDE_LENGTHS: u64 = lengths_of(&METHOD_OVERRIDE_HEADERS);
 const URL_OVERRIDE_LENGTHS: u64 = lengths_of(&URL_OVERRIDE_HEADERS);

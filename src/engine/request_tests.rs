@@ -1,6 +1,7 @@
 //! Tests of request reading: header-name lengths, underscores and twins.
 
 use super::*;
+use crate::engine::header_names::{has_underscore, lengths_of};
 
 #[test]
 fn underscores_are_found_anywhere_in_any_length() {

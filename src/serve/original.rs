@@ -10,7 +10,8 @@ use http::HeaderMap;
 
 use super::forwarders::ClientAddress;
 use crate::engine::client_ip::canonical;
-use crate::engine::request::{trim_ows, twin_eq};
+use crate::engine::header_names::twin_eq;
+use crate::engine::request::trim_ows;
 use crate::Request;
 
 /// How the forwarder stated the original request, which also decides how it is answered.
