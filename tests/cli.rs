@@ -1,27 +1,18 @@
 //! The command-line tool, end to end on the built binary.
 #![cfg(feature = "cli")]
 
+mod run_cli;
+
 use std::process::{Command, Output};
 
+use run_cli::{stderr, stdout};
+
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    run_cli::run(args, None)
 }
 
 fn bad_policy(test: &str) -> std::path::PathBuf {
-    let path =
-        std::env::temp_dir().join(format!("portcullis-cli-{}-{test}.toml", std::process::id()));
+    let path = run_cli::scratch().join(format!("{test}.toml"));
     std::fs::write(&path, "[policy]\ndefault = \"forbid\"\n[[rules]]\nname = \"net\"\neffect = \"forbid\"\nwhen = { ip = [\"10.1.2.3/8\"] }\n").unwrap();
     path
 }
@@ -211,7 +202,7 @@ fn explain_usage_and_policy_errors_exit_2() {
 
 #[test]
 fn check_counts_in_the_singular_and_plural() {
-    let path = std::env::temp_dir().join(format!("portcullis-cli-{}-one.toml", std::process::id()));
+    let path = run_cli::scratch().join("one.toml");
     std::fs::write(
         &path,
         "[policy]\ndefault = \"forbid\"\n[[rules]]\nname = \"one\"\neffect = \"allow\"\nwhen = { path = \"/\", ip = \"192.0.2.1\" }\n",
@@ -250,10 +241,7 @@ fn explain_exit_code_says_forbidden_for_scripts() {
 
 #[test]
 fn test_warns_when_it_ran_no_test() {
-    let path = std::env::temp_dir().join(format!(
-        "portcullis-cli-{}-untested.toml",
-        std::process::id()
-    ));
+    let path = run_cli::scratch().join("untested.toml");
     std::fs::write(&path, "[policy]\ndefault = \"forbid\"\n[[rules]]\nname = \"a\"\neffect = \"allow\"\nwhen = { path = \"/\" }\n").unwrap();
     let o = run(&["test", path.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0));
@@ -366,7 +354,7 @@ fn explain_and_test_read_bearer_tokens() {
     use jsonwebtoken::jwk::{Jwk, JwkSet};
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
-    let dir = std::env::temp_dir().join(format!("portcullis-cli-tokens-{}", std::process::id()));
+    let dir = run_cli::scratch().join("tokens");
     std::fs::create_dir_all(&dir).unwrap();
     let key = EncodingKey::from_rsa_der(include_bytes!("fixtures/tokens/rsa-test-key.der"));
     let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).unwrap();

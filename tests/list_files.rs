@@ -5,9 +5,12 @@ use std::path::{Path, PathBuf};
 
 use portcullis::{Decision, Engine, Policy, PolicyError, Request};
 
+mod scratch;
+use scratch::scratch;
+
 /// A fresh directory holding `policy.toml` and the given list files.
 fn setup(test: &str, policy: &str, files: &[(&str, &str)]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("portcullis-lists-{}-{test}", std::process::id()));
+    let dir = scratch().join(test);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("policy.toml"), policy).unwrap();
     for (name, text) in files {

@@ -2,8 +2,9 @@
 //! Policy tooling end to end: tests beside the policy, lint, replay, hash-key, and the Rust
 //! test helpers.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod run_cli;
+
+use run_cli::{run, stdout as out, temp};
 
 use portcullis::testing::req;
 use portcullis::{assert_allows, assert_forbids, Policy};
@@ -56,39 +57,6 @@ fn assertions_pass_and_fail_with_the_explanation() {
         message.contains(r#"expected rule "blocklisted" to decide, got "public-site""#),
         "{message}"
     );
-}
-
-fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn temp(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("portcullis-tooling-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 #[test]
@@ -268,19 +236,19 @@ fn expecting_the_default_does_not_pass_for_a_refusal() {
 
 #[test]
 fn hash_key_reads_stdin_and_prints_the_entry() {
-    let o = run(&["hash-key"], Some("abc\n"));
+    let o = run(&["hash-key"], Some(b"abc\n"));
     assert!(o.status.success());
     assert_eq!(
         out(&o),
         "sha256 = [\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"]\n"
     );
-    let o = run(&["hash-key", "--json"], Some("abc"));
+    let o = run(&["hash-key", "--json"], Some(b"abc"));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
         v["sha256"],
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
-    let o = run(&["hash-key"], Some(""));
+    let o = run(&["hash-key"], Some(b""));
     assert_eq!(o.status.code(), Some(2));
 }
 
@@ -306,7 +274,7 @@ fn log(n: usize) -> String {
 #[test]
 fn replay_counts_per_rule_and_lists_changes() {
     let n = 100_002;
-    let path = temp("access.log", &log(n));
+    let path = temp("access.log", log(n));
     let o = run(
         &[
             "replay",

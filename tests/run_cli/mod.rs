@@ -6,6 +6,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+#[path = "../scratch/mod.rs"]
+mod scratch;
+pub use scratch::scratch;
+
 /// Runs the binary with `args`, feeding `stdin` if given.
 pub fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
@@ -38,11 +42,9 @@ pub fn json(o: &Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
 }
 
-/// A file in this test process's own temporary directory.
+/// A file in this test binary's scratch directory.
 pub fn temp(name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("portcullis-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    let path = dir.join(name);
+    let path = scratch().join(name);
     std::fs::write(&path, contents).expect("a temporary file");
     path
 }
