@@ -496,6 +496,75 @@ when = {{ issuer = "corp", scope = "a,b", claim = {{ scp = "a" }}, role = "admin
 }
 
 #[test]
+fn a_client_or_role_a_token_issuer_can_mint_is_named_with_its_issuer() {
+    // `corp` names clients and roles, `partner` neither; `billing` is also an API client.
+    let keys = r#"
+[keys.clients.billing]
+sha256 = ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
+roles = ["finance"]
+"#;
+    let rules = r#"
+[[rules]]
+name = "billing-any-source"
+effect = "allow"
+when = { path = "/billing/**", client = "billing" }
+[[rules]]
+name = "finance-any-source"
+effect = "allow"
+when = { path = "/finance/**", role = "finance" }
+[[rules]]
+name = "billing-from-corp"
+effect = "allow"
+when = { path = "/corp/**", issuer = "corp", client = "billing" }
+[[rules]]
+name = "token-only-name"
+effect = "allow"
+when = { path = "/reports/**", client = "reporter" }
+[[rules]]
+name = "forbid-names-no-grant"
+effect = "forbid"
+when = { path = "/closed/**", client = "billing" }
+"#;
+    let found = mistakes(&format!("{ISSUERS}{keys}{rules}"));
+    let found: Vec<(&str, &str)> = found
+        .iter()
+        .filter(|(c, _, _)| c == "identity-without-issuer")
+        .map(|(_, r, _)| ("identity-without-issuer", r.as_str()))
+        .collect();
+    // Only the grants whose name both an API client and `corp` can hold.
+    assert_eq!(
+        found,
+        [
+            ("identity-without-issuer", "billing-any-source"),
+            ("identity-without-issuer", "finance-any-source"),
+        ]
+    );
+
+    // With a second issuer that names clients, any client name is ambiguous.
+    let two = ISSUERS.replace(
+        "algorithms = [\"ES256\"]\n",
+        "algorithms = [\"ES256\"]\nclient_claim = \"azp\"\n",
+    );
+    assert_ne!(two, ISSUERS);
+    let p = Policy::from_toml(&format!("{two}{keys}{rules}")).unwrap();
+    let messages: Vec<String> = portcullis::lint::mistakes(&p)
+        .into_iter()
+        .filter(|w| w.code == "identity-without-issuer")
+        .map(|w| format!("{}: {}", w.rule.unwrap_or_default(), w.message))
+        .collect();
+    assert_eq!(messages.len(), 3, "{messages:#?}");
+    assert!(
+        messages[2].starts_with("token-only-name: "),
+        "{messages:#?}"
+    );
+    assert!(
+        messages[2].contains("the issuers `corp`, `partner`"),
+        "{}",
+        messages[2]
+    );
+}
+
+#[test]
 fn two_issuers_with_one_iss_are_a_mistake() {
     let text = r#"
 [policy]

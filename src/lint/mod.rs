@@ -37,6 +37,7 @@ pub const CODES: &[&str] = &[
     "claim-with-own-condition",
     "scope-with-comma",
     "token-condition-without-issuer",
+    "identity-without-issuer",
     "duplicate-issuer",
     "unused-roles-claim",
 ];

@@ -1,7 +1,7 @@
 //! The mistakes people make with bearer-token conditions that still compile: a `claim` on a
 //! claim that has its own condition, a scope list written as one comma-separated word, a
-//! grant that any issuer's token can earn, two issuers with one `iss`, a `roles_claim` no
-//! rule reads.
+//! grant that any issuer's token can earn, a client or role name that a token issuer can mint
+//! as well, two issuers with one `iss`, a `roles_claim` no rule reads.
 //!
 //! What the compiler refuses (a token condition without `[tokens]`, an unknown issuer name, an
 //! HMAC or `none` algorithm, an empty or spaced scope) is not repeated here.
@@ -75,6 +75,14 @@ pub(super) fn token_mistakes(policy: &Policy, out: &mut Vec<Warning>) {
             // `unless`.
             let grants = (clause == "when") == (r.effect == Effect::Allow);
             let reads_claims = c.scope.is_some() || c.claim.is_some();
+            if grants && c.issuer.is_none() {
+                for (key, names) in [("client", &c.client), ("role", &c.role)] {
+                    let Some(names) = names else { continue };
+                    if let Some(message) = foreign_names(doc, key, &names.0) {
+                        push("identity-without-issuer", at(key, key), message);
+                    }
+                }
+            }
             if grants && reads_claims && c.issuer.is_none() && tokens.issuers.len() > 1 {
                 let names: Vec<&str> = tokens.issuers.keys().map(String::as_str).collect();
                 let key = if c.scope.is_some() { "scope" } else { "claim" };
@@ -132,6 +140,60 @@ pub(super) fn token_mistakes(policy: &Policy, out: &mut Vec<Warning>) {
                 ),
             });
         }
+    }
+}
+
+/// What is wrong with a granting `client` (or `role`) condition without `issuer` over
+/// `names`: token issuers name their clients (roles) themselves, so a name holds for a token
+/// of any issuer with a `client_claim` (`roles_claim`). That is a mistake where two issuers
+/// could both mint it, or where an API client of `[keys]` has it too.
+fn foreign_names(doc: &crate::policy::Document, key: &str, names: &[String]) -> Option<String> {
+    let tokens = doc.tokens.as_ref()?;
+    let issuers: Vec<&str> = tokens
+        .issuers
+        .iter()
+        .filter(|(_, d)| match key {
+            "client" => d.client_claim.is_some(),
+            _ => d.roles_claim.is_some(),
+        })
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let of_keys = |name: &String| {
+        doc.keys.as_ref().is_some_and(|k| match key {
+            "client" => k.clients.contains_key(name),
+            _ => k.clients.values().any(|c| c.roles.contains(name)),
+        })
+    };
+    let shared: Vec<&String> = names.iter().filter(|n| of_keys(n)).collect();
+    let claim = if key == "client" {
+        "client_claim"
+    } else {
+        "roles_claim"
+    };
+    let listed = |v: &[&str]| {
+        v.iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if issuers.len() > 1 {
+        Some(format!(
+            "`{key}` without `issuer` holds for a token of any of the issuers {} (each has a `{claim}`), and each issuer chooses the names its tokens carry; add `issuer = \"...\"` to say whose {key} this is",
+            listed(&issuers)
+        ))
+    } else if let (Some(issuer), false) = (issuers.first(), shared.is_empty()) {
+        let shared: Vec<&str> = shared.iter().map(|n| n.as_str()).collect();
+        let what = if key == "client" {
+            "names an API client"
+        } else {
+            "is a role of an API client"
+        };
+        Some(format!(
+            "{} {what} of `[keys]`, and a token of issuer `{issuer}` whose `{claim}` says so holds it too: the issuer chooses the names its tokens carry. Add `issuer = \"{issuer}\"` if the token's {key} is meant; if the API client's is, rename it to a name `{issuer}` does not issue",
+            listed(&shared),
+        ))
+    } else {
+        None
     }
 }
 
