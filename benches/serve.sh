@@ -99,18 +99,19 @@ check_grpc() {
 }
 nginx_with() { wrk_run "http://127.0.0.1:$WITH/public/a" 'Host: shop.example'; }
 nginx_alone() { wrk_run "http://127.0.0.1:$ALONE/public/a" 'Host: shop.example'; }
+healthz() { wrk_run "http://127.0.0.1:$HTTP/healthz"; }
 nginx_null() { wrk_run "http://127.0.0.1:$WITH_NULL/public/a" 'Host: shop.example'; }
 
 # Two phases: throughput with $CONNECTIONS connections (latency there is mostly queueing on
 # a saturated box), then latency with one connection (what a check adds to one request).
 declare -A results
-kinds=(check_http check_grpc nginx_alone nginx_null nginx_with)
+kinds=(healthz check_http check_grpc nginx_alone nginx_null nginx_with)
 for phase in $PHASES; do
     if [ $phase = load ]; then C=$CONNECTIONS; else C=1; fi
     for r in $(seq "$ROUNDS"); do
         # Alternate the order, so that no kind always gets the warmer machine.
         order=("${kinds[@]}")
-        [ $((r % 2)) = 0 ] && order=(nginx_with nginx_null nginx_alone check_grpc check_http)
+        [ $((r % 2)) = 0 ] && order=(nginx_with nginx_null nginx_alone check_grpc check_http healthz)
         for k in "${order[@]}"; do
             out=$($k)
             results[$phase.$k]+="$out;"
@@ -135,7 +136,9 @@ paired() { # $1, $2: kinds; the median over rounds of $1's p50 minus $2's p50
         <(tr ';' '\n' <<<"${results[latency.$2]}" | awk 'NF {print $2}') |
         awk '{print $1 - $2}' | sort -g | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]}'
 }
-echo "p50 added behind nginx (one connection; median of per-round differences):"
+echo "p50 added (one connection; median of per-round differences):"
+echo "  a check over /healthz:         $(paired check_http healthz) us"
+echo "behind nginx:"
 echo "  portcullis:                    $(paired nginx_with nginx_alone) us"
 echo "  a server answering 200 at once: $(paired nginx_null nginx_alone) us"
 echo "  portcullis over that server:   $(paired nginx_with nginx_null) us"

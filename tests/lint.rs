@@ -227,3 +227,58 @@ fn an_allow_without_a_reason_field_is_a_parse_error() {
         run_cli::stderr(&o)
     );
 }
+
+#[test]
+#[cfg(feature = "tokens")]
+fn lint_reads_no_key_set_and_fetches_nothing() {
+    // One issuer's key set is a file that is not there, the other's a URL on a loopback
+    // port that is listening: `check` needs both, lint neither.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let policy = run_cli::temp(
+        "unread-key-sets.toml",
+        format!(
+            r#"[policy]
+default = "forbid"
+[tokens.issuers.files]
+issuer = "https://files.example/"
+audiences = ["api"]
+jwks = {{ file = "no-such-key-set.json" }}
+algorithms = ["RS256"]
+[tokens.issuers.remote]
+issuer = "https://remote.example/"
+audiences = ["api"]
+jwks = {{ url = "http://127.0.0.1:{port}/jwks.json" }}
+algorithms = ["ES256"]
+[[rules]]
+name = "readers"
+effect = "allow"
+when = {{ issuer = "files", scope = "read" }}
+"#
+        ),
+    );
+    let path = policy.to_str().unwrap();
+    let o = run(&["lint", path, "--deny-warnings"], None);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&o),
+        run_cli::stderr(&o)
+    );
+    // The lint process has ended: a fetch it had started would be waiting here.
+    assert_eq!(
+        listener.accept().map_err(|e| e.kind()).err(),
+        Some(std::io::ErrorKind::WouldBlock),
+        "lint connected to the key-set URL"
+    );
+
+    let o = run(&["check", path], None);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        run_cli::stderr(&o).contains("no-such-key-set.json"),
+        "{}",
+        run_cli::stderr(&o)
+    );
+}

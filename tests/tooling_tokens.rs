@@ -562,6 +562,25 @@ when = { path = "/closed/**", client = "billing" }
         "{}",
         messages[2]
     );
+
+    // Listing both issuers leaves the name as open as leaving them out; one of them closes it.
+    let listed = r#"
+[[rules]]
+name = "both-issuers"
+effect = "allow"
+when = { path = "/both/**", issuer = ["corp", "partner"], client = "reporter" }
+[[rules]]
+name = "one-issuer"
+effect = "allow"
+when = { path = "/one/**", issuer = ["partner"], client = "reporter" }
+"#;
+    let found = mistakes(&format!("{two}{listed}"));
+    let rules: Vec<&str> = found
+        .iter()
+        .filter(|(c, _, _)| c == "identity-without-issuer")
+        .map(|(_, r, _)| r.as_str())
+        .collect();
+    assert_eq!(rules, ["both-issuers"]);
 }
 
 #[test]

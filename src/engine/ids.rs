@@ -1,8 +1,12 @@
 //! Small typed ids: positions in the engine's tables, checked to fit in 32 bits when made.
 //!
-//! In the manner of regex-automata's `SmallIndex`: an id is made only through a check, so it
-//! never silently wraps or saturates, and the public ids ([`RuleId`](super::verdict::RuleId),
-//! [`ClientId`](super::verdict::ClientId)) are built on it.
+//! In the manner of regex-automata's `SmallIndex`: an id is made from a position only through
+//! a check (`new`), so it never silently wraps; the others are derived from ids that were
+//! (`ClauseBit::when`, `ClientKey::of`), read back from the table that stored them
+//! (`SetId::from_u32`), or fixed (`SetId::EMPTY`, `NodeId::ROOT`). One exception is on
+//! purpose: `ClauseBit::offset` saturates, so that a foreign rule id names a bit past every
+//! set rather than a wrapped one. The public ids ([`RuleId`](super::verdict::RuleId),
+//! [`ClientId`](super::verdict::ClientId)) are built on the same index.
 
 /// A position in one of the engine's tables, at most `u32::MAX`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

@@ -87,7 +87,9 @@ pub struct Engine {
     pub(crate) slots: Slots,
     /// Who may call: API keys, their clients, token issuers.
     pub(crate) callers: Callers,
+    /// Named address lists and the address conditions over them.
     pub(crate) addresses: Addresses,
+    /// Sizes, the files read, and what the policy compiled despite.
     pub(crate) about: About,
 }
 

@@ -30,7 +30,8 @@ pub(crate) struct SparseSlot<K> {
     pub(crate) neutral: Bits,
     /// Per key (`K`): the clause bits it satisfies.
     pub(crate) keys: Vec<Box<[ClauseBit]>>,
-    pub(crate) key: PhantomData<K>,
+    /// What indexes `keys`.
+    pub(crate) key_type: PhantomData<K>,
 }
 
 impl<K: TableId> SparseSlot<K> {
@@ -39,7 +40,7 @@ impl<K: TableId> SparseSlot<K> {
         SparseSlot {
             neutral,
             keys,
-            key: PhantomData,
+            key_type: PhantomData,
         }
     }
 

@@ -75,10 +75,11 @@ pub(super) fn token_mistakes(policy: &Policy, out: &mut Vec<Warning>) {
             // `unless`.
             let grants = (clause == "when") == (r.effect == Effect::Allow);
             let reads_claims = c.scope.is_some() || c.claim.is_some();
-            if grants && c.issuer.is_none() {
+            if grants {
+                let issuers = c.issuer.as_ref().map(|i| i.0.as_slice());
                 for (key, names) in [("client", &c.client), ("role", &c.role)] {
                     let Some(names) = names else { continue };
-                    if let Some(message) = foreign_names(doc, key, &names.0) {
+                    if let Some(message) = foreign_names(doc, key, &names.0, issuers) {
                         push("identity-without-issuer", at(key, key), message);
                     }
                 }
@@ -143,15 +144,22 @@ pub(super) fn token_mistakes(policy: &Policy, out: &mut Vec<Warning>) {
     }
 }
 
-/// What is wrong with a granting `client` (or `role`) condition without `issuer` over
-/// `names`: token issuers name their clients (roles) themselves, so a name holds for a token
-/// of any issuer with a `client_claim` (`roles_claim`). That is a mistake where two issuers
-/// could both mint it, or where an API client of `[keys]` has it too.
-fn foreign_names(doc: &crate::policy::Document, key: &str, names: &[String]) -> Option<String> {
+/// What is wrong with a granting `client` (or `role`) condition over `names`, in a clause
+/// whose `issuer` condition, if any, lists `only`: token issuers name their clients (roles)
+/// themselves, so a name holds for a token of any issuer with a `client_claim`
+/// (`roles_claim`) that the clause admits. That is a mistake where two such issuers could
+/// both mint it, or, without `issuer`, where an API client of `[keys]` has it too.
+fn foreign_names(
+    doc: &crate::policy::Document,
+    key: &str,
+    names: &[String],
+    only: Option<&[String]>,
+) -> Option<String> {
     let tokens = doc.tokens.as_ref()?;
     let issuers: Vec<&str> = tokens
         .issuers
         .iter()
+        .filter(|(n, _)| only.is_none_or(|o| o.contains(n)))
         .filter(|(_, d)| match key {
             "client" => d.client_claim.is_some(),
             _ => d.roles_claim.is_some(),
@@ -177,11 +185,12 @@ fn foreign_names(doc: &crate::policy::Document, key: &str, names: &[String]) -> 
             .join(", ")
     };
     if issuers.len() > 1 {
+        let which = if only.is_some() { "with" } else { "without" };
         Some(format!(
-            "`{key}` without `issuer` holds for a token of any of the issuers {} (each has a `{claim}`), and each issuer chooses the names its tokens carry; add `issuer = \"...\"` to say whose {key} this is",
+            "`{key}` {which} `issuer` holds for a token of any of the issuers {} (each has a `{claim}`), and each issuer chooses the names its tokens carry; name the one issuer whose {key} this is",
             listed(&issuers)
         ))
-    } else if let (Some(issuer), false) = (issuers.first(), shared.is_empty()) {
+    } else if let (Some(issuer), false, None) = (issuers.first(), shared.is_empty(), only) {
         let shared: Vec<&str> = shared.iter().map(|n| n.as_str()).collect();
         let what = if key == "client" {
             "names an API client"
