@@ -208,9 +208,13 @@ async fn signals(server: Server, stop: watch::Sender<bool>) {
         tokio::select! {
             _ = hup.recv() => {
                 let path = server.gate().path().map(|p| p.display().to_string()).unwrap_or_default();
-                match server.gate().reload() {
-                    Ok(()) => tracing::info!(target: "portcullis::serve", path, "policy reloaded (SIGHUP)"),
-                    Err(e) => tracing::error!(target: "portcullis::serve", path, "policy reload failed, keeping the old policy: {e}"),
+                // Compiling a policy can take a while (long lists): not on a thread that
+                // answers checks, which go on with the old policy meanwhile.
+                let gate = server.gate().clone();
+                match tokio::task::spawn_blocking(move || gate.reload()).await {
+                    Ok(Ok(())) => tracing::info!(target: "portcullis::serve", path, "policy reloaded (SIGHUP)"),
+                    Ok(Err(e)) => tracing::error!(target: "portcullis::serve", path, "policy reload failed, keeping the old policy: {e}"),
+                    Err(e) => tracing::error!(target: "portcullis::serve", path, "policy reload stopped, keeping the old policy: {e}"),
                 }
             }
             _ = term.recv() => break,
