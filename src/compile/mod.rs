@@ -192,7 +192,6 @@ pub(crate) fn compile(policy: &Policy, key_mode: tokens::KeyMode) -> Result<Engi
             headers,
             claims,
             claims_neutral,
-            plan: Box::default(),
         },
         Callers {
             keys,

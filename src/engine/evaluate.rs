@@ -79,7 +79,7 @@ impl Engine {
         let several_readings = prepared.methods > 1 || prepared.two_paths || prepared.hosts > 1;
         if several_readings {
             scratch.cached.clear();
-            scratch.cached.resize(self.slots.plan.len(), false);
+            scratch.cached.resize(self.plan.len(), false);
         }
         then(Ok(&mut Evaluation {
             engine: self,
@@ -351,7 +351,7 @@ impl<'a, 'r> Evaluation<'a, 'r> {
         let mut acc = std::mem::take(&mut self.scratch.acc);
         acc.clear();
         acc.extend_from_slice(engine.masks.exists.words());
-        for (k, step) in engine.slots.plan.iter().enumerate() {
+        for (k, step) in engine.plan.iter().enumerate() {
             let alive = acc
                 .iter()
                 .zip(step.mentions.words())

@@ -83,8 +83,11 @@ pub struct Engine {
     pub(crate) rules: Vec<Rule>,
     /// Where each rule's clause bits are, and the rule-level masks over them.
     pub(crate) masks: RuleMasks,
-    /// The slots of conditions, and the order a decision reads them in.
+    /// The slots of conditions.
     pub(crate) slots: Slots,
+    /// The slots in the order a decision reads them: cheap and selective first. Derived from
+    /// the slots and masks by [`Engine::new`].
+    pub(crate) plan: Box<[Step]>,
     /// Who may call: API keys, their clients, token issuers.
     pub(crate) callers: Callers,
     /// Named address lists and the address conditions over them.

@@ -10,7 +10,7 @@ use super::layout::RuleMasks;
 use super::path::PathOptions;
 use super::provenance::Provenance;
 use super::slots::{IdentSlot, IpSlot, MethodSlot, ValueSlot};
-use super::{plan, Atom, ClientInfo, Engine, ListInfo, Rule, Stats, Step};
+use super::{plan, Atom, ClientInfo, Engine, ListInfo, Rule, Stats};
 use crate::error::PolicyWarning;
 use crate::tokens::Tokens;
 use crate::vocabulary::{Combine, Effect, Mode, OnUnknownClient};
@@ -56,8 +56,6 @@ pub(crate) struct Slots {
     pub(crate) claims: Option<ClaimSlot>,
     /// The clause bits that the claim slot leaves as they are.
     pub(crate) claims_neutral: Bits,
-    /// The slots in the order a decision reads them: cheap and selective first.
-    pub(crate) plan: Box<[Step]>,
 }
 
 /// Who may call: API keys and their clients, and trusted token issuers.
@@ -74,13 +72,13 @@ impl Engine {
         settings: Settings,
         rules: Vec<Rule>,
         masks: RuleMasks,
-        mut slots: Slots,
+        slots: Slots,
         callers: Callers,
         addresses: Addresses,
         about: About,
     ) -> Engine {
-        slots.plan = plan::plan(&masks, &slots);
         Engine {
+            plan: plan::plan(&masks, &slots),
             settings,
             rules,
             masks,
